@@ -1,0 +1,1 @@
+"""Search engines: each turns a space and an objective into trials recorded in an Optuna study."""

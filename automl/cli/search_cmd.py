@@ -1,0 +1,64 @@
+"""``automl search DATASET``: run a search, then evaluate and report the winner."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from automl.storage import default_storage_url
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "search",
+        help="search hyperparameters for a dataset",
+        description="Search a space on a dataset, retrain the winner, score it once on the held-out test split "
+        "and write reports/<study>/summary.md. Budgets default to the space's 'search' settings.",
+    )
+    p.add_argument("dataset", help="dataset name (known: mnist)")
+    p.add_argument("--space", help="space name from search_spaces/ or a YAML path (default: <dataset>_mlp)")
+    p.add_argument("--study", help="study name; an existing study is continued (default: <dataset>-<timestamp>)")
+    p.add_argument("--storage", help=f"Optuna storage URL (default: $AUTOML_STORAGE or {default_storage_url()})")
+    p.add_argument("--trials", type=int, help="total finished trials the study should reach")
+    p.add_argument("--timeout", type=float, help="seconds of searching in this run")
+    p.add_argument("--seed", type=int, default=0, help="seed for splits, sampler and training (default 0)")
+    p.add_argument("--data-dir", help="directory with the MNIST IDX files (or set AUTOML_DATA_DIR)")
+    p.add_argument("--limit", type=int, help="use only this many examples (stratified), for quick runs")
+    p.add_argument("--reports", default="reports", help="folder for reports (default: ./reports)")
+    p.add_argument("--no-live", action="store_true", help="plain log lines even on a terminal")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from automl.search import search
+
+    result = search(
+        args.dataset,
+        args.space,
+        study=args.study,
+        storage=args.storage,
+        trials=args.trials,
+        timeout=args.timeout,
+        seed=args.seed,
+        data_dir=args.data_dir,
+        limit=args.limit,
+        reports_dir=args.reports,
+        live=False if args.no_live else None,
+    )
+    out = sys.stdout
+    c = result.counts
+    print(f"\nStudy {result.study_name}: {c.get('complete', 0)} completed, {c.get('pruned', 0)} pruned, "
+          f"{c.get('fail', 0)} failed in {result.elapsed_seconds:.0f} s (data: {result.data_source})", file=out)
+    print("Best configuration:", file=out)
+    for key, value in result.best_params.items():
+        print(f"  {key}: {value}", file=out)
+    print(f"Validation {result.metric}: {result.best_value:.4f}", file=out)
+    if result.test_accuracy is not None:
+        print(f"Test accuracy (held-out, retrained winner): {result.test_accuracy:.4f}   "
+              f"tutorial baseline: {result.baseline_test_accuracy:.4f}", file=out)
+    if result.report_dir is not None:
+        print(f"Report: {result.report_dir / 'summary.md'}", file=out)
+    if result.model_path is not None:
+        print(f"Model:  {result.model_path}", file=out)
+    print(f"Dashboard: {result.dashboard_command()}", file=out)
+    return 0

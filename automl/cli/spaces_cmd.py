@@ -1,0 +1,34 @@
+"""``automl spaces list|show``: the available search spaces."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("spaces", help="list or show search spaces", description="Inspect search spaces.")
+    sub = p.add_subparsers(dest="spaces_command", metavar="ACTION", required=True)
+    ls = sub.add_parser("list", help="list the spaces in search_spaces/")
+    ls.set_defaults(handler=run_list)
+    show = sub.add_parser("show", help="show one space as a table")
+    show.add_argument("name", help="space name or YAML path")
+    show.set_defaults(handler=run_show)
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from automl.spaces import list_spaces, load_space, spaces_dir
+
+    paths = list_spaces()
+    if not paths:
+        print(f"no spaces in {spaces_dir()}")
+    for path in paths:
+        space = load_space(str(path))
+        print(f"{path.stem:20s} {len(space.params):3d} params  {space.description}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    from automl.spaces import describe, load_space
+
+    print(describe(load_space(args.name)))
+    return 0

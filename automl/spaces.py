@@ -1,0 +1,441 @@
+"""The declarative search-space format: parse, validate, sample, and describe.
+
+A space file is YAML with four parts (see README, "Search-space format")::
+
+    model: keras_mlp
+    search: {metric: val_accuracy, direction: maximize, sampler: tpe, pruner: median, trials: 60, timeout: 300}
+    params:
+      n_layers: {type: int, low: 1, high: 3}
+      units_3:  {type: int, low: 32, high: 512, log: true, when: "n_layers >= 3"}
+
+Everything here is engine-neutral: sampling goes through any object with Optuna's ``suggest_*`` methods, so an
+Optuna trial works as is and other engines only need a thin adapter. Every validation error names the file, the
+key path and the rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import yaml
+
+from automl.errors import SpaceError
+
+PARAM_TYPES = ("float", "int", "categorical", "fixed")
+SAMPLERS = ("tpe", "random", "cmaes", "grid")
+PRUNERS = ("median", "successive_halving", "hyperband", "none")
+DIRECTIONS = ("maximize", "minimize")
+METRICS = ("val_accuracy", "val_loss")
+MODELS = ("keras_mlp",)
+CONDITION_OPERATORS = ("==", "!=", ">=", "<=", ">", "<", "in")
+
+_TOP_KEYS = {"name", "description", "model", "search", "params"}
+_SEARCH_KEYS = {"metric", "direction", "sampler", "pruner", "trials", "timeout", "patience"}
+_KEYS_BY_TYPE = {
+    "float": {"type", "low", "high", "log", "step", "when"},
+    "int": {"type", "low", "high", "log", "step", "when"},
+    "categorical": {"type", "choices", "when"},
+    "fixed": {"type", "value", "when"},
+}
+_CONDITION_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<|\bin\b)\s*(.+?)\s*$")
+
+
+class Suggester(Protocol):
+    """What sampling needs from an engine: Optuna's trial API."""
+
+    def suggest_float(
+        self, name: str, low: float, high: float, *, step: float | None = None, log: bool = False
+    ) -> float: ...
+
+    def suggest_int(self, name: str, low: int, high: int, *, step: int = 1, log: bool = False) -> int: ...
+
+    def suggest_categorical(self, name: str, choices: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``param op value``: the parameter carrying it exists only when this holds."""
+
+    param: str
+    op: str
+    value: Any
+
+    def holds(self, config: Mapping[str, Any]) -> bool:
+        if self.param not in config:  # the parent is itself inactive
+            return False
+        actual = config[self.param]
+        if self.op == "in":
+            return actual in self.value
+        if self.op == "==":
+            return actual == self.value
+        if self.op == "!=":
+            return actual != self.value
+        try:
+            return {
+                ">=": actual >= self.value,
+                "<=": actual <= self.value,
+                ">": actual > self.value,
+                "<": actual < self.value,
+            }[self.op]
+        except TypeError:
+            return False
+
+    def __str__(self) -> str:
+        return f"{self.param} {self.op} {self.value!r}"
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyperparameter. Only the fields of its ``type`` are meaningful."""
+
+    name: str
+    type: str
+    low: float | int | None = None
+    high: float | int | None = None
+    log: bool = False
+    step: float | int | None = None
+    choices: tuple[Any, ...] = ()
+    value: Any = None
+    when: Condition | None = None
+
+    def describe_range(self) -> str:
+        if self.type == "fixed":
+            return repr(self.value)
+        if self.type == "categorical":
+            return ", ".join(str(c) for c in self.choices)
+        text = f"[{self.low}, {self.high}]"
+        if self.log:
+            text += " log"
+        if self.step is not None:
+            text += f" step {self.step}"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        if self.type in ("float", "int"):
+            out.update(low=self.low, high=self.high, log=self.log)
+            if self.step is not None:
+                out["step"] = self.step
+        elif self.type == "categorical":
+            out["choices"] = list(self.choices)
+        else:
+            out["value"] = self.value
+        if self.when is not None:
+            out["when"] = f"{self.when.param} {self.when.op} {json.dumps(self.when.value)}"
+        return out
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    """How to search: objective, algorithm and budget. CLI flags override these."""
+
+    metric: str = "val_accuracy"
+    direction: str = "maximize"
+    sampler: str = "tpe"
+    pruner: str = "median"
+    trials: int | None = 50
+    timeout: float | None = None
+    patience: int = 4
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "direction": self.direction,
+            "sampler": self.sampler,
+            "pruner": self.pruner,
+            "trials": self.trials,
+            "timeout": self.timeout,
+            "patience": self.patience,
+        }
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """A validated space: the parameters in declaration order plus the search settings."""
+
+    name: str
+    model: str
+    params: tuple[Param, ...]
+    settings: SearchSettings = field(default_factory=SearchSettings)
+    description: str = ""
+    source: str = "<dict>"
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def sample(self, suggester: Suggester) -> dict[str, Any]:
+        """Draw one configuration; inactive conditional parameters are left out entirely."""
+        config: dict[str, Any] = {}
+        for p in self.params:
+            if p.when is not None and not p.when.holds(config):
+                continue
+            config[p.name] = _suggest(suggester, p)
+        return config
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "model": self.model,
+            "search": self.settings.to_dict(),
+            "params": {p.name: p.to_dict() for p in self.params},
+        }
+
+    def fingerprint(self) -> str:
+        """Identity of what is searched (model and params), not of how long: budgets may change on resume."""
+        body = json.dumps({"model": self.model, "params": self.to_dict()["params"]}, sort_keys=True)
+        return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+    def grid(self) -> dict[str, list[Any]]:
+        """Every parameter's values, for the grid sampler; only possible when all are discrete."""
+        values: dict[str, list[Any]] = {}
+        for p in self.params:
+            if p.type == "categorical":
+                values[p.name] = list(p.choices)
+            elif p.type == "int" and not p.log:
+                values[p.name] = list(range(int(p.low), int(p.high) + 1, int(p.step or 1)))  # type: ignore[arg-type]
+            elif p.type == "float" and p.step is not None and not p.log:
+                n = int(round((p.high - p.low) / p.step))  # type: ignore[operator]
+                values[p.name] = [round(p.low + i * p.step, 12) for i in range(n + 1)]  # type: ignore[operator]
+            elif p.type == "fixed":
+                continue
+            else:
+                raise SpaceError(
+                    f"{self.source}: params.{p.name}: the grid sampler needs discrete values "
+                    f"(categorical, int without log, or float with step); use sampler: tpe or give it a step"
+                )
+        return values
+
+
+def _suggest(suggester: Suggester, p: Param) -> Any:
+    if p.type == "fixed":
+        return p.value
+    if p.type == "categorical":
+        return suggester.suggest_categorical(p.name, list(p.choices))
+    if p.type == "int":
+        return suggester.suggest_int(p.name, int(p.low), int(p.high), step=int(p.step or 1), log=p.log)  # type: ignore[arg-type]
+    return suggester.suggest_float(p.name, float(p.low), float(p.high), step=p.step, log=p.log)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Loading and validation
+
+
+def spaces_dir() -> Path:
+    """Where named spaces live: $AUTOML_SPACES_DIR, else ./search_spaces, else the repository's copy."""
+    env = os.environ.get("AUTOML_SPACES_DIR")
+    if env:
+        return Path(env)
+    local = Path.cwd() / "search_spaces"
+    if local.is_dir():
+        return local
+    return Path(__file__).resolve().parent.parent / "search_spaces"
+
+
+def list_spaces() -> list[Path]:
+    directory = spaces_dir()
+    return sorted(directory.glob("*.yaml")) if directory.is_dir() else []
+
+
+def resolve_space_path(name_or_path: str) -> Path:
+    """A space name from ``search_spaces/`` or a path to a YAML file anywhere."""
+    candidate = Path(name_or_path).expanduser()
+    if candidate.suffix in (".yaml", ".yml") or os.sep in name_or_path:
+        if not candidate.is_file():
+            raise SpaceError(f"{name_or_path}: no such search-space file; give an existing YAML path")
+        return candidate
+    named = spaces_dir() / f"{name_or_path}.yaml"
+    if named.is_file():
+        return named
+    known = ", ".join(p.stem for p in list_spaces()) or "none"
+    raise SpaceError(
+        f"space {name_or_path!r}: not found in {spaces_dir()}; use one of: {known}, or a path to a YAML file"
+    )
+
+
+def load_space(name_or_path: str) -> SearchSpace:
+    path = resolve_space_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or "could not be parsed"
+        raise SpaceError(f"{path}:{where}: malformed YAML ({problem}); fix the syntax") from None
+    return parse_space(raw, source=str(path), default_name=path.stem)
+
+
+def parse_space(raw: Any, source: str = "<dict>", default_name: str = "space") -> SearchSpace:
+    """Validate a parsed YAML document into a :class:`SearchSpace`; raises :class:`SpaceError`."""
+
+    def fail(key: str, rule: str) -> SpaceError:
+        return SpaceError(f"{source}: {key}: {rule}")
+
+    if not isinstance(raw, dict):
+        raise fail("<top>", f"must be a mapping with keys {sorted(_TOP_KEYS)}, got {type(raw).__name__}")
+    _reject_unknown(raw, _TOP_KEYS, "", fail)
+
+    model = raw.get("model", "keras_mlp")
+    if model not in MODELS:
+        raise fail("model", f"must be one of {list(MODELS)}, got {model!r}")
+    settings = _parse_settings(raw.get("search") or {}, fail)
+
+    params_raw = raw.get("params")
+    if not isinstance(params_raw, dict) or not params_raw:
+        raise fail("params", "must be a non-empty mapping of parameter name to definition")
+    params: list[Param] = []
+    for name, spec in params_raw.items():
+        params.append(_parse_param(str(name), spec, {p.name for p in params}, set(params_raw), fail))
+
+    name = raw.get("name", default_name)
+    if not isinstance(name, str) or not name:
+        raise fail("name", f"must be a non-empty string, got {name!r}")
+    return SearchSpace(
+        name=name,
+        model=model,
+        params=tuple(params),
+        settings=settings,
+        description=str(raw.get("description", "")),
+        source=source,
+    )
+
+
+def _reject_unknown(mapping: dict[str, Any], allowed: set[str], prefix: str, fail: Any) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise fail(f"{prefix}{key}", f"unknown key; allowed keys are {sorted(allowed)}")
+
+
+def _parse_settings(raw: Any, fail: Any) -> SearchSettings:
+    if not isinstance(raw, dict):
+        raise fail("search", f"must be a mapping, got {type(raw).__name__}")
+    _reject_unknown(raw, _SEARCH_KEYS, "search.", fail)
+    defaults = SearchSettings()
+    choices = {"metric": METRICS, "direction": DIRECTIONS, "sampler": SAMPLERS, "pruner": PRUNERS}
+    values: dict[str, Any] = {}
+    for key, allowed in choices.items():
+        value = raw.get(key, getattr(defaults, key))
+        if value not in allowed:
+            raise fail(f"search.{key}", f"must be one of {list(allowed)}, got {value!r}")
+        values[key] = value
+    trials = raw.get("trials", defaults.trials)
+    if trials is not None and (not _is_int(trials) or trials < 1):
+        raise fail("search.trials", f"must be an integer >= 1 (or null for no limit), got {trials!r}")
+    timeout = raw.get("timeout", defaults.timeout)
+    if timeout is not None and (not _is_number(timeout) or timeout <= 0):
+        raise fail("search.timeout", f"must be a number of seconds > 0 (or null), got {timeout!r}")
+    patience = raw.get("patience", defaults.patience)
+    if not _is_int(patience) or patience < 1:
+        raise fail("search.patience", f"must be an integer >= 1, got {patience!r}")
+    return SearchSettings(trials=trials, timeout=timeout, patience=patience, **values)
+
+
+def _parse_param(name: str, spec: Any, earlier: set[str], everything: set[str], fail: Any) -> Param:
+    where = f"params.{name}"
+    if not isinstance(spec, dict):
+        raise fail(where, f"must be a mapping with a 'type' key, got {spec!r}")
+    kind = spec.get("type")
+    if kind not in PARAM_TYPES:
+        raise fail(f"{where}.type", f"must be one of {list(PARAM_TYPES)}, got {kind!r}")
+    _reject_unknown(spec, _KEYS_BY_TYPE[kind], f"{where}.", fail)
+    when = _parse_condition(spec["when"], where, earlier, everything, fail) if "when" in spec else None
+
+    if kind == "fixed":
+        if "value" not in spec:
+            raise fail(where, "a fixed parameter needs 'value'")
+        return Param(name, kind, value=spec["value"], when=when)
+    if kind == "categorical":
+        choices = spec.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise fail(f"{where}.choices", f"must be a non-empty list, got {choices!r}")
+        for c in choices:
+            if not (c is None or isinstance(c, str | int | float | bool)):
+                raise fail(f"{where}.choices", f"choices must be strings, numbers, booleans or null, got {c!r}")
+        return Param(name, kind, choices=tuple(choices), when=when)
+
+    for bound in ("low", "high"):
+        if bound not in spec:
+            raise fail(where, f"a {kind} parameter needs '{bound}'")
+        check = _is_int if kind == "int" else _is_number
+        if not check(spec[bound]):
+            raise fail(f"{where}.{bound}", f"must be {'an integer' if kind == 'int' else 'a number'}, got {spec[bound]!r}")
+    low, high = spec["low"], spec["high"]
+    log = spec.get("log", False)
+    if not isinstance(log, bool):
+        raise fail(f"{where}.log", f"must be true or false, got {log!r}")
+    if (kind == "float" and low >= high) or (kind == "int" and low > high):
+        relation = "<" if kind == "float" else "<="
+        raise fail(where, f"low must be {relation} high, got low={low} high={high}")
+    if log and low <= 0:
+        raise fail(where, f"log scale needs low > 0, got low={low}")
+    step = spec.get("step")
+    if step is not None:
+        if not (_is_int(step) if kind == "int" else _is_number(step)) or step <= 0:
+            raise fail(f"{where}.step", f"must be a positive {'integer' if kind == 'int' else 'number'}, got {step!r}")
+        if log and (kind == "float" or step != 1):
+            raise fail(where, "log and step cannot be combined (Optuna's rule); drop one of them")
+    return Param(name, kind, low=low, high=high, log=log, step=step, when=when)
+
+
+def _parse_condition(text: Any, where: str, earlier: set[str], everything: set[str], fail: Any) -> Condition:
+    match = _CONDITION_RE.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise fail(
+            f"{where}.when",
+            f"must read 'PARAM OP VALUE' with OP one of {list(CONDITION_OPERATORS)}, got {text!r}",
+        )
+    param, op, value_text = match.groups()
+    if param not in everything:
+        raise fail(f"{where}.when", f"names parameter {param!r}, which does not exist; use one of {sorted(everything)}")
+    if param not in earlier:
+        raise fail(f"{where}.when", f"names {param!r}, which must be declared before this parameter; move it up")
+    try:
+        value = yaml.safe_load(value_text)
+    except yaml.YAMLError:
+        raise fail(f"{where}.when", f"cannot read the value {value_text!r}") from None
+    if op == "in" and not isinstance(value, list):
+        raise fail(f"{where}.when", f"'in' needs a list such as [a, b], got {value_text!r}")
+    return Condition(param, op, value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    )
+
+
+def describe(space: SearchSpace) -> str:
+    """A readable table of a space, for ``automl spaces show``."""
+    rows = [("parameter", "type", "range / choices", "condition")]
+    rows += [(p.name, p.type, p.describe_range(), str(p.when) if p.when else "") for p in space.params]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    lines = [f"{space.name} ({space.source}) - model {space.model}"]
+    if space.description:
+        lines.append(space.description)
+    lines.append("")
+    for i, row in enumerate(rows):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    s = space.settings
+    lines += [
+        "",
+        f"objective: {s.direction} {s.metric}; sampler: {s.sampler}; pruner: {s.pruner}; "
+        f"trials: {s.trials}; timeout: {s.timeout} s; early-stopping patience: {s.patience}",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,70 @@
+"""``reports/<study>/summary.md``: the short account of one search. Data first (pure), then the renderer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from automl.finish import FinalEvaluation
+
+
+def summary_data(
+    study: optuna.Study, final: FinalEvaluation | None, *, storage: str, elapsed: float, budget: dict[str, Any]
+) -> dict[str, Any]:
+    trials = study.get_trials(deepcopy=False)
+    counts = {state.name.lower(): sum(t.state == state for t in trials) for state in TrialState}
+    attrs = study.user_attrs
+    return {
+        "study": study.study_name,
+        "storage": storage,
+        "dataset": attrs.get("dataset"),
+        "data_source": attrs.get("data_source"),
+        "data_fingerprint": attrs.get("data_fingerprint"),
+        "split_sizes": attrs.get("split_sizes"),
+        "metric": attrs.get("settings", {}).get("metric", "value"),
+        "counts": counts,
+        "elapsed_seconds": round(elapsed, 1),
+        "budget": budget,
+        "final": final.to_dict() if final else None,
+    }
+
+
+def render_summary_md(data: dict[str, Any]) -> str:
+    c = data["counts"]
+    lines = [
+        f"# Search summary: {data['study']}",
+        "",
+        f"- Dataset: {data['dataset']} from {data['data_source']} (splits {data['split_sizes']}, "
+        f"fingerprint {data['data_fingerprint']})",
+        f"- Storage: `{data['storage']}`",
+        f"- Budget: {data['budget']}; search time used: {data['elapsed_seconds']} s",
+        f"- Trials: {c.get('complete', 0)} completed, {c.get('pruned', 0)} pruned, {c.get('fail', 0)} failed"
+        + (f", {c['running']} still running" if c.get("running") else ""),
+        "",
+    ]
+    final = data["final"]
+    if final is None:
+        lines += ["No winner was evaluated.", ""]
+        return "\n".join(lines)
+    lines += [
+        "## Result",
+        "",
+        "| model | validation " + data["metric"] + " | test accuracy (held-out split, n=" + str(final["n_test"]) + ") |",
+        "|---|---|---|",
+        f"| best configuration (trial {final['best_trial']}) | {final['val_value']:.4f} | {final['test_accuracy']:.4f} |",
+        f"| tutorial baseline (Dense 64 relu, Adam, 10 epochs, batch 64) | - | {final['baseline_test_accuracy']:.4f} |",
+        "",
+        f"The winner was retrained on train+validation for {final['epochs']} epochs (its best epoch) and scored "
+        "once on the test split, which the search never saw. Its validation score was the best of many and so is "
+        "biased upward; the test score is the honest one.",
+        "",
+        "## Best configuration",
+        "",
+        "| parameter | value |",
+        "|---|---|",
+    ]
+    lines += [f"| {k} | {v} |" for k, v in final["config"].items()]
+    lines += ["", f"Model: `{final['model_path']}`; configuration: `{final['config_path']}`", ""]
+    return "\n".join(lines)
