@@ -19,7 +19,7 @@ from automl.errors import AutomlError, DataError, SearchAborted, SpaceError, Sto
 from automl.spaces import SearchSpace, load_space, parse_space  # noqa: E402
 
 if TYPE_CHECKING:
-    from automl.search import SearchResult, search
+    from automl.api import SearchResult, search
 
 __all__ = [
     "AutomlError",
@@ -40,7 +40,7 @@ __all__ = [
 def __getattr__(name: str) -> Any:
     # The search API pulls in Optuna; load it on first use rather than on import.
     if name in ("search", "SearchResult"):
-        from automl import search as search_module
+        from automl import api
 
-        return getattr(search_module, name)
+        return getattr(api, name)
     raise AttributeError(f"module 'automl' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""The Python API behind ``automl search``: ``automl.search(...)`` returns a :class:`SearchResult`."""
+"""The Python API behind ``automl search`` (a module named ``api`` so that ``automl.search`` stays the function): ``automl.search(...)`` returns a :class:`SearchResult`."""
 
 from __future__ import annotations
 
@@ -84,6 +84,7 @@ def search(
     from automl.storage import open_storage, redact, resolve_url
 
     started = time.monotonic()
+    data_mod.check_dataset_name(dataset)
     space_obj = space if isinstance(space, SearchSpace) else load_space(space or DEFAULT_SPACES.get(dataset, dataset))
     settings = resolve_settings(space_obj, trials, timeout)
     url = resolve_url(storage)

@@ -218,11 +218,15 @@ def _prepare(images: np.ndarray) -> np.ndarray:
     return flat / 255.0 if flat.max() > 1.0 else flat
 
 
+def check_dataset_name(name: str) -> None:
+    if name not in DATASETS:
+        raise DataError(f"dataset {name!r}: unknown; known datasets are {sorted(DATASETS)}")
+
+
 def load_dataset(
     name: str, data_dir: str | Path | None = None, seed: int = 0, limit: int | None = None
 ) -> Dataset:
-    if name not in DATASETS:
-        raise DataError(f"dataset {name!r}: unknown; known datasets are {sorted(DATASETS)}")
+    check_dataset_name(name)
     if limit is not None and limit < 50:
         raise DataError(f"limit: must be at least 50 examples to split, got {limit}")
     return split(DATASETS[name](data_dir), name, seed=seed, limit=limit)

@@ -56,7 +56,10 @@ def _check_url(url: str) -> None:
             f"storage URL {redact(url)!r}: malformed; use e.g. sqlite:///path/studies.db or "
             "postgresql://user@host:5432/db"
         ) from None
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+    if parsed.get_backend_name() != "sqlite":
+        _check_server(url)
+        return
+    if parsed.database and parsed.database != ":memory:":
         path = Path(parsed.database).expanduser()
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -67,10 +70,30 @@ def _check_url(url: str) -> None:
             raise StorageError(f"storage {redact(url)}: cannot open the SQLite file ({exc}); check the path") from None
 
 
+def _check_server(url: str) -> None:
+    """Connect once ourselves: Optuna reports a refused connection as a missing driver, which misleads."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        engine = create_engine(url, connect_args={"connect_timeout": 10} if url.startswith("postgres") else {})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except ModuleNotFoundError as exc:
+        raise StorageError(f"storage {redact(url)}: driver missing ({exc.name}); pip install it") from None
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        text = (reason[0] if reason else type(exc).__name__)[:200].replace(url, redact(url))
+        raise StorageError(
+            f"storage {redact(url)}: cannot connect ({text}); check the URL and that the server is running"
+        ) from None
+
+
 def open_storage(url: str | None = None, *, heartbeat: bool = True) -> optuna.storages.RDBStorage:
     """An Optuna RDB storage with heartbeats and retries of dead workers' trials, or a one-line error."""
     import optuna
-    from optuna.storages import RetryFailedTrialCallback
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
 
     url = resolve_url(url)
     _check_url(url)
@@ -84,7 +107,7 @@ def open_storage(url: str | None = None, *, heartbeat: bool = True) -> optuna.st
         kwargs = {
             "heartbeat_interval": HEARTBEAT_INTERVAL,
             "grace_period": GRACE_PERIOD,
-            "failed_trial_callback": RetryFailedTrialCallback(max_retry=MAX_RETRY),
+            "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
         }
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)  # type: ignore[arg-type]

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from automl.search import search
+    from automl.api import search
 
     result = search(
         args.dataset,
