@@ -1,4 +1,6 @@
-"""The Python API behind ``automl search`` (a module named ``api`` so that ``automl.search`` stays the function): ``automl.search(...)`` returns a :class:`SearchResult`."""
+"""The Python API behind ``automl search``: ``automl.search(...)`` returns a :class:`SearchResult`.
+
+The module is named ``api`` so that ``automl.search`` stays the function rather than a submodule.
 
 from __future__ import annotations
 
@@ -126,14 +128,27 @@ def search(
         )
     elapsed = time.monotonic() - started
     return _conclude(
-        context.study, dataset_obj, settings, url=redact(url), elapsed=elapsed, seed=seed,
-        reports_dir=Path(reports_dir), finish=finish,
+        context.study,
+        dataset_obj,
+        settings,
+        url=redact(url),
+        elapsed=elapsed,
+        seed=seed,
+        reports_dir=Path(reports_dir),
+        finish=finish,
     )
 
 
 def _conclude(
-    study: Any, dataset: Any, settings: SearchSettings, *, url: str, elapsed: float, seed: int,
-    reports_dir: Path, finish: bool,
+    study: Any,
+    dataset: Any,
+    settings: SearchSettings,
+    *,
+    url: str,
+    elapsed: float,
+    seed: int,
+    reports_dir: Path,
+    finish: bool,
 ) -> SearchResult:
     from optuna.trial import TrialState
 

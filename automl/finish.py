@@ -64,7 +64,9 @@ def finalize(study: optuna.Study, data: Any, out_dir: Path, seed: int = 0) -> Fi
     model_path = out_dir / "model.keras"
     model.save(model_path)
     config_path = out_dir / "config.yaml"
-    config_path.write_text(yaml.safe_dump({"config": config, "epochs": epochs, "study": study.study_name}, sort_keys=False))
+    config_path.write_text(
+        yaml.safe_dump({"config": config, "epochs": epochs, "study": study.study_name}, sort_keys=False)
+    )
 
     baseline = keras_mlp.TUTORIAL_BASELINE
     baseline_model = keras_mlp.fit_final(baseline, x_all, y_all, baseline["epochs"], data.n_classes, seed=seed)

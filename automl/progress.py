@@ -73,8 +73,10 @@ class Progress:
         state = trial.state.name.lower()
         if state in self.counts:
             self.counts[state] += 1
-        if trial.state == TrialState.COMPLETE and trial.value is not None and (
-            self.best is None or (trial.value > self.best if self.maximize else trial.value < self.best)
+        if (
+            trial.state == TrialState.COMPLETE
+            and trial.value is not None
+            and (self.best is None or (trial.value > self.best if self.maximize else trial.value < self.best))
         ):
             self.best = trial.value
         self.current = None
@@ -86,7 +88,11 @@ class Progress:
                 detail = f"at epoch {trial.user_attrs.get('pruned_at_epoch', '?')}"
             elif trial.state == TrialState.FAIL:
                 detail = trial.user_attrs.get("fail_reason", "")
-            print(f"[automl] trial {trial.number} {state} {detail} | {self.status_line()}", file=self.stream, flush=True)
+            print(
+                f"[automl] trial {trial.number} {state} {detail} | {self.status_line()}",
+                file=self.stream,
+                flush=True,
+            )
         self._refresh()
 
     # -- rendering ------------------------------------------------------------------------------------------------

@@ -369,7 +369,10 @@ def _parse_param(name: str, spec: Any, earlier: set[str], everything: set[str], 
             raise fail(where, f"a {kind} parameter needs '{bound}'")
         check = _is_int if kind == "int" else _is_number
         if not check(spec[bound]):
-            raise fail(f"{where}.{bound}", f"must be {'an integer' if kind == 'int' else 'a number'}, got {spec[bound]!r}")
+            raise fail(
+                f"{where}.{bound}",
+                f"must be {'an integer' if kind == 'int' else 'a number'}, got {spec[bound]!r}",
+            )
     low, high = spec["low"], spec["high"]
     log = spec.get("log", False)
     if not isinstance(log, bool):
@@ -382,7 +385,10 @@ def _parse_param(name: str, spec: Any, earlier: set[str], everything: set[str], 
     step = spec.get("step")
     if step is not None:
         if not (_is_int(step) if kind == "int" else _is_number(step)) or step <= 0:
-            raise fail(f"{where}.step", f"must be a positive {'integer' if kind == 'int' else 'number'}, got {step!r}")
+            raise fail(
+                f"{where}.step",
+                f"must be a positive {'integer' if kind == 'int' else 'number'}, got {step!r}",
+            )
         if log and (kind == "float" or step != 1):
             raise fail(where, "log and step cannot be combined (Optuna's rule); drop one of them")
     return Param(name, kind, low=low, high=high, log=log, step=step, when=when)
@@ -397,7 +403,10 @@ def _parse_condition(text: Any, where: str, earlier: set[str], everything: set[s
         )
     param, op, value_text = match.groups()
     if param not in everything:
-        raise fail(f"{where}.when", f"names parameter {param!r}, which does not exist; use one of {sorted(everything)}")
+        raise fail(
+            f"{where}.when",
+            f"names parameter {param!r}, which does not exist; use one of {sorted(everything)}",
+        )
     if param not in earlier:
         raise fail(f"{where}.when", f"names {param!r}, which must be declared before this parameter; move it up")
     try:
@@ -414,9 +423,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    )
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def describe(space: SearchSpace) -> str:

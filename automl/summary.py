@@ -11,7 +11,12 @@ from automl.finish import FinalEvaluation
 
 
 def summary_data(
-    study: optuna.Study, final: FinalEvaluation | None, *, storage: str, elapsed: float, budget: dict[str, Any]
+    study: optuna.Study,
+    final: FinalEvaluation | None,
+    *,
+    storage: str,
+    elapsed: float,
+    budget: dict[str, Any],
 ) -> dict[str, Any]:
     trials = study.get_trials(deepcopy=False)
     counts = {state.name.lower(): sum(t.state == state for t in trials) for state in TrialState}
@@ -51,9 +56,14 @@ def render_summary_md(data: dict[str, Any]) -> str:
     lines += [
         "## Result",
         "",
-        "| model | validation " + data["metric"] + " | test accuracy (held-out split, n=" + str(final["n_test"]) + ") |",
+        "| model | validation "
+        + data["metric"]
+        + " | test accuracy (held-out split, n="
+        + str(final["n_test"])
+        + ") |",
         "|---|---|---|",
-        f"| best configuration (trial {final['best_trial']}) | {final['val_value']:.4f} | {final['test_accuracy']:.4f} |",
+        f"| best configuration (trial {final['best_trial']}) | {final['val_value']:.4f} "
+        f"| {final['test_accuracy']:.4f} |",
         f"| tutorial baseline (Dense 64 relu, Adam, 10 epochs, batch 64) | - | {final['baseline_test_accuracy']:.4f} |",
         "",
         f"The winner was retrained on train+validation for {final['epochs']} epochs (its best epoch) and scored "

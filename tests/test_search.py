@@ -20,8 +20,15 @@ def load(study: str) -> optuna.Study:
 
 
 def test_tiny_search_records_everything_and_reports_the_winner(tiny_space: Path, tmp_path: Path) -> None:
-    result = automl.search("mnist", str(tiny_space), study="e2e", trials=3, limit=TINY_LIMIT,
-                           reports_dir=tmp_path / "reports", quiet=True)
+    result = automl.search(
+        "mnist",
+        str(tiny_space),
+        study="e2e",
+        trials=3,
+        limit=TINY_LIMIT,
+        reports_dir=tmp_path / "reports",
+        quiet=True,
+    )
     study = load("e2e")
     finished = study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))
     assert len(finished) == 3
@@ -49,10 +56,26 @@ def study_data_sample():  # five real images, shaped like the model's input
 
 
 def test_resume_continues_to_the_study_budget_and_refuses_another_space(tiny_space: Path, tmp_path: Path) -> None:
-    automl.search("mnist", str(tiny_space), study="resume", trials=2, limit=TINY_LIMIT, finish=False, quiet=True,
-                  reports_dir=tmp_path)
-    automl.search("mnist", str(tiny_space), study="resume", trials=3, limit=TINY_LIMIT, finish=False, quiet=True,
-                  reports_dir=tmp_path)
+    automl.search(
+        "mnist",
+        str(tiny_space),
+        study="resume",
+        trials=2,
+        limit=TINY_LIMIT,
+        finish=False,
+        quiet=True,
+        reports_dir=tmp_path,
+    )
+    automl.search(
+        "mnist",
+        str(tiny_space),
+        study="resume",
+        trials=3,
+        limit=TINY_LIMIT,
+        finish=False,
+        quiet=True,
+        reports_dir=tmp_path,
+    )
     study = load("resume")
     numbers = [t.number for t in study.get_trials(states=(TrialState.COMPLETE, TrialState.PRUNED))]
     assert numbers == [0, 1, 2]  # one more trial, not three more
@@ -64,8 +87,16 @@ def test_resume_continues_to_the_study_budget_and_refuses_another_space(tiny_spa
 
 
 def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path: Path) -> None:
-    automl.search("mnist", str(FIXTURES / "nan_mlp.yaml"), study="nan", trials=3, limit=TINY_LIMIT, seed=1,
-                  reports_dir=tmp_path, quiet=True)
+    automl.search(
+        "mnist",
+        str(FIXTURES / "nan_mlp.yaml"),
+        study="nan",
+        trials=3,
+        limit=TINY_LIMIT,
+        seed=1,
+        reports_dir=tmp_path,
+        quiet=True,
+    )
     trials = load("nan").trials
     failed = [t for t in trials if t.state == TrialState.FAIL]
     complete = [t for t in trials if t.state == TrialState.COMPLETE]

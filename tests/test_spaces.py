@@ -32,8 +32,18 @@ def with_param(name: str, spec: Any) -> dict[str, Any]:
 def test_default_space_loads_and_covers_the_required_parameters() -> None:
     space = load_space("mnist_mlp")
     names = {p.name for p in space.params}
-    assert {"n_layers", "activation", "optimizer", "learning_rate", "momentum", "l2", "dropout", "batch_norm",
-            "batch_size", "epochs"} <= names
+    assert {
+        "n_layers",
+        "activation",
+        "optimizer",
+        "learning_rate",
+        "momentum",
+        "l2",
+        "dropout",
+        "batch_norm",
+        "batch_size",
+        "epochs",
+    } <= names
     assert set(space.param("activation").choices) == {"relu", "tanh", "sigmoid", "elu", "gelu"}
     assert set(space.param("optimizer").choices) == {"sgd", "adam", "rmsprop", "adagrad"}
     assert space.param("learning_rate").log
@@ -50,20 +60,48 @@ def test_describe_lists_every_parameter_and_condition() -> None:
     ("doc", "key", "rule"),
     [
         ({**BASE, "colour": 1}, "colour", "unknown key"),
-        (with_param("x", {"type": "float", "low": 0, "high": 1, "bogus": 2}), "params.x.bogus", "unknown key"),
+        (
+            with_param("x", {"type": "float", "low": 0, "high": 1, "bogus": 2}),
+            "params.x.bogus",
+            "unknown key",
+        ),
         ({**BASE, "search": {"trials": 0}}, "search.trials", "integer >= 1"),
         ({**BASE, "search": {"sampler": "annealing"}}, "search.sampler", "must be one of"),
         ({**BASE, "search": {"pruner": "sometimes"}}, "search.pruner", "must be one of"),
         (with_param("x", {"type": "float", "low": "a", "high": 1}), "params.x.low", "must be a number"),
         (with_param("x", {"type": "int", "low": 1.5, "high": 3}), "params.x.low", "must be an integer"),
-        (with_param("lr2", {"type": "float", "low": 0.1, "high": 0.01}), "params.lr2", "low must be < high, got low=0.1 high=0.01"),
+        (
+            with_param("lr2", {"type": "float", "low": 0.1, "high": 0.01}),
+            "params.lr2",
+            "low must be < high, got low=0.1 high=0.01",
+        ),
         (with_param("n", {"type": "int", "low": 5, "high": 2}), "params.n", "low must be <= high"),
-        (with_param("x", {"type": "float", "low": 0.0, "high": 1.0, "log": True}), "params.x", "log scale needs low > 0"),
-        (with_param("x", {"type": "float", "low": 0.1, "high": 1.0, "log": True, "step": 0.1}), "params.x", "cannot be combined"),
+        (
+            with_param("x", {"type": "float", "low": 0.0, "high": 1.0, "log": True}),
+            "params.x",
+            "log scale needs low > 0",
+        ),
+        (
+            with_param("x", {"type": "float", "low": 0.1, "high": 1.0, "log": True, "step": 0.1}),
+            "params.x",
+            "cannot be combined",
+        ),
         (with_param("c", {"type": "categorical", "choices": []}), "params.c.choices", "non-empty list"),
-        (with_param("c", {"type": "categorical", "choices": [[1, 2]]}), "params.c.choices", "strings, numbers"),
-        (with_param("z", {"type": "float", "low": 0, "high": 1, "when": "depth >= 2"}), "params.z.when", "does not exist"),
-        (with_param("z", {"type": "float", "low": 0, "high": 1, "when": "n_layers ~ 2"}), "params.z.when", "PARAM OP VALUE"),
+        (
+            with_param("c", {"type": "categorical", "choices": [[1, 2]]}),
+            "params.c.choices",
+            "strings, numbers",
+        ),
+        (
+            with_param("z", {"type": "float", "low": 0, "high": 1, "when": "depth >= 2"}),
+            "params.z.when",
+            "does not exist",
+        ),
+        (
+            with_param("z", {"type": "float", "low": 0, "high": 1, "when": "n_layers ~ 2"}),
+            "params.z.when",
+            "PARAM OP VALUE",
+        ),
         (with_param("z", {"type": "weird"}), "params.z.type", "must be one of"),
         (with_param("z", {"type": "fixed"}), "params.z", "needs 'value'"),
         ({"model": "keras_mlp", "params": {}}, "params", "non-empty mapping"),
@@ -80,7 +118,12 @@ def test_validation_errors_name_file_key_and_rule(doc: dict[str, Any], key: str,
 
 
 def test_condition_must_name_an_earlier_parameter() -> None:
-    doc = {"params": {"a": {"type": "int", "low": 0, "high": 1, "when": "b == 1"}, "b": {"type": "int", "low": 0, "high": 1}}}
+    doc = {
+        "params": {
+            "a": {"type": "int", "low": 0, "high": 1, "when": "b == 1"},
+            "b": {"type": "int", "low": 0, "high": 1},
+        }
+    }
     with pytest.raises(SpaceError, match="must be declared before"):
         parse_space(doc, source="s.yaml")
 
@@ -122,9 +165,19 @@ def test_to_dict_round_trips_and_fingerprint_tracks_params_not_budget() -> None:
     space = parse_space(BASE)
     again = parse_space(space.to_dict())
     assert again.fingerprint() == space.fingerprint()
-    assert again.sample(optuna.trial.FixedTrial({"n_layers": 3, "units_3": 16, "optimizer": "sgd", "momentum": 0.5,
-                                                   "lr": 0.01, "dropout": 0.2})) == {
-        "n_layers": 3, "units_3": 16, "optimizer": "sgd", "momentum": 0.5, "lr": 0.01, "dropout": 0.2, "epochs": 5}
+    assert again.sample(
+        optuna.trial.FixedTrial(
+            {"n_layers": 3, "units_3": 16, "optimizer": "sgd", "momentum": 0.5, "lr": 0.01, "dropout": 0.2}
+        )
+    ) == {
+        "n_layers": 3,
+        "units_3": 16,
+        "optimizer": "sgd",
+        "momentum": 0.5,
+        "lr": 0.01,
+        "dropout": 0.2,
+        "epochs": 5,
+    }
     longer = parse_space({**BASE, "search": {"trials": 999}})
     assert longer.fingerprint() == space.fingerprint()
     wider = parse_space(with_param("lr", {"type": "float", "low": 1e-5, "high": 1e-1, "log": True}))
@@ -132,8 +185,15 @@ def test_to_dict_round_trips_and_fingerprint_tracks_params_not_budget() -> None:
 
 
 def test_grid_needs_discrete_parameters() -> None:
-    discrete = parse_space({"params": {"a": {"type": "int", "low": 1, "high": 3}, "b": {"type": "categorical", "choices": ["x", "y"]},
-                                       "c": {"type": "float", "low": 0.0, "high": 0.2, "step": 0.1}}})
+    discrete = parse_space(
+        {
+            "params": {
+                "a": {"type": "int", "low": 1, "high": 3},
+                "b": {"type": "categorical", "choices": ["x", "y"]},
+                "c": {"type": "float", "low": 0.0, "high": 0.2, "step": 0.1},
+            }
+        }
+    )
     assert discrete.grid() == {"a": [1, 2, 3], "b": ["x", "y"], "c": [0.0, 0.1, 0.2]}
     with pytest.raises(SpaceError, match="grid sampler needs discrete"):
         parse_space(BASE).grid()

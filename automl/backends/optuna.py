@@ -43,9 +43,7 @@ def make_sampler(settings: SearchSettings, space: SearchSpace, seed: int | None)
         return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
     # Multivariate, grouped TPE models the conditional parameters (units_3 only with 3 layers) jointly;
     # the constant liar keeps parallel workers from proposing the same point.
-    return optuna.samplers.TPESampler(
-        seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=10
-    )
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=10)
 
 
 def make_pruner(settings: SearchSettings, max_epochs: int) -> optuna.pruners.BasePruner:
@@ -111,7 +109,10 @@ def open_study(
         assert space is not None
         sampler = make_sampler(settings, space, seed)
         study = optuna.load_study(
-            study_name=name, storage=storage, sampler=sampler, pruner=make_pruner(settings, _max_epochs(space))
+            study_name=name,
+            storage=storage,
+            sampler=sampler,
+            pruner=make_pruner(settings, _max_epochs(space)),
         )
         return StudyContext(study, space, settings, created=False)
     if not create:
@@ -189,7 +190,12 @@ def make_objective(
         reporter = OptunaReporter(trial, settings.metric, on_epoch)
         try:
             outcome = train(
-                config, data, reporter, metric=settings.metric, patience=settings.patience, seed=seed + trial.number
+                config,
+                data,
+                reporter,
+                metric=settings.metric,
+                patience=settings.patience,
+                seed=seed + trial.number,
             )
         except optuna.TrialPruned:
             raise
@@ -197,7 +203,9 @@ def make_objective(
             trial.set_user_attr("fail_reason", exc.reason)
             raise
         except Exception as exc:  # a configuration Keras rejects, out of memory, ...: this trial fails, not the search
-            trial.set_user_attr("fail_reason", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}")
+            trial.set_user_attr(
+                "fail_reason", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+            )
             raise
         trial.set_user_attr("best_epoch", outcome.best_epoch)
         trial.set_user_attr("epochs_trained", outcome.epochs_trained)
@@ -249,7 +257,7 @@ def run(
             objective,
             n_trials=1,
             catch=(Exception,),
-            callbacks=[lambda _study, trial: finished.append(trial)],
+            callbacks=[lambda _study, trial, into=finished: into.append(trial)],
             gc_after_trial=False,
             show_progress_bar=False,
         )
@@ -266,4 +274,3 @@ def run(
                 "fix the space or data, then resume with the same --study"
             )
     return stats
-

@@ -30,8 +30,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="automl",
-        description="Hyperparameter search for Keras networks with honest reports. "
-        "Start with: automl search mnist",
+        description="Hyperparameter search for Keras networks with honest reports. Start with: automl search mnist",
     )
     parser.add_argument("--version", action="version", version=f"automl {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail (Optuna's own messages too)")

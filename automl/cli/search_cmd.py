@@ -47,15 +47,21 @@ def run(args: argparse.Namespace) -> int:
     )
     out = sys.stdout
     c = result.counts
-    print(f"\nStudy {result.study_name}: {c.get('complete', 0)} completed, {c.get('pruned', 0)} pruned, "
-          f"{c.get('fail', 0)} failed in {result.elapsed_seconds:.0f} s (data: {result.data_source})", file=out)
+    print(
+        f"\nStudy {result.study_name}: {c.get('complete', 0)} completed, {c.get('pruned', 0)} pruned, "
+        f"{c.get('fail', 0)} failed in {result.elapsed_seconds:.0f} s (data: {result.data_source})",
+        file=out,
+    )
     print("Best configuration:", file=out)
     for key, value in result.best_params.items():
         print(f"  {key}: {value}", file=out)
     print(f"Validation {result.metric}: {result.best_value:.4f}", file=out)
     if result.test_accuracy is not None:
-        print(f"Test accuracy (held-out, retrained winner): {result.test_accuracy:.4f}   "
-              f"tutorial baseline: {result.baseline_test_accuracy:.4f}", file=out)
+        print(
+            f"Test accuracy (held-out, retrained winner): {result.test_accuracy:.4f}   "
+            f"tutorial baseline: {result.baseline_test_accuracy:.4f}",
+            file=out,
+        )
     if result.report_dir is not None:
         print(f"Report: {result.report_dir / 'summary.md'}", file=out)
     if result.model_path is not None:

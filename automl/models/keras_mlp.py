@@ -86,7 +86,11 @@ def _optimizer(config: dict[str, Any]) -> Any:
     name, lr = config["optimizer"], float(config["learning_rate"])
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate=lr, momentum=float(config.get("momentum", 0.0)))
-    factories = {"adam": keras.optimizers.Adam, "rmsprop": keras.optimizers.RMSprop, "adagrad": keras.optimizers.Adagrad}
+    factories = {
+        "adam": keras.optimizers.Adam,
+        "rmsprop": keras.optimizers.RMSprop,
+        "adagrad": keras.optimizers.Adagrad,
+    }
     if name not in factories:
         raise TrialFailed(f"unknown optimizer {name!r}; use one of sgd, {', '.join(factories)}")
     return factories[name](learning_rate=lr)
@@ -152,7 +156,9 @@ def train(
     return outcome
 
 
-def fit_final(config: dict[str, Any], x: np.ndarray, y: np.ndarray, epochs: int, n_classes: int, seed: int = 0) -> keras.Model:
+def fit_final(
+    config: dict[str, Any], x: np.ndarray, y: np.ndarray, epochs: int, n_classes: int, seed: int = 0
+) -> keras.Model:
     """Retrain from scratch on all of ``x`` for a fixed number of epochs (no validation data is left)."""
     import keras
 

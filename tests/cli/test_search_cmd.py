@@ -43,7 +43,10 @@ def inverted_range(tmp_path: Path) -> Path:
         (["search", "cifar"], "dataset 'cifar': unknown"),
         (["search", "mnist", "--space", "nope"], "space 'nope': not found"),
         (["search", "mnist", "--space", "{bad_yaml}"], "malformed YAML"),
-        (["search", "mnist", "--space", "{inverted_range}"], "params.lr: low must be < high, got low=0.1 high=0.01"),
+        (
+            ["search", "mnist", "--space", "{inverted_range}"],
+            "params.lr: low must be < high, got low=0.1 high=0.01",
+        ),
         (["search", "mnist", "--trials", "0"], "--trials: must be an integer >= 1"),
         (["search", "mnist", "--timeout", "-5"], "--timeout: must be a number of seconds > 0"),
         (["search", "mnist", "--storage", "not a url"], "malformed"),
@@ -53,8 +56,12 @@ def inverted_range(tmp_path: Path) -> Path:
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, bad_yaml: Path, inverted_range: Path,
-    args: list[str], expected: str,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    bad_yaml: Path,
+    inverted_range: Path,
+    args: list[str],
+    expected: str,
 ) -> None:
     args = [a.format(bad_yaml=bad_yaml, inverted_range=inverted_range, tmp_path=tmp_path) for a in args]
     code, err = run_cli(capsys, *args)
@@ -76,9 +83,25 @@ def test_spaces_commands(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_console_script_runs_a_search_end_to_end(automl_exe: str, tiny_space: Path, tmp_path: Path) -> None:
     done = subprocess.run(
-        [automl_exe, "search", "mnist", "--space", str(tiny_space), "--limit", str(TINY_LIMIT), "--trials", "2",
-         "--study", "cli", "--reports", str(tmp_path / "reports")],
-        capture_output=True, text=True, timeout=240, env=os.environ.copy(),
+        [
+            automl_exe,
+            "search",
+            "mnist",
+            "--space",
+            str(tiny_space),
+            "--limit",
+            str(TINY_LIMIT),
+            "--trials",
+            "2",
+            "--study",
+            "cli",
+            "--reports",
+            str(tmp_path / "reports"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=os.environ.copy(),
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
@@ -90,8 +113,20 @@ def test_console_script_runs_a_search_end_to_end(automl_exe: str, tiny_space: Pa
 
 
 def test_ctrl_c_keeps_completed_trials_and_the_study_resumes(automl_exe: str, tiny_space: Path, tmp_path: Path) -> None:
-    cmd = [automl_exe, "search", "mnist", "--space", str(tiny_space), "--limit", str(TINY_LIMIT), "--study", "intr",
-           "--reports", str(tmp_path), "--no-live"]
+    cmd = [
+        automl_exe,
+        "search",
+        "mnist",
+        "--space",
+        str(tiny_space),
+        "--limit",
+        str(TINY_LIMIT),
+        "--study",
+        "intr",
+        "--reports",
+        str(tmp_path),
+        "--no-live",
+    ]
     proc = subprocess.Popen([*cmd, "--trials", "100"], stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     seen = []
     deadline = time.monotonic() + 180
