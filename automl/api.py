@@ -1,6 +1,7 @@
 """The Python API behind ``automl search``: ``automl.search(...)`` returns a :class:`SearchResult`.
 
 The module is named ``api`` so that ``automl.search`` stays the function rather than a submodule.
+"""
 
 from __future__ import annotations
 
