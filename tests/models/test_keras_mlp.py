@@ -1,0 +1,95 @@
+"""The Keras MLP family: the configuration shapes the network, training reports every epoch, divergence fails."""
+
+from __future__ import annotations
+
+import keras
+import pytest
+from conftest import TINY_LIMIT
+
+from automl.data import load_dataset
+from automl.errors import TrialFailed
+from automl.models import keras_mlp
+
+CONFIG = {
+    "n_layers": 2,
+    "units_1": 24,
+    "units_2": 12,
+    "activation": "tanh",
+    "optimizer": "sgd",
+    "learning_rate": 0.05,
+    "momentum": 0.8,
+    "l2": 1e-4,
+    "dropout": 0.25,
+    "batch_norm": True,
+    "batch_size": 64,
+    "epochs": 3,
+}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return load_dataset("mnist", limit=TINY_LIMIT)
+
+
+def test_build_follows_the_configuration() -> None:
+    model = keras_mlp.build(CONFIG, input_dim=784, n_classes=10)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.units for layer in dense] == [24, 12, 10]
+    assert all(layer.kernel_regularizer is not None for layer in dense)
+    assert sum(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers) == 2
+    assert [layer.rate for layer in model.layers if isinstance(layer, keras.layers.Dropout)] == [0.25, 0.25]
+    assert isinstance(model.optimizer, keras.optimizers.SGD)
+    assert model.optimizer.momentum == pytest.approx(0.8)
+    plain = keras_mlp.build({**CONFIG, "batch_norm": False, "dropout": 0.0, "l2": 0.0, "optimizer": "adagrad"}, 784, 10)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization | keras.layers.Dropout) for layer in plain.layers)
+    assert isinstance(plain.optimizer, keras.optimizers.Adagrad)
+
+
+def test_tutorial_baseline_is_the_tutorial_network() -> None:
+    model = keras_mlp.build(keras_mlp.TUTORIAL_BASELINE, 784, 10)
+    assert [(type(layer).__name__, layer.units) for layer in model.layers] == [("Dense", 64), ("Dense", 10)]
+    assert model.count_params() == 784 * 64 + 64 + 64 * 10 + 10
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.epochs: list[int] = []
+        self.metrics: list[dict[str, float]] = []
+
+    def report(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.epochs.append(epoch)
+        self.metrics.append(metrics)
+
+
+def test_train_reports_each_epoch_and_returns_curves(data) -> None:
+    recorder = Recorder()
+    outcome = keras_mlp.train({**CONFIG, "optimizer": "adam", "learning_rate": 0.01}, data, recorder, patience=3)
+    assert recorder.epochs == list(range(1, outcome.epochs_trained + 1))
+    assert set(recorder.metrics[0]) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(outcome.history["val_accuracy"]) == outcome.epochs_trained
+    assert outcome.value == max(outcome.history["val_accuracy"])
+    assert outcome.history["val_accuracy"][outcome.best_epoch - 1] == outcome.value
+    assert outcome.value > 0.3  # it learned something in 3 epochs on 384 images
+    assert outcome.n_params > 0
+
+
+def test_a_reporter_can_stop_training(data) -> None:
+    class Stop(Exception):
+        pass
+
+    class Pruner(Recorder):
+        def report(self, epoch: int, metrics: dict[str, float]) -> None:
+            super().report(epoch, metrics)
+            if epoch == 2:
+                raise Stop
+
+    pruner = Pruner()
+    with pytest.raises(Stop):
+        keras_mlp.train(CONFIG, data, pruner)
+    assert pruner.epochs == [1, 2]
+
+
+def test_divergence_is_a_failed_trial_with_a_reason(data) -> None:
+    config = {**CONFIG, "batch_norm": False, "learning_rate": 1e12, "momentum": 0.0}
+    with pytest.raises(TrialFailed, match="diverged"):
+        keras_mlp.train(config, data)
