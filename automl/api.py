@@ -85,6 +85,7 @@ def search(
     from automl.models import keras_mlp
     from automl.progress import Progress
     from automl.storage import open_storage, redact, resolve_url
+    from automl.trial_notes import with_trial_notes
 
     started = time.monotonic()
     data_mod.check_dataset_name(dataset)
@@ -125,7 +126,7 @@ def search(
             objective,
             budget=settings.trials,
             timeout=settings.timeout,
-            on_trial_end=progress.trial_finished,
+            on_trial_end=with_trial_notes(progress.trial_finished),  # the dashboard's per-trial note
         )
     elapsed = time.monotonic() - started
     return _conclude(
