@@ -173,6 +173,16 @@ def top_rows(rows: list[TrialRow], k: int, maximize: bool) -> list[TrialRow]:
     return complete[:k]
 
 
+def top_trials(study: Any, k: int) -> list[Any]:
+    """The study's ``k`` best completed trials (``FrozenTrial``) with a finite value, ordered as :func:`top_rows`."""
+    from optuna.trial import TrialState
+
+    maximize = study.direction.name == "MAXIMIZE"
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if _ok(t.value)]
+    complete.sort(key=lambda t: ((-t.value if maximize else t.value), t.number))
+    return complete[:k]
+
+
 def pruning_stats(rows: list[TrialRow]) -> dict[str, Any]:
     """Epochs trained against the full budget; the difference split into pruning and early stopping."""
     budget = trained = by_pruning = by_early_stop = 0
@@ -792,3 +802,81 @@ def terminal_summary(files: ReportFiles) -> list[str]:
     lines += [f"Advice: {r}" for r in data.summary.recommendations]
     lines.append(f"Report: {files.html}  (also report.md, trials.csv, {len(files.images)} PNGs)")
     return lines
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Export
+
+
+@dataclass
+class ExportResult:
+    directory: Path
+    model: Path
+    config: Path
+    report: Path
+    trial: int
+    retrained: bool
+
+
+_EXPORT_HEADER = """\
+# Exported by automl from study {study!r}: the winning configuration, retrained on train+validation.
+# Use it without automl:
+#   import keras
+#   model = keras.saving.load_model("model.keras")
+#   probabilities = model.predict(x)   # x: float32, shape (n, {input_dim}); see 'input' below
+#   classes = probabilities.argmax(axis=1)
+"""
+
+
+def export_study(
+    study: Any, out_dir: str | Path, *, storage: str = "", data_dir: str | None = None, top_k: int = DEFAULT_TOP_K
+) -> ExportResult:
+    """Write ``model.keras`` (retraining the winner if the study has no saved model for it), ``config.yaml``
+    and the report under ``report/`` into ``out_dir``."""
+    import shutil
+
+    import keras
+    import yaml
+
+    from automl.evaluation import study_dataset
+    from automl.finish import best_trial, finalize
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    winner = best_trial(study)
+    final = dict(study.user_attrs.get("final") or {})
+    saved = Path(final["model_path"]) if final.get("model_path") else None
+    model_path = out / "model.keras"
+    # A continued search may have a new winner since the model was saved; a deleted reports folder loses it.
+    retrained = saved is None or not saved.is_file() or final.get("best_trial") != winner.number
+    if retrained:
+        final = finalize(study, study_dataset(study, data_dir), out).to_dict()
+    elif saved is not None and saved.resolve() != model_path.resolve():
+        shutil.copy2(saved, model_path)
+    model = keras.saving.load_model(model_path)  # also proves the file loads with plain Keras
+    input_dim = int(model.input_shape[-1])
+    n_classes = int(model.output_shape[-1])
+    metric = (study.user_attrs.get("settings") or {}).get("metric", "value")
+    estimate = honest_estimate(final, metric)
+    document: dict[str, Any] = {
+        "study": study.study_name,
+        "trial": winner.number,
+        "metric": metric,
+        "validation_value": float(winner.value),
+        "test_accuracy": estimate.test_accuracy if estimate else None,
+        "test_accuracy_ci95": [round(estimate.ci_low, 4), round(estimate.ci_high, 4)] if estimate else None,
+        "n_test": estimate.n_test if estimate else None,
+        "epochs": int(final.get("epochs", 0)),
+        "input": {
+            "shape": [input_dim],
+            "dtype": "float32",
+            "preprocessing": "flatten each image to one row and scale pixels to [0, 1] (divide by 255)",
+        },
+        "classes": n_classes,
+        "config": final.get("config") or {},
+    }
+    config_path = out / "config.yaml"
+    header = _EXPORT_HEADER.format(study=study.study_name, input_dim=input_dim)
+    config_path.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    files = write_report(study, out / "report", top_k=top_k, storage=storage)
+    return ExportResult(out, model_path, config_path, files.html, winner.number, retrained)

@@ -1,0 +1,37 @@
+"""``automl export STUDY --out DIR``: the winner as a plain Keras model, its configuration and the report."""
+
+from __future__ import annotations
+
+import argparse
+
+from automl.storage import default_storage_url
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "export",
+        help="export the retrained winner (.keras), its configuration (YAML) and the report",
+        description="Write DIR/model.keras (loadable with keras.saving.load_model, no automl needed), "
+        "DIR/config.yaml and DIR/report/. The winner is retrained first if the study has no saved model for it.",
+    )
+    p.add_argument("study", help="study name")
+    p.add_argument("--out", required=True, help="folder to write into (created if missing)")
+    p.add_argument("--storage", help=f"Optuna storage URL (default: $AUTOML_STORAGE or {default_storage_url()})")
+    p.add_argument("--top", type=int, default=5, help="best configurations shown in the report (default 5)")
+    p.add_argument("--data-dir", help="the MNIST IDX directory the study was searched on, if it was")
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from automl.reporting import export_study, load_study
+    from automl.storage import redact, resolve_url
+
+    url = resolve_url(args.storage)
+    study = load_study(args.study, url)
+    result = export_study(study, args.out, storage=redact(url), data_dir=args.data_dir, top_k=args.top)
+    how = "retrained now" if result.retrained else "copied from the search"
+    print(f"Model:  {result.model} ({how}; trial {result.trial})")
+    print(f"Config: {result.config}")
+    print(f"Report: {result.report}")
+    print(f'Load it with: keras.saving.load_model("{result.model}")')
+    return 0
