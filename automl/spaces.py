@@ -38,7 +38,7 @@ MODELS = ("keras_mlp",)
 CONDITION_OPERATORS = ("==", "!=", ">=", "<=", ">", "<", "in")
 
 _TOP_KEYS = {"name", "description", "model", "search", "params"}
-_SEARCH_KEYS = {"metric", "direction", "sampler", "pruner", "trials", "timeout", "patience"}
+_SEARCH_KEYS = {"metric", "direction", "sampler", "pruner", "trials", "timeout", "patience", "warm_start"}
 _KEYS_BY_TYPE = {
     "float": {"type", "low", "high", "log", "step", "when"},
     "int": {"type", "low", "high", "log", "step", "when"},
@@ -144,9 +144,13 @@ class SearchSettings:
     trials: int | None = 50
     timeout: float | None = None
     patience: int = 4
+    # Configurations to try first (Optuna's enqueue_trial): known-good starting points, so a short budget
+    # does not spend its first trials on blind random search.
+    warm_start: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "warm_start": [dict(c) for c in self.warm_start],
             "metric": self.metric,
             "direction": self.direction,
             "sampler": self.sampler,
@@ -297,6 +301,8 @@ def parse_space(raw: Any, source: str = "<dict>", default_name: str = "space") -
     params: list[Param] = []
     for name, spec in params_raw.items():
         params.append(_parse_param(str(name), spec, {p.name for p in params}, set(params_raw), fail))
+    for i, config in enumerate(settings.warm_start):
+        _check_warm_start(config, params, f"search.warm_start[{i}]", fail)
 
     name = raw.get("name", default_name)
     if not isinstance(name, str) or not name:
@@ -338,7 +344,26 @@ def _parse_settings(raw: Any, fail: Any) -> SearchSettings:
     patience = raw.get("patience", defaults.patience)
     if not _is_int(patience) or patience < 1:
         raise fail("search.patience", f"must be an integer >= 1, got {patience!r}")
-    return SearchSettings(trials=trials, timeout=timeout, patience=patience, **values)
+    warm_start = raw.get("warm_start") or []
+    if not isinstance(warm_start, list) or not all(isinstance(c, dict) for c in warm_start):
+        raise fail("search.warm_start", f"must be a list of mappings from parameter to value, got {warm_start!r}")
+    return SearchSettings(trials=trials, timeout=timeout, patience=patience, warm_start=tuple(warm_start), **values)
+
+
+def _check_warm_start(config: dict[str, Any], params: list[Param], where: str, fail: Any) -> None:
+    by_name = {p.name: p for p in params}
+    for key, value in config.items():
+        p = by_name.get(key)
+        if p is None or p.type == "fixed":
+            raise fail(f"{where}.{key}", f"is not a searched parameter; use one of {sorted(n for n in by_name)}")
+        if p.type == "categorical":
+            ok = value in p.choices
+        elif p.type == "int":
+            ok = _is_int(value) and p.low <= value <= p.high  # type: ignore[operator]
+        else:
+            ok = _is_number(value) and p.low <= value <= p.high  # type: ignore[operator]
+        if not ok:
+            raise fail(f"{where}.{key}", f"value {value!r} is outside the parameter's range {p.describe_range()}")
 
 
 def _parse_param(name: str, spec: Any, earlier: set[str], everything: set[str], fail: Any) -> Param:

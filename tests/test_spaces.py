@@ -106,6 +106,10 @@ def test_describe_lists_every_parameter_and_condition() -> None:
         (with_param("z", {"type": "fixed"}), "params.z", "needs 'value'"),
         ({"model": "keras_mlp", "params": {}}, "params", "non-empty mapping"),
         ({**BASE, "model": "resnet"}, "model", "must be one of"),
+        ({**BASE, "search": {"warm_start": [{"depth": 2}]}}, "search.warm_start[0].depth", "not a searched parameter"),
+        ({**BASE, "search": {"warm_start": [{"lr": 5.0}]}}, "search.warm_start[0].lr", "outside the parameter's range"),
+        ({**BASE, "search": {"warm_start": [{"optimizer": "lbfgs"}]}}, "search.warm_start[0].optimizer", "outside"),
+        ({**BASE, "search": {"warm_start": {"lr": 0.01}}}, "search.warm_start", "must be a list of mappings"),
     ],
 )
 def test_validation_errors_name_file_key_and_rule(doc: dict[str, Any], key: str, rule: str) -> None:
@@ -197,3 +201,15 @@ def test_grid_needs_discrete_parameters() -> None:
     assert discrete.grid() == {"a": [1, 2, 3], "b": ["x", "y"], "c": [0.0, 0.1, 0.2]}
     with pytest.raises(SpaceError, match="grid sampler needs discrete"):
         parse_space(BASE).grid()
+
+
+def test_warm_start_configurations_are_tried_first() -> None:
+    from automl.backends.optuna import make_sampler
+
+    warm = {"n_layers": 3, "units_3": 32, "optimizer": "sgd", "momentum": 0.5, "lr": 0.01, "dropout": 0.2}
+    space = parse_space({**BASE, "search": {"warm_start": [warm]}})
+    assert parse_space(space.to_dict()).settings.warm_start == (warm,)
+    study = optuna.create_study(sampler=make_sampler(space.settings, space, seed=0))
+    study.enqueue_trial(dict(space.settings.warm_start[0]))
+    trial = study.ask()
+    assert space.sample(trial) == {**warm, "epochs": 5}

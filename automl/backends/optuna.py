@@ -7,10 +7,14 @@ holds its full configuration, per-epoch curves and, if it failed, the reason.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
+import signal
+import threading
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +24,7 @@ from optuna.trial import TrialState
 from automl.errors import SearchAborted, StorageError, TrialFailed
 from automl.models.base import TrialOutcome
 from automl.spaces import SearchSettings, SearchSpace, parse_space
-from automl.storage import redact
+from automl.storage import MAX_CONSECUTIVE_FAILURES, StudyLock, redact
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +33,6 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 # Trials that consume the study's budget. Failed ones do not: a dead worker's trial is re-run, and a run
 # of failures is stopped by the consecutive-failure cap instead.
 BUDGET_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
-MAX_CONSECUTIVE_FAILURES = 10
 
 TrainFn = Callable[..., TrialOutcome]
 
@@ -104,7 +107,8 @@ def open_study(
                 f"now {data_info['data_fingerprint']}); use the same dataset, seed and --data-dir, or a new --study"
             )
         space = space or recorded
-        stored_settings = SearchSettings(**attrs.get("settings", {}))
+        stored = dict(attrs.get("settings", {}))
+        stored_settings = SearchSettings(**{**stored, "warm_start": tuple(stored.get("warm_start") or ())})
         settings = settings or stored_settings
         assert space is not None
         sampler = make_sampler(settings, space, seed)
@@ -131,6 +135,8 @@ def open_study(
     study.set_user_attr("space_fingerprint", space.fingerprint())
     study.set_user_attr("settings", settings.to_dict())
     study.set_user_attr("seed", seed)
+    for config in settings.warm_start:
+        study.enqueue_trial(dict(config), skip_if_exists=True)
     for key, value in (data_info or {}).items():
         study.set_user_attr(key, value)
     return StudyContext(study, space, settings, created=True)
@@ -219,6 +225,17 @@ def make_objective(
 
 # --------------------------------------------------------------------------------------------------------------
 # The loop
+#
+# Workers on one study (processes on one machine, or machines sharing a database server) coordinate only through
+# the storage. Every trial starts with a claim, one atomic step under the study's lock (automl.storage.StudyLock):
+# fail the trials of dead workers (queueing their retries), count, and ask for a trial only while finished plus
+# running trials stay below the budget. A dead worker's trial turns FAIL, freeing its slot, and its retry is queued
+# WAITING in the same locked step; ``ask`` takes queued trials first. So the study ends with exactly ``budget``
+# finished trials however many workers share it. A worker that finds every remaining slot taken by running trials
+# waits rather than leaves: one of them may still die and need re-running.
+
+CLAIM_POLL_SECONDS = 2.0  # how often a worker with nothing to claim looks again
+_DONE, _WAIT = "done", "wait"
 
 
 def count_budget_trials(study: optuna.Study) -> int:
@@ -230,6 +247,152 @@ class RunStats:
     started: float = field(default_factory=time.monotonic)
     consecutive_failures: int = 0
     ran: int = 0
+    waited_seconds: float = 0.0
+
+
+def _heartbeat_interval(storage: Any) -> int | None:
+    getter = getattr(storage, "get_heartbeat_interval", None)  # storages without heartbeats lack it
+    return getter() if getter is not None else None
+
+
+def fail_dead_trials(study: optuna.Study) -> list[int]:
+    """Fail the RUNNING trials whose worker stopped sending heartbeats, saying why, and queue their retries.
+
+    Call it holding the study's lock, so that a failed trial and its queued retry appear together to a claim.
+    Returns the trial ids it failed.
+    """
+    storage = study._storage
+    if not _heartbeat_interval(storage):
+        return []
+    stale = storage._get_stale_trial_ids(study._study_id)
+    if not stale:
+        return []
+    grace = getattr(getattr(storage, "_backend", storage), "grace_period", None)
+    reason = f"worker lost: no heartbeat for over {grace} s (killed, crashed or disconnected)"
+    for trial_id in stale:
+        # Still RUNNING, so its attributes can be written; the retry starts without them.
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+            storage.set_trial_user_attr(trial_id, "fail_reason", reason)
+    optuna.storages.fail_stale_trials(study)
+    log.info("study %s: %d trial(s) of a lost worker marked failed and queued for retry", study.study_name, len(stale))
+    return stale
+
+
+def _claim(study: optuna.Study, budget: int | None) -> optuna.Trial | str:
+    """Under the study lock: a started trial, ``_WAIT`` (all remaining slots are running) or ``_DONE``."""
+    fail_dead_trials(study)
+    if budget is not None:
+        trials = study.get_trials(deepcopy=False, states=(*BUDGET_STATES, TrialState.RUNNING))
+        finished = sum(t.state != TrialState.RUNNING for t in trials)
+        if finished >= budget:
+            return _DONE
+        if len(trials) >= budget:
+            return _WAIT
+    trial = study.ask()
+    if _heartbeat_interval(study._storage):
+        # Before the lock is released: a RUNNING trial without any heartbeat is never recognised as dead.
+        study._storage.record_heartbeat(trial._trial_id)
+    return trial
+
+
+@contextlib.contextmanager
+def _interrupts_deferred() -> Iterator[None]:
+    """Hold back SIGINT/SIGTERM during a few storage calls, so a trial is never left half created or half
+    finished (RUNNING forever); the signal is delivered again right after, to whatever handler was there."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda signum, _frame: received.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        if received:
+            signal.raise_signal(received[0])
+
+
+class _Heartbeat:
+    """Beats for a running trial and, on the same beat, fails other workers' dead trials: a dead worker's trial
+    must be noticed within the grace period even when no worker starts a new trial for a long while."""
+
+    def __init__(self, study: optuna.Study, trial_id: int, lock: StudyLock) -> None:
+        self.study, self.trial_id, self.lock = study, trial_id, lock
+        self.interval = _heartbeat_interval(study._storage)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.interval:
+            self._thread = threading.Thread(target=self._beat, name=f"heartbeat-{self.trial_id}", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _beat(self) -> None:
+        storage = self.study._storage
+        while not self._stop.is_set():
+            try:
+                storage.record_heartbeat(self.trial_id)
+                if storage._get_stale_trial_ids(self.study._study_id):  # cheap; lock only when there is work
+                    with self.lock.hold():
+                        fail_dead_trials(self.study)
+            except Exception as exc:  # a blip of the database must not kill the trial; the next beat retries
+                log.warning("heartbeat of trial id %d failed: %s", self.trial_id, exc)
+            self._stop.wait(self.interval)
+
+
+def _finish(
+    study: optuna.Study, trial: optuna.Trial, value: Any, state: TrialState | None, reason: str | None
+) -> optuna.trial.FrozenTrial:
+    try:
+        if state is None and not (isinstance(value, int | float) and math.isfinite(value)):
+            reason = f"the objective returned {value!r}, not a finite number"
+        if reason is not None:
+            trial.set_user_attr("fail_reason", reason)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Optuna warns about a non-finite value; the reason says it
+            return study.tell(trial, value if state is None else None, state=state)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        # Another worker took this one for dead (its heartbeats stalled beyond the grace period) and queued a
+        # retry; the retry's result is the one that counts.
+        log.warning("trial %d: was declared lost by another worker before it finished; its retry counts", trial.number)
+        return study._storage.get_trial(trial._trial_id)
+
+
+def _run_trial(
+    study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float], lock: StudyLock
+) -> optuna.trial.FrozenTrial:
+    heartbeat = _Heartbeat(study, trial._trial_id, lock)
+    heartbeat.start()
+    value: Any = None
+    state: TrialState | None = TrialState.FAIL
+    reason: str | None = None
+    interrupted = False
+    try:
+        value = objective(trial)
+        state = None
+    except optuna.TrialPruned:
+        state = TrialState.PRUNED
+    except Exception as exc:  # the trial fails, not the search; automl's objective has recorded why
+        if "fail_reason" not in trial.user_attrs:
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+    except KeyboardInterrupt:
+        interrupted = True
+        reason = "interrupted (Ctrl-C or SIGTERM) while running"
+    finally:
+        with _interrupts_deferred():
+            heartbeat.stop()
+            frozen = _finish(study, trial, value, state, reason)
+    if interrupted:
+        raise KeyboardInterrupt
+    return frozen
 
 
 def run(
@@ -243,32 +406,41 @@ def run(
 ) -> RunStats:
     """Run trials until the study holds ``budget`` finished trials or ``timeout`` seconds pass.
 
-    One ``optimize(n_trials=1)`` at a time, so the budget is checked against the shared study before each trial
-    (other workers may be adding to it) while Optuna still runs its heartbeat, stale-trial and retry machinery.
+    Any number of workers may run this on the same study at once (see "The loop" above). A trial that raises is
+    recorded as failed with its reason and the loop goes on, until ``max_consecutive_failures`` in a row.
+    Ctrl-C or SIGTERM marks the running trial failed ("interrupted") before the interrupt propagates.
     """
     stats = RunStats()
+    lock = StudyLock(study._storage, study.study_name)
+    waiting = False
     while True:
-        if budget is not None and count_budget_trials(study) >= budget:
+        elapsed = time.monotonic() - stats.started
+        if timeout is not None and elapsed >= timeout:
             break
-        if timeout is not None and time.monotonic() - stats.started >= timeout:
+        with _interrupts_deferred(), lock.hold():
+            claim = _claim(study, budget)
+        if claim == _DONE:
             break
-        finished: list[optuna.trial.FrozenTrial] = []
-        study.optimize(
-            objective,
-            n_trials=1,
-            catch=(Exception,),
-            callbacks=[lambda _study, trial, into=finished: into.append(trial)],
-            gc_after_trial=False,
-            show_progress_bar=False,
-        )
+        if claim == _WAIT:
+            if not waiting:
+                log.info(
+                    "study %s: the last trials are running on other workers; waiting in case one is lost",
+                    study.study_name,
+                )
+            waiting = True
+            pause = CLAIM_POLL_SECONDS if timeout is None else max(0.0, min(CLAIM_POLL_SECONDS, timeout - elapsed))
+            time.sleep(pause)
+            stats.waited_seconds += pause
+            continue
+        waiting = False
+        assert isinstance(claim, optuna.Trial)
+        last = _run_trial(study, claim, objective, lock)
         stats.ran += 1
-        last = finished[-1] if finished else None
-        if last is not None:
-            stats.consecutive_failures = stats.consecutive_failures + 1 if last.state == TrialState.FAIL else 0
-            if on_trial_end is not None:
-                on_trial_end(study, last)
+        stats.consecutive_failures = stats.consecutive_failures + 1 if last.state == TrialState.FAIL else 0
+        if on_trial_end is not None:
+            on_trial_end(study, last)
         if stats.consecutive_failures >= max_consecutive_failures:
-            reason = last.user_attrs.get("fail_reason", "unknown") if last else "unknown"
+            reason = last.user_attrs.get("fail_reason", "unknown")
             raise SearchAborted(
                 f"study {study.study_name!r}: {stats.consecutive_failures} trials in a row failed (last: {reason}); "
                 "fix the space or data, then resume with the same --study"

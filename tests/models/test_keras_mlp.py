@@ -45,6 +45,15 @@ def test_build_follows_the_configuration() -> None:
     assert isinstance(plain.optimizer, keras.optimizers.Adagrad)
 
 
+def test_augmentation_layers_come_first_and_only_when_asked() -> None:
+    model = keras_mlp.build({**CONFIG, "shift": 0.1, "rotation": 0.04, "zoom": 0.0}, 784, 10)
+    names = [type(layer).__name__ for layer in model.layers[:4]]
+    assert names == ["Reshape", "RandomTranslation", "RandomRotation", "Flatten"]
+    assert not any(type(layer).__name__.startswith("Random") for layer in keras_mlp.build(CONFIG, 784, 10).layers)
+    with pytest.raises(TrialFailed, match="square images"):
+        keras_mlp.build({**CONFIG, "shift": 0.1}, 100 + 1, 10)
+
+
 def test_tutorial_baseline_is_the_tutorial_network() -> None:
     model = keras_mlp.build(keras_mlp.TUTORIAL_BASELINE, 784, 10)
     assert [(type(layer).__name__, layer.units) for layer in model.layers] == [("Dense", 64), ("Dense", 10)]
