@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 DPI = 100
+FEW_TRIALS_FOR_IMPORTANCE = 20  # below this, fANOVA's forest has little to learn from
 LABEL_COLORS = {
     GOOD_FIT: "#2ca02c",
     OVERFITTING: "#d62728",
@@ -150,13 +151,14 @@ def optimization_history(
     ax.set_title(title + (f"; {failed} failed trials not shown" if failed else ""), fontsize=11)
     ax.grid(alpha=0.3)
     if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="lower right" if maximize else "upper right")
+        # Outside the axes: inside, it hides whichever trials happen to land in its corner.
+        fig.legend(loc="outside lower center", ncols=4, fontsize=8, frameon=False)
     if not complete and not points:
         ax.text(0.5, 0.5, "no trials", ha="center", va="center", transform=ax.transAxes)
     return _png(fig)
 
 
-def importances(values: Mapping[str, float], evaluator: str) -> bytes:
+def importances(values: Mapping[str, float], evaluator: str, n_trials: int) -> bytes:
     """Horizontal bars, most important on top, each labelled with its share."""
     items = sorted(values.items(), key=lambda kv: kv[1])
     fig = _figure(7.5, 0.45 * len(items) + 1.4)
@@ -167,7 +169,8 @@ def importances(values: Mapping[str, float], evaluator: str) -> bytes:
     ax.bar_label(bars, labels=[f"{v:.2f}" for v in shares], padding=3, fontsize=8)
     ax.set_xlim(0, max(shares + [0.01]) * 1.18)
     ax.set_xlabel("importance (share of the objective's variance, sums to 1)")
-    ax.set_title(f"Hyperparameter importances ({evaluator})", fontsize=11)
+    rough = "; few trials, so only a rough guide" if n_trials < FEW_TRIALS_FOR_IMPORTANCE else ""
+    ax.set_title(f"Hyperparameter importances ({evaluator}, {n_trials} completed trials{rough})", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 
@@ -255,10 +258,11 @@ def pruning_savings(points: Sequence[Mapping[str, Any]], stats: Mapping[str, Any
             [p["number"] for p in pts],
             [p["budget"] for p in pts],
             where="mid",
-            color="#333333",
-            linewidth=1,
+            color="black",
+            linewidth=1.2,
             linestyle="--",
             label="full epoch budget",
+            zorder=3,
         )
     left.set_xlabel("trial number")
     left.set_ylabel("epochs trained")
@@ -276,8 +280,9 @@ def pruning_savings(points: Sequence[Mapping[str, Any]], stats: Mapping[str, Any
         budget_cum.append(budget_total)
         trained_cum.append(trained_total)
     if xs:
+        # The budget is drawn last so its dashes stay visible when nothing was saved and the lines coincide.
+        right.plot(xs, trained_cum, color="#1f77b4", linewidth=2, label="actually trained")
         right.plot(xs, budget_cum, color="#333333", linestyle="--", label="every trial to its full budget")
-        right.plot(xs, trained_cum, color="#1f77b4", label="actually trained")
         right.fill_between(xs, trained_cum, budget_cum, color="#2ca02c", alpha=0.2, label="saved")
         right.legend(fontsize=8, loc="upper left")
     right.set_xlabel("trial number")

@@ -327,10 +327,10 @@ def config_text(row: TrialRow) -> str:
 def test_text(data: ReportData, row: TrialRow) -> str:
     parts = []
     if data.honest is not None and data.honest.trial == row.number:
-        parts.append(f"{data.honest.test_accuracy:.4f}")
+        parts.append(f"{data.honest.test_accuracy:.4f} (final)")
     seeds = data.seed_results.get(row.number)
     if seeds:
-        parts.append(f"{seeds['mean']:.4f} ± {seeds['std']:.4f} ({len(seeds['test_accuracy'])} seeds)")
+        parts.append(f"{seeds['mean']:.4f} ± {seeds['std']:.4f} over {len(seeds['test_accuracy'])} seeds")
     return "; ".join(parts) or "-"
 
 
@@ -728,7 +728,7 @@ def render_plots(data: ReportData) -> tuple[dict[str, bytes], dict[str, str]]:
     else:
         notes["optimization_history"] = "the study has no trials"
     if data.importances:
-        images["importances"] = plots.importances(data.importances, "fANOVA")
+        images["importances"] = plots.importances(data.importances, "fANOVA", data.counts.get("complete", 0))
     else:
         notes["importances"] = data.importance_note
     ranks = {r.number: i for i, r in enumerate(data.top, 1)}
