@@ -155,6 +155,7 @@ def _conclude(
     from optuna.trial import TrialState
 
     from automl.finish import best_trial, finalize, trial_config
+    from automl.reporting import write_report
     from automl.summary import render_summary_md, summary_data
 
     winner = best_trial(study)
@@ -164,6 +165,10 @@ def _conclude(
     data = summary_data(study, final, storage=url, elapsed=elapsed, budget=budget)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.md").write_text(render_summary_md(data))
+    try:  # the results are already safe in the study: a failing report must not hide them
+        write_report(study, out_dir, storage=url)
+    except Exception as exc:
+        log.warning("report: not written (%s: %s); retry: automl report %s", type(exc).__name__, exc, study.study_name)
     trials = study.get_trials(deepcopy=False)
     return SearchResult(
         study_name=study.study_name,
