@@ -1,0 +1,157 @@
+"""Diagnoses of known curves, with the numbers behind them, and the study-level advice."""
+
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+
+from automl import diagnostics as dg
+
+# Epoch 1..6. Training keeps improving; validation loss bottoms at epoch 3 then climbs 60%.
+OVERFIT = {
+    "loss": [1.0, 0.5, 0.3, 0.2, 0.1, 0.05],
+    "accuracy": [0.70, 0.85, 0.92, 0.96, 0.98, 0.99],
+    "val_loss": [0.9, 0.6, 0.5, 0.55, 0.65, 0.8],
+    "val_accuracy": [0.72, 0.83, 0.86, 0.86, 0.85, 0.84],
+}
+# Barely learns: 40% training accuracy after four epochs.
+UNDERFIT = {
+    "loss": [2.2, 2.1, 2.0, 1.9],
+    "accuracy": [0.2, 0.3, 0.35, 0.4],
+    "val_loss": [2.2, 2.1, 2.0, 1.95],
+    "val_accuracy": [0.2, 0.3, 0.36, 0.41],
+}
+GOOD = {
+    "loss": [0.8, 0.4, 0.25, 0.2],
+    "accuracy": [0.80, 0.90, 0.93, 0.94],
+    "val_loss": [0.5, 0.3, 0.25, 0.26],
+    "val_accuracy": [0.85, 0.90, 0.93, 0.925],
+}
+NAN = {"loss": [0.8, 0.5, math.nan], "accuracy": [0.8, 0.9, 0.1], "val_loss": [0.6, 0.4, math.nan]}
+
+
+def test_overfitting_curve_gets_its_turning_point_and_gaps() -> None:
+    d = dg.diagnose_curves(OVERFIT)
+    assert d.label == dg.OVERFITTING
+    assert d.epochs == 6
+    assert d.best_epoch == 3  # first epoch reaching val_accuracy 0.86
+    assert d.gap_at_best == pytest.approx(0.92 - 0.86)
+    assert d.gap_at_end == pytest.approx(0.99 - 0.84)
+    assert d.val_loss_min_epoch == 3
+    assert d.val_loss_rise == pytest.approx(0.6)
+    assert d.val_loss_slope_after_min == pytest.approx(0.1)
+    assert "epoch 3" in d.reason and "+60%" in d.reason
+    assert not d.still_improving
+
+
+def test_underfitting_curve_is_not_called_overfitting() -> None:
+    d = dg.diagnose_curves(UNDERFIT)
+    assert d.label == dg.UNDERFITTING
+    assert d.train_accuracy_at_end == pytest.approx(0.4)
+    assert d.best_epoch == 4 and d.still_improving
+    assert "0.400" in d.reason
+
+
+def test_good_fit_states_the_numbers_it_checked() -> None:
+    d = dg.diagnose_curves(GOOD)
+    assert d.label == dg.GOOD_FIT
+    assert d.best_epoch == 3
+    assert d.gap_at_end == pytest.approx(0.94 - 0.925)
+    # Validation loss rose 4% after epoch 3: below the 10% that would call it overfitting.
+    assert d.val_loss_rise == pytest.approx(0.04)
+    assert "+4%" in d.reason
+
+
+def test_nan_curve_is_diverged_from_the_first_bad_epoch() -> None:
+    d = dg.diagnose_curves(NAN)
+    assert d.label == dg.UNSTABLE
+    assert "epoch 3" in d.reason and "loss" in d.reason
+
+
+def test_training_loss_jump_is_unstable_but_noise_near_zero_is_not() -> None:
+    jumpy = {"loss": [1.0, 0.5, 0.9, 0.4], "accuracy": [0.8, 0.9, 0.7, 0.92], "val_loss": [0.5, 0.4, 0.8, 0.4]}
+    d = dg.diagnose_curves(jumpy)
+    assert d.label == dg.UNSTABLE and "+80%" in d.reason and "epoch 3" in d.reason
+    # 0.010 -> 0.013 is +30% relative, but tiny against the first loss (1.0): not instability.
+    calm = {
+        "loss": [1.0, 0.1, 0.01, 0.013],
+        "accuracy": [0.9, 0.97, 0.99, 0.99],
+        "val_loss": [0.3, 0.2, 0.18, 0.185],
+        "val_accuracy": [0.9, 0.95, 0.96, 0.96],
+    }
+    assert dg.diagnose_curves(calm).label == dg.GOOD_FIT
+
+
+def test_large_gap_without_a_turning_loss_is_overfitting() -> None:
+    curves = {
+        "loss": [0.5, 0.2, 0.1],
+        "accuracy": [0.9, 0.97, 0.99],
+        "val_loss": [0.5, 0.45, 0.44],
+        "val_accuracy": [0.85, 0.88, 0.9],
+    }
+    d = dg.diagnose_curves(curves)
+    assert d.label == dg.OVERFITTING and d.gap_at_end == pytest.approx(0.09)
+    assert "0.090" in d.reason
+
+
+@pytest.mark.parametrize("curves", [None, {}, {"loss": []}])
+def test_no_curves(curves: object) -> None:
+    d = dg.diagnose_curves(curves)  # type: ignore[arg-type]
+    assert d.label == dg.NO_CURVES and d.best_epoch is None and d.gap_at_end is None
+
+
+def test_loss_metric_picks_the_lowest_validation_loss_epoch() -> None:
+    assert dg.diagnose_curves(OVERFIT, metric="val_loss", maximize=False).best_epoch == 3
+
+
+def trial(state: str, curves: object = None, **attrs: object) -> SimpleNamespace:
+    return SimpleNamespace(state=SimpleNamespace(name=state), user_attrs={"curves": curves, **attrs})
+
+
+def test_trial_level_reads_failure_reasons_and_pruning() -> None:
+    # Keras stops before recording the NaN epoch, so the failure reason is what tells divergence.
+    diverged = trial("FAIL", GOOD, fail_reason="loss became nan at epoch 5; training diverged")
+    assert dg.diagnose_trial(diverged).label == dg.UNSTABLE
+    broken = trial("FAIL", None, fail_reason="ValueError: bad shape")
+    d = dg.diagnose_trial(broken)
+    assert d.label == dg.FAILED and d.reason == "ValueError: bad shape"
+    pruned = dg.diagnose_trial(trial("PRUNED", UNDERFIT, pruned_at_epoch=4))
+    assert pruned.label == dg.UNDERFITTING and pruned.reason.endswith("pruned at epoch 4")
+    assert dg.diagnose_trial(trial("COMPLETE")).label == dg.NO_CURVES
+
+
+def test_summary_advises_regularisation_when_the_top_overfit() -> None:
+    over = dg.diagnose_curves(OVERFIT)
+    good = dg.diagnose_curves(GOOD)
+    s = dg.summarize([over, over, good, over], [over, over, good], max_epochs=10)
+    assert s.top_counts == {dg.OVERFITTING: 2, dg.GOOD_FIT: 1}
+    assert s.counts == {dg.OVERFITTING: 3, dg.GOOD_FIT: 1}
+    assert s.typical_turn_epoch == 3
+    assert s.recommendations[0] == (
+        "2 of the top 3 configurations overfit after epoch 3: raise L2 or dropout, "
+        "or lower the epoch budget (about 4 instead of 10)."
+    )
+
+
+def test_summary_advises_capacity_when_most_underfit_and_lr_when_unstable() -> None:
+    under = dg.diagnose_curves(UNDERFIT)
+    nan = dg.diagnose_curves(NAN)
+    s = dg.summarize([under, under, under, nan], [under, under], unstable_lr=(0.2, 0.003))
+    text = " ".join(s.recommendations)
+    assert "3 of 4 trials underfit" in text and "widen the layers" in text
+    assert "1 of 4 trials were unstable" in text and "median learning rate was 0.2 against 0.003" in text
+    assert "raise the epoch budget" in text  # both top trials were still improving
+
+
+def test_summary_without_curves_says_so() -> None:
+    none = dg.diagnose_curves(None)
+    s = dg.summarize([none, none], [none])
+    assert s.n_with_curves == 0 and s.counts == {dg.NO_CURVES: 2}
+    assert s.recommendations[0].startswith("No per-epoch curves were recorded")
+
+
+def test_every_threshold_is_stated() -> None:
+    names = {n for n in dir(dg) if n.isupper() and isinstance(getattr(dg, n), float)}
+    assert names == set(dg.THRESHOLDS) | {"MAJORITY"}
