@@ -1,0 +1,120 @@
+"""`automl report` and `automl export` on a real tiny search, and their one-line errors."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import keras
+import optuna
+import pandas as pd
+import pytest
+import yaml
+from conftest import TINY_LIMIT, TINY_SPACE
+
+import automl
+from automl.cli import main
+from automl.data import load_dataset
+
+
+class Searched:
+    def __init__(self, root: Path, result: automl.SearchResult, url: str) -> None:
+        self.root, self.result, self.url = root, result, url
+        self.study = result.study_name
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Searched]:
+    """One real tiny search (3 trials), shared by the tests below: it is the slow part."""
+    root = tmp_path_factory.mktemp("searched")
+    url = f"sqlite:///{root / 'studies.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AUTOML_HOME", str(root / "home"))
+        mp.setenv("AUTOML_OFFLINE", "1")
+        result = automl.search(
+            "mnist",
+            str(TINY_SPACE),
+            study="tiny",
+            storage=url,
+            trials=3,
+            limit=TINY_LIMIT,
+            reports_dir=root / "reports",
+            quiet=True,
+        )
+        yield Searched(root, result, url)
+
+
+def test_search_writes_the_full_report(searched: Searched) -> None:
+    out = searched.root / "reports" / "tiny"
+    pngs = sorted(out.glob("*.png"))
+    assert len(pngs) == 5
+    html = (out / "report.html").read_text()
+    assert html.count("src='data:image/png;base64,") == len(pngs)
+    assert "Honest final estimate" in html and f"{searched.result.test_accuracy:.4f}" in html
+    trials = optuna.load_study(study_name="tiny", storage=searched.url).get_trials()
+    table = pd.read_csv(out / "trials.csv")
+    assert len(table) == len(trials) == 3
+    assert list(table["number"]) == [t.number for t in trials]
+    assert table["diagnosis"].notna().all() and (table["diagnosis"] != "no curves recorded").all()
+    assert (out / "summary.md").is_file()
+
+
+def test_report_command_with_seed_spread(
+    searched: Searched, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = tmp_path / "reports"
+    args = ["report", "tiny", "--storage", searched.url, "--top", "1", "--seeds", "2", "--reports", str(reports)]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert f"Report: {reports / 'tiny' / 'report.html'}" in out
+    assert "95% CI [" in out and "Selection bias (validation - test)" in out
+    markdown = (reports / "tiny" / "report.md").read_text()
+    assert "| trial | seeds | mean test accuracy | std | min | max |" in markdown
+    assert len(re.findall(r"^\| \d+ \| 2 \| 0\.\d{4} \|", markdown, flags=re.M)) == 1  # the top 1, two seeds
+    study = optuna.load_study(study_name="tiny", storage=searched.url)
+    spread = study.user_attrs["seed_evaluations"][str(study.user_attrs["final"]["best_trial"])]
+    # Seed 0 is the seed the search's final retraining used: the same training, the same score.
+    assert spread["test_accuracy"][0] == pytest.approx(searched.result.test_accuracy)
+
+
+def test_export_loads_with_plain_keras_and_retrains_when_the_model_is_gone(
+    searched: Searched, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    images = load_dataset("mnist", limit=TINY_LIMIT).x_test[:5]
+    first = tmp_path / "first"
+    assert main(["export", "tiny", "--storage", searched.url, "--out", str(first)]) == 0
+    assert "copied from the search" in capsys.readouterr().out
+    model = keras.saving.load_model(first / "model.keras")
+    assert model.predict(images, verbose=0).shape == (5, 10)
+    config = yaml.safe_load((first / "config.yaml").read_text())
+    assert config["input"]["shape"] == [784] and config["classes"] == 10
+    assert config["config"] == searched.result.best_params
+    assert (first / "report" / "report.html").is_file()
+
+    searched.result.model_path.unlink()  # the saved model is lost: export must retrain the winner
+    second = tmp_path / "second"
+    assert main(["export", "tiny", "--storage", searched.url, "--out", str(second)]) == 0
+    assert "retrained now" in capsys.readouterr().out
+    probabilities = keras.saving.load_model(second / "model.keras").predict(images, verbose=0)
+    assert probabilities.shape == (5, 10) and probabilities.sum(axis=1) == pytest.approx([1.0] * 5, abs=1e-4)
+
+
+def test_plain_study_reports_but_cannot_be_retrained(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path / 'plain.db'}"
+    optuna.create_study(study_name="plain", storage=url).optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=3)
+    assert main(["report", "plain", "--storage", url, "--reports", str(tmp_path)]) == 0
+    assert "Advice: No per-epoch curves were recorded" in capsys.readouterr().out
+    assert main(["report", "plain", "--storage", url, "--seeds", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("automl: error: study 'plain': records no dataset") and "\n" not in err
+
+
+def test_unknown_study_is_a_one_line_error(tmp_path: Path, automl_exe: str) -> None:
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    optuna.create_study(study_name="exists", storage=url)
+    proc = subprocess.run([automl_exe, "report", "nope", "--storage", url], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == f"automl: error: study 'nope': not found in {url}; known studies: exists"
+    assert proc.stdout == ""
