@@ -1,0 +1,52 @@
+"""notebooks/quickstart.ipynb runs top to bottom on the tiny space; a failing cell fails the build."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from conftest import TINY_LIMIT, TINY_SPACE
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
+
+
+def test_notebook_is_committed_without_outputs() -> None:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code, "the notebook has no code cells"
+    for cell in code:
+        assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
+
+
+def test_quickstart_runs_top_to_bottom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    storage = f"sqlite:///{tmp_path / 'nb.db'}"
+    # The kernel inherits this environment: the notebook's parameters cell reads these.
+    monkeypatch.setenv("AUTOML_NB_SPACE", str(TINY_SPACE))
+    monkeypatch.setenv("AUTOML_NB_STORAGE", storage)
+    monkeypatch.setenv("AUTOML_NB_OUT", str(tmp_path / "out"))
+    monkeypatch.setenv("AUTOML_NB_LIMIT", str(TINY_LIMIT))
+    monkeypatch.setenv("AUTOML_NB_TRIALS", "2")
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    try:
+        client.execute(env=dict(os.environ))
+    except CellExecutionError as exc:
+        pytest.fail(f"a notebook cell failed:\n{str(exc)[-3000:]}")
+
+    outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    text = "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for o in outputs)
+    # Each step printed what it is there to show.
+    assert "held-out test accuracy" in text
+    assert "advice:" in text
+    assert "predicted:" in text
+    pngs = [o for o in outputs if "image/png" in o.get("data", {})]
+    assert len(pngs) >= 4, f"expected the report figures and Optuna's plot inline, got {len(pngs)} images"
+    # Everything it wrote went under tmp_path: the exported model, its configuration and report.
+    assert (tmp_path / "out" / "export" / "model.keras").is_file()
+    assert (tmp_path / "out" / "export" / "config.yaml").is_file()
+    assert (tmp_path / "nb.db").is_file()
