@@ -64,6 +64,19 @@ def test_good_fit_states_the_numbers_it_checked() -> None:
     assert "+4%" in d.reason
 
 
+def test_low_training_accuracy_under_augmentation_is_not_underfitting() -> None:
+    # Keras measures training accuracy on augmented, dropped-out inputs; validation shows the model learned.
+    augmented = {
+        "loss": [1.2, 0.8, 0.6, 0.5],
+        "accuracy": [0.6, 0.75, 0.82, 0.85],
+        "val_loss": [0.5, 0.3, 0.2, 0.17],
+        "val_accuracy": [0.85, 0.91, 0.94, 0.95],
+    }
+    d = dg.diagnose_curves(augmented)
+    assert d.label == dg.GOOD_FIT and d.gap_at_end == pytest.approx(-0.1)
+    assert "validation reached 0.950" in d.reason
+
+
 def test_nan_curve_is_diverged_from_the_first_bad_epoch() -> None:
     d = dg.diagnose_curves(NAN)
     assert d.label == dg.UNSTABLE
