@@ -311,6 +311,8 @@ def recommend(
     s: StudySummary, *, max_epochs: int | None = None, unstable_lr: tuple[float, float] | None = None
 ) -> list[str]:
     """Plain-language advice, most important first. Pure: reads only the summary's numbers."""
+    if s.n_trials == 0:
+        return ["The study has no trials yet: run a search first."]
     if s.n_with_curves == 0:
         return [
             "No per-epoch curves were recorded, so over- and underfitting cannot be judged. Searches run "
