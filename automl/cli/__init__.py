@@ -21,6 +21,38 @@ from automl.errors import AutomlError
 COMMAND_MODULES = ("search", "spaces", "dashboard", "report", "export")
 
 
+EXAMPLES = """\
+examples:
+  automl search mnist                      search the MNIST MLP space, test and report the winner
+  automl search mnist --trials 10 --limit 1000
+                                           a quick look on a small sample
+  automl dashboard                         watch the studies live in optuna-dashboard
+  automl report STUDY                      best configurations, diagnoses, honest test score
+
+Studies live in $AUTOML_STORAGE, else in ~/.automl/studies.db (SQLite; $AUTOML_HOME moves it);
+pass --storage URL for another place, e.g. postgresql://user@host/db.
+Run 'automl COMMAND --help' for a command's options.
+"""
+
+# What to type for the options several commands share (see _name_metavars).
+METAVARS = {
+    "storage": "URL",
+    "space": "NAME|PATH",
+    "study": "NAME",
+    "trials": "N",
+    "timeout": "SECONDS",
+    "seed": "N",
+    "limit": "N",
+    "top": "K",
+    "seeds": "K",
+    "threads": "N",
+    "workers": "N",
+    "data_dir": "DIR",
+    "reports": "DIR",
+    "out": "DIR",
+}
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse's own usage errors also exit 2, on one line plus usage
         self.print_usage(sys.stderr)
@@ -30,14 +62,37 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="automl",
-        description="Hyperparameter search for Keras networks with honest reports. Start with: automl search mnist",
+        description="Hyperparameter search for Keras networks on Optuna, with honest reports: which\n"
+        "configurations won, whether they overfit, and a test score you can trust.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"automl {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more detail (Optuna's own messages too)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:
         importlib.import_module(f"automl.cli.{name}_cmd").register(subparsers)
+    _polish_help(parser)
     return parser
+
+
+def _polish_help(parser: argparse.ArgumentParser) -> None:
+    """Give options a metavar that says what to type (``--storage URL``, not ``--storage STORAGE``), the same in
+    every command, and write positionals in capitals (``automl report STUDY``). A command without a description
+    shows its one-line summary at the top of its --help. What a command sets itself wins."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            summaries = {choice.dest: choice.help for choice in action._choices_actions}
+            for name, sub in action.choices.items():
+                summary = summaries.get(name)
+                if sub.description is None and summary:
+                    sub.description = f"{summary[0].upper()}{summary[1:]}."
+                _polish_help(sub)
+        elif action.metavar is None and action.nargs != 0:
+            if action.option_strings:
+                action.metavar = METAVARS.get(action.dest)
+            else:
+                action.metavar = action.dest.upper()
 
 
 def _raise_interrupt(signum: int, frame: object) -> None:
