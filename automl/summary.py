@@ -66,7 +66,9 @@ def render_summary_md(data: dict[str, Any]) -> str:
         f"| {final['test_accuracy']:.4f} |",
         f"| tutorial baseline (Dense 64 relu, Adam, 10 epochs, batch 64) | - | {final['baseline_test_accuracy']:.4f} |",
         "",
-        f"The winner was retrained on train+validation for {final['epochs']} epochs (its best epoch) and scored "
+        f"The winner was retrained {len(final.get('member_test_accuracies') or [1])} times (different seeds) on "
+        f"train+validation for {final['epochs']} epochs (its best epoch), its members' probabilities averaged "
+        f"(members alone: {', '.join(f'{a:.4f}' for a in final.get('member_test_accuracies') or [])}), and scored "
         "once on the test split, which the search never saw. Its validation score was the best of many and so is "
         "biased upward; the test score is the honest one.",
         "",

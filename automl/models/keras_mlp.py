@@ -190,10 +190,25 @@ def fit_final(
     """Retrain from scratch on all of ``x`` for a fixed number of epochs (no validation data is left)."""
     import keras
 
-    keras.backend.clear_session()
     keras.utils.set_random_seed(seed)
     model = build(config, x.shape[1], n_classes)
     model.fit(x, y, epochs=max(1, int(epochs)), batch_size=int(config.get("batch_size", 64)), verbose=0)
+    return model
+
+
+def average(models: list[keras.Model]) -> keras.Model:
+    """One model whose output is the mean of the members' class probabilities.
+
+    Saved and loaded as a single ``.keras`` file with plain Keras; each member keeps its own weights.
+    """
+    import keras
+
+    if len(models) == 1:
+        return models[0]
+    inputs = keras.Input(models[0].input_shape[1:])
+    outputs = keras.layers.Average()([member(inputs) for member in models])
+    model = keras.Model(inputs, outputs, name=f"average_of_{len(models)}")
+    model.compile(loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
