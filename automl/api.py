@@ -15,6 +15,8 @@ from typing import Any
 
 from automl.errors import AutomlError
 from automl.spaces import SearchSettings, SearchSpace, load_space
+from automl.storage import FailurePolicy
+from automl.workers import check_workers
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +76,15 @@ def search(
     live: bool | None = None,
     quiet: bool = False,
     threads: int | None = None,
+    workers: int = 1,
+    failure_policy: FailurePolicy | None = None,
 ) -> SearchResult:
     """Search ``space`` on ``dataset``, record everything in the study, then evaluate and report the winner.
 
     ``study`` names an existing study to continue (its recorded space must match) or a new one.
     ``trials`` is the study's total budget of finished trials; ``timeout`` bounds this call's searching time.
+    ``workers`` > 1 runs that many worker processes on this machine against the study (see automl.workers);
+    ``failure_policy`` sets heartbeats, retries of lost trials and the consecutive-failure cap.
     """
     from automl import data as data_mod
     from automl.backends import optuna as backend
@@ -91,8 +97,10 @@ def search(
     data_mod.check_dataset_name(dataset)
     space_obj = space if isinstance(space, SearchSpace) else load_space(space or DEFAULT_SPACES.get(dataset, dataset))
     settings = resolve_settings(space_obj, trials, timeout)
+    check_workers(workers)
     url = resolve_url(storage)
-    optuna_storage = open_storage(url)
+    policy = failure_policy or FailurePolicy()
+    optuna_storage = open_storage(url, policy=policy)
     dataset_obj = data_mod.load_dataset(dataset, data_dir=data_dir, seed=seed, limit=limit)
     log.info("data: %s from %s, splits %s", dataset, dataset_obj.source, dataset_obj.sizes())
     data_info = {
@@ -108,26 +116,30 @@ def search(
     if not context.created and (trials is not None or timeout is not None):
         backend.update_settings(context.study, settings)
 
-    keras_mlp.configure_threads(threads or _env_int("AUTOML_THREADS"))
-    progress = Progress(name, settings.trials, settings.timeout, settings.direction, live=live, quiet=quiet)
-    progress.resume_from(context.study)
-    objective = backend.make_objective(
-        context.space,
-        settings,
-        dataset_obj,
-        keras_mlp.train,
-        seed=seed,
-        on_trial_start=progress.trial_started,
-        on_epoch=progress.epoch,
-    )
-    with progress:
-        backend.run(
-            context.study,
-            objective,
-            budget=settings.trials,
-            timeout=settings.timeout,
-            on_trial_end=with_trial_notes(progress.trial_finished),  # the dashboard's per-trial note
+    if workers > 1:
+        _search_in_workers(context.study, url, workers, seed, settings, data_dir, policy, quiet)
+    else:
+        keras_mlp.configure_threads(threads or _env_int("AUTOML_THREADS"))
+        progress = Progress(name, settings.trials, settings.timeout, settings.direction, live=live, quiet=quiet)
+        progress.resume_from(context.study)
+        objective = backend.make_objective(
+            context.space,
+            settings,
+            dataset_obj,
+            keras_mlp.train,
+            seed=seed,
+            on_trial_start=progress.trial_started,
+            on_epoch=progress.epoch,
         )
+        with progress:
+            backend.run(
+                context.study,
+                objective,
+                budget=settings.trials,
+                timeout=settings.timeout,
+                on_trial_end=with_trial_notes(progress.trial_finished),  # the dashboard's per-trial note
+                max_consecutive_failures=policy.max_consecutive_failures,
+            )
     elapsed = time.monotonic() - started
     return _conclude(
         context.study,
@@ -184,6 +196,45 @@ def _conclude(
         report_dir=out_dir,
         model_path=Path(final.model_path) if final else None,
     )
+
+
+def _search_in_workers(
+    study: Any,
+    url: str,
+    workers: int,
+    seed: int,
+    settings: SearchSettings,
+    data_dir: str | Path | None,
+    policy: FailurePolicy,
+    quiet: bool,
+) -> None:
+    """Run the search in ``workers`` local processes; a worker's error stops the search unless the budget was
+    reached anyway (the other workers finished a lost worker's share)."""
+    from automl.backends.optuna import count_budget_trials
+    from automl.errors import SearchAborted
+    from automl.workers import run_local_workers
+
+    codes = run_local_workers(
+        study.study_name,
+        url,
+        workers,
+        seed=seed,
+        timeout=settings.timeout,
+        data_dir=data_dir,
+        policy=policy,
+        quiet=quiet,
+    )
+    failed = [code for code in codes if code != 0]
+    if not failed:
+        return
+    finished = count_budget_trials(study)
+    message = (
+        f"study {study.study_name!r}: {len(failed)} of {workers} workers stopped with an error (exit codes "
+        f"{failed}; their messages are above) at {finished}/{settings.trials} finished trials"
+    )
+    if settings.trials is None or finished < settings.trials:
+        raise SearchAborted(message + "; fix the cause, then resume with the same --study")
+    log.warning("%s; the others completed the budget", message)
 
 
 def _env_int(name: str) -> int | None:

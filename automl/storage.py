@@ -7,20 +7,64 @@ workers and the dashboard can share it. Any SQLAlchemy URL Optuna accepts works 
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import logging
 import os
 import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from automl.errors import StorageError
+from automl.errors import AutomlError, StorageError
 
 if TYPE_CHECKING:
     import optuna
 
+log = logging.getLogger(__name__)
+
 HEARTBEAT_INTERVAL = 5  # seconds between a running trial's heartbeats
 GRACE_PERIOD = 20  # a RUNNING trial silent this long belongs to a dead worker
 MAX_RETRY = 2  # re-runs of a dead worker's trial, with the same parameters
+MAX_CONSECUTIVE_FAILURES = 10  # a worker whose trials fail this often in a row stops instead of burning the budget
 SQLITE_BUSY_TIMEOUT = 60  # seconds a writer waits for the lock instead of failing with "database is locked"
+
+
+@dataclass(frozen=True)
+class FailurePolicy:
+    """How a search survives failures. The CLI flags of ``automl search`` and ``automl worker`` set these.
+
+    A running trial records a heartbeat every ``heartbeat_interval`` seconds; one silent for longer than
+    ``grace_period`` belongs to a dead worker: it is marked failed and re-run with the same parameters, at most
+    ``max_retry`` times. A worker stops after ``max_consecutive_failures`` failed trials in a row.
+    """
+
+    heartbeat_interval: int = HEARTBEAT_INTERVAL
+    grace_period: int = GRACE_PERIOD
+    max_retry: int = MAX_RETRY
+    max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES
+
+    def __post_init__(self) -> None:
+        def whole(value: Any, low: int) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+        if not whole(self.heartbeat_interval, 1):
+            raise AutomlError(
+                f"--heartbeat-interval: must be a whole number of seconds >= 1, got {self.heartbeat_interval!r}"
+            )
+        if not whole(self.grace_period, 1) or self.grace_period <= self.heartbeat_interval:
+            # A grace period no longer than the interval declares live workers dead between two heartbeats.
+            raise AutomlError(
+                f"--grace-period: must be a whole number of seconds greater than --heartbeat-interval "
+                f"({self.heartbeat_interval}), got {self.grace_period!r}; pass e.g. "
+                f"--grace-period {4 * self.heartbeat_interval}"
+            )
+        if not whole(self.max_retry, 0):
+            raise AutomlError(f"--max-retry: must be an integer >= 0, got {self.max_retry!r}")
+        if not whole(self.max_consecutive_failures, 1):
+            raise AutomlError(f"--max-failures: must be an integer >= 1, got {self.max_consecutive_failures!r}")
 
 
 def automl_home() -> Path:
@@ -90,11 +134,13 @@ def _check_server(url: str) -> None:
         ) from None
 
 
-def open_storage(url: str | None = None, *, heartbeat: bool = True) -> optuna.storages.RDBStorage:
+def open_storage(
+    url: str | None = None, *, heartbeat: bool = True, policy: FailurePolicy | None = None
+) -> optuna.storages.RDBStorage:
     """An Optuna RDB storage with heartbeats and retries of dead workers' trials, or a one-line error."""
     import optuna
-    from optuna.storages import RetryHeartbeatStaleTrialCallback
 
+    policy = policy or FailurePolicy()
     url = resolve_url(url)
     _check_url(url)
     engine_kwargs: dict[str, object] = {}
@@ -105,9 +151,9 @@ def open_storage(url: str | None = None, *, heartbeat: bool = True) -> optuna.st
     kwargs: dict[str, object] = {}
     if heartbeat:
         kwargs = {
-            "heartbeat_interval": HEARTBEAT_INTERVAL,
-            "grace_period": GRACE_PERIOD,
-            "heartbeat_stale_trial_callback": RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
+            "heartbeat_interval": policy.heartbeat_interval,
+            "grace_period": policy.grace_period,
+            "heartbeat_stale_trial_callback": _retry_callback(policy.max_retry),
         }
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)  # type: ignore[arg-type]
@@ -117,3 +163,73 @@ def open_storage(url: str | None = None, *, heartbeat: bool = True) -> optuna.st
         raise StorageError(
             f"storage {redact(url)}: cannot be opened ({reason}); check the URL and that the server is running"
         ) from None
+
+
+# Per-run results a dead worker's trial leaves behind; its retry starts without them (the config is re-recorded).
+_RUN_ATTRS = ("curves", "fail_reason", "pruned_at_epoch", "best_epoch", "epochs_trained", "train_seconds", "worker")
+
+
+def _retry_callback(max_retry: int) -> Any:
+    """Optuna's retry of heartbeat-stale trials (same parameters, linked through ``retried_trial_number``),
+    minus the dead run's partial curves and failure reason, which would otherwise be copied onto the retry."""
+    import copy
+
+    from optuna.storages import RetryHeartbeatStaleTrialCallback
+
+    class RetryDeadWorkerTrial(RetryHeartbeatStaleTrialCallback):
+        def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+            clean = copy.copy(trial)
+            clean.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in _RUN_ATTRS}
+            super().__call__(study, clean)
+
+    return RetryDeadWorkerTrial(max_retry=max_retry)
+
+
+class StudyLock:
+    """Mutual exclusion across threads, processes and machines for one study's short critical sections.
+
+    The budget check and the start of a trial must be one atomic step, or concurrent workers overshoot the
+    budget. PostgreSQL gives a transaction-scoped advisory lock (released on commit, rollback or a dropped
+    connection, so a killed worker cannot leave it held); an SQLite file is local, so an exclusive ``flock`` on a
+    file next to it does (released by the kernel when the process dies). Other servers get only the in-process
+    lock: there concurrent workers may exceed the budget by up to one trial each.
+    """
+
+    def __init__(self, storage: Any, study_name: str) -> None:
+        self._thread_lock = threading.Lock()
+        backend = getattr(storage, "_backend", storage)  # Optuna wraps RDB storages in a caching layer
+        self._engine = getattr(backend, "engine", None)
+        self._kind = self._engine.name if self._engine is not None else "memory"
+        digest = hashlib.sha256(f"automl-study:{study_name}".encode()).digest()
+        self._key = int.from_bytes(digest[:8], "big", signed=True)
+        self._path: Path | None = None
+        if self._kind == "sqlite":
+            database = self._engine.url.database  # type: ignore[union-attr]
+            if database and database != ":memory:":
+                self._path = Path(database).expanduser().with_name(Path(database).name + ".claims.lock")
+        elif self._kind not in ("postgresql", "memory"):
+            log.warning(
+                "storage %s has no cross-process study lock; workers may exceed the budget by a trial each",
+                self._kind,
+            )
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._thread_lock:
+            if self._kind == "postgresql":
+                from sqlalchemy import text
+
+                with self._engine.begin() as conn:  # type: ignore[union-attr]
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._key})
+                    yield
+            elif self._path is not None:
+                import fcntl
+
+                with open(self._path, "a") as handle:
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                    try:
+                        yield
+                    finally:
+                        fcntl.flock(handle, fcntl.LOCK_UN)
+            else:
+                yield

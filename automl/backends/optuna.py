@@ -10,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import os
 import signal
+import socket
 import threading
 import time
 import warnings
@@ -288,11 +290,19 @@ def _claim(study: optuna.Study, budget: int | None) -> optuna.Trial | str:
             return _DONE
         if len(trials) >= budget:
             return _WAIT
-    trial = study.ask()
+    with warnings.catch_warnings():
+        # Optuna expects heartbeats only under Study.optimize; this loop runs them itself (see _Heartbeat).
+        warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+        trial = study.ask()
     if _heartbeat_interval(study._storage):
         # Before the lock is released: a RUNNING trial without any heartbeat is never recognised as dead.
         study._storage.record_heartbeat(trial._trial_id)
+    trial.set_user_attr("worker", worker_id())  # which machine and process ran it, for diagnosis
     return trial
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from automl.cli.worker_cmd import add_failure_flags, failure_policy
 from automl.storage import default_storage_url
 
 
@@ -26,6 +27,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="use only this many examples (stratified), for quick runs")
     p.add_argument("--reports", default="reports", help="folder for reports (default: ./reports)")
     p.add_argument("--no-live", action="store_true", help="plain log lines even on a terminal")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes on this machine sharing the study and the cores (default 1); "
+        "more machines join with `automl worker --study NAME`",
+    )
+    add_failure_flags(p)
     p.set_defaults(handler=run)
 
 
@@ -44,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         reports_dir=args.reports,
         live=False if args.no_live else None,
+        workers=args.workers,
+        failure_policy=failure_policy(args),
     )
     out = sys.stdout
     c = result.counts

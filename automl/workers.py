@@ -1,0 +1,345 @@
+"""Workers: processes that run one study's trials together, on one machine or on many.
+
+:func:`run_worker` is what one process does (``automl worker``): open the study, which remembers its space,
+settings and data options, then claim and run trials until the study's budget is reached. The budget belongs to
+the study, so any number of workers, started anywhere and at any time, finish it together exactly
+(see "The loop" in :mod:`automl.backends.optuna`).
+
+:func:`run_local_workers` starts N such processes on this machine (``automl search --workers N``): it sizes
+TensorFlow's thread pools so that N workers share the cores instead of fighting over them, passes the storage URL
+through the environment (a command line is visible to every user of the machine), forwards Ctrl-C and SIGTERM to
+the workers and waits until each has recorded its running trial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from automl.errors import AutomlError, StorageError
+from automl.storage import FailurePolicy
+
+if TYPE_CHECKING:
+    import optuna
+
+log = logging.getLogger(__name__)
+
+STOP_WAIT_SECONDS = 60  # how long stopped workers get to record their running trial before they are killed
+# The worker's entry point. ``python -c`` rather than the console script: the same interpreter and environment
+# as the parent, wherever the script was installed.
+_ENTRY = "import sys; from automl.cli import main; sys.exit(main())"
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # honours taskset and container CPU sets
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def threads_per_worker(workers: int, cores: int | None = None) -> int:
+    """TensorFlow threads for each of ``workers`` processes: the cores split evenly, at least one each."""
+    return max(1, (cores or available_cores()) // max(1, workers))
+
+
+def check_workers(workers: Any) -> int:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise AutomlError(f"--workers: must be an integer >= 1, got {workers!r}; pass e.g. --workers 2")
+    return workers
+
+
+# --------------------------------------------------------------------------------------------------------------
+# One worker
+
+
+@dataclass
+class WorkerReport:
+    """What one worker did, and where the study stands after it."""
+
+    study_name: str
+    label: str
+    counts: dict[str, int] = field(default_factory=lambda: {"complete": 0, "pruned": 0, "fail": 0})
+    study_finished: int = 0
+    budget: int | None = None
+    best_value: float | None = None
+    elapsed_seconds: float = 0.0
+
+    @property
+    def ran(self) -> int:
+        return sum(self.counts.values())
+
+
+class WorkerLog:
+    """One plain line per finished trial, labelled with the worker, counting the whole study's progress."""
+
+    def __init__(self, report: WorkerReport, metric: str, stream: TextIO | None = None, quiet: bool = False) -> None:
+        self.report = report
+        self.metric = metric
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+
+    def trial_finished(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        from optuna.trial import TrialState
+
+        from automl.backends.optuna import count_budget_trials
+
+        state = trial.state.name.lower()
+        self.report.counts[state] = self.report.counts.get(state, 0) + 1
+        self.report.study_finished = count_budget_trials(study)
+        if self.quiet:
+            return
+        if trial.state == TrialState.COMPLETE:
+            detail = f"{self.metric}={trial.value:.4f} (best epoch {trial.user_attrs.get('best_epoch')})"
+        elif trial.state == TrialState.PRUNED:
+            detail = f"at epoch {trial.user_attrs.get('pruned_at_epoch', '?')}"
+        else:
+            detail = str(trial.user_attrs.get("fail_reason", ""))
+        retry = trial.system_attrs.get("failed_trial")
+        if retry is not None:
+            detail += f" (retry of lost trial {retry})"
+        budget = f"/{self.report.budget}" if self.report.budget else ""
+        print(
+            f"[{self.report.label}] trial {trial.number} {state} {detail} | study {study.study_name}: "
+            f"{self.report.study_finished}{budget} finished",
+            file=self.stream,
+            flush=True,
+        )
+
+
+def run_worker(
+    study_name: str,
+    storage: str | None = None,
+    *,
+    seed: int | None = None,
+    threads: int | None = None,
+    timeout: float | None = None,
+    data_dir: str | Path | None = None,
+    policy: FailurePolicy | None = None,
+    label: str = "worker",
+    quiet: bool = False,
+    stream: TextIO | None = None,
+) -> WorkerReport:
+    """Join the existing study ``study_name`` and run its trials until its budget is reached.
+
+    The study's recorded space, settings and data options (dataset, split seed, example limit) are used; only
+    ``data_dir`` (where this machine keeps the data) and this worker's own ``timeout`` come from the caller.
+    ``seed`` seeds this worker's sampler; give each worker a different one (``None`` draws one).
+    """
+    from automl import data as data_mod
+    from automl.backends import optuna as backend
+    from automl.models import keras_mlp
+    from automl.storage import open_storage, resolve_url
+
+    if timeout is not None and not timeout > 0:
+        raise AutomlError(f"--timeout: must be a number of seconds > 0, got {timeout!r}; pass e.g. --timeout 300")
+    started = time.monotonic()
+    policy = policy or FailurePolicy()
+    url = resolve_url(storage)
+    rdb = open_storage(url, policy=policy)
+    context = backend.open_study(rdb, study_name, None, None, seed=seed, create=False)
+    study, settings = context.study, context.settings
+    attrs = study.user_attrs
+    if "dataset" not in attrs:
+        raise StorageError(
+            f"study {study_name!r}: records no dataset, so a worker cannot join it; "
+            "create it with `automl search DATASET --study NAME`"
+        )
+    report = WorkerReport(study_name, label, budget=settings.trials)
+    timeout = timeout if timeout is not None else settings.timeout
+    report.study_finished = backend.count_budget_trials(study)
+    if settings.trials is not None and report.study_finished >= settings.trials:
+        log.info("study %s: already has %d/%d finished trials; nothing to do", study_name, *_progress(report))
+        return _close(report, study, started)
+
+    data_seed = int(attrs.get("data_seed") or 0)
+    dataset = data_mod.load_dataset(attrs["dataset"], data_dir=data_dir, seed=data_seed, limit=attrs.get("data_limit"))
+    recorded = attrs.get("data_fingerprint")
+    if recorded is not None and recorded != dataset.fingerprint():
+        raise StorageError(
+            f"study {study_name!r}: was recorded on different data (fingerprint {recorded}, this machine has "
+            f"{dataset.fingerprint()}); give this worker the same data with --data-dir"
+        )
+    keras_mlp.configure_threads(threads)
+    worker_log = WorkerLog(report, settings.metric, stream=stream, quiet=quiet)
+    objective = backend.make_objective(context.space, settings, dataset, keras_mlp.train, seed=data_seed)
+    backend.run(
+        study,
+        objective,
+        budget=settings.trials,
+        timeout=timeout,
+        on_trial_end=_with_notes(worker_log.trial_finished),
+        max_consecutive_failures=policy.max_consecutive_failures,
+    )
+    return _close(report, study, started)
+
+
+def _progress(report: WorkerReport) -> tuple[int, int]:
+    return report.study_finished, report.budget or 0
+
+
+def _close(report: WorkerReport, study: optuna.Study, started: float) -> WorkerReport:
+    from automl.backends.optuna import count_budget_trials
+
+    report.study_finished = count_budget_trials(study)
+    with contextlib.suppress(ValueError):  # no completed trial yet
+        report.best_value = float(study.best_value)
+    report.elapsed_seconds = time.monotonic() - started
+    return report
+
+
+def _with_notes(callback: Any) -> Any:
+    """Each finished trial also gets its dashboard note, as under ``automl search``."""
+    try:
+        from automl.trial_notes import with_trial_notes
+    except ImportError:
+        return callback
+    return with_trial_notes(callback)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# N local workers
+
+
+def worker_argv(
+    study_name: str,
+    *,
+    index: int,
+    seed: int,
+    threads: int,
+    timeout: float | None,
+    data_dir: str | Path | None,
+    policy: FailurePolicy,
+    quiet: bool = False,
+) -> list[str]:
+    """The command line of local worker ``index``. No storage URL: it travels in the environment."""
+    argv = [
+        sys.executable,
+        "-c",
+        _ENTRY,
+        "worker",
+        "--study",
+        study_name,
+        "--seed",
+        str(seed + index),  # different sampler streams, or the workers' random start-up trials coincide
+        "--threads",
+        str(threads),
+        "--label",
+        f"w{index + 1}",
+        "--heartbeat-interval",
+        str(policy.heartbeat_interval),
+        "--grace-period",
+        str(policy.grace_period),
+        "--max-retry",
+        str(policy.max_retry),
+        "--max-failures",
+        str(policy.max_consecutive_failures),
+    ]
+    if timeout is not None:
+        argv += ["--timeout", f"{timeout:.3f}"]
+    if data_dir is not None:
+        argv += ["--data-dir", str(data_dir)]
+    if quiet:
+        argv.append("--quiet")
+    return argv
+
+
+def run_local_workers(
+    study_name: str,
+    storage_url: str,
+    workers: int,
+    *,
+    seed: int = 0,
+    timeout: float | None = None,
+    data_dir: str | Path | None = None,
+    policy: FailurePolicy | None = None,
+    quiet: bool = False,
+    cores: int | None = None,
+) -> list[int]:
+    """Run ``workers`` worker processes on the existing study and wait for them; returns their exit codes.
+
+    On Ctrl-C or SIGTERM (a KeyboardInterrupt here) every worker gets SIGTERM, records its running trial as
+    failed and exits; this waits for that, then re-raises. The workers run in their own sessions, so a terminal's
+    Ctrl-C reaches them once, through here, and never interrupts their clean-up a second time.
+    """
+    from automl.storage import redact
+
+    check_workers(workers)
+    policy = policy or FailurePolicy()
+    threads = threads_per_worker(workers, cores)
+    env = {**os.environ, "AUTOML_STORAGE": storage_url, "OMP_NUM_THREADS": str(threads)}
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, once per worker, hides the log
+    log.info(
+        "study %s: starting %d workers, %d TensorFlow thread(s) each, on %s",
+        study_name,
+        workers,
+        threads,
+        redact(storage_url),
+    )
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for index in range(workers):
+            argv = worker_argv(
+                study_name,
+                index=index,
+                seed=seed,
+                threads=threads,
+                timeout=timeout,
+                data_dir=data_dir,
+                policy=policy,
+                quiet=quiet,
+            )
+            procs.append(subprocess.Popen(argv, env=env, start_new_session=True))
+        return [proc.wait() for proc in procs]
+    except KeyboardInterrupt:
+        log.info("study %s: stopping %d workers; each records its running trial as interrupted", study_name, workers)
+        stop_workers(procs)
+        raise
+    finally:
+        for proc in procs:  # only on an unexpected error in this process: never leave orphans running trials
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def stop_workers(procs: Sequence[subprocess.Popen[Any]], wait_seconds: float = STOP_WAIT_SECONDS) -> list[int | None]:
+    """SIGTERM each running worker and wait for them to finish cleanly; SIGKILL any still running after
+    ``wait_seconds`` (their trials are then failed by the heartbeat check of the next worker on the study)."""
+    with _interrupts_ignored():
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + wait_seconds
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                log.warning("worker pid %d did not stop within %.0f s; killing it", proc.pid, wait_seconds)
+                proc.kill()
+                proc.wait()
+    return [proc.returncode for proc in procs]
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """A second Ctrl-C while the workers stop would orphan them mid-trial; the stop is bounded anyway."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
