@@ -187,7 +187,7 @@ def test_dashboard_stays_up_while_a_search_records_trials(
         url = dash.wait_for_url()
         assert "no studies yet" in dash.stdout[0]
         search = subprocess.Popen(
-            search_cmd(automl_exe, tmp_path, "live", 3), cwd=tmp_path, stdout=subprocess.PIPE,
+            search_cmd(automl_exe, tmp_path, "live", 4), cwd=tmp_path, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         seen: list[int] = []
@@ -215,14 +215,15 @@ def test_dashboard_stays_up_while_a_search_records_trials(
         assert search.returncode == 0, err[-2000:]
         assert dash.proc.poll() is None, "the dashboard died during the search"
 
-        # The dashboard followed the search as it went: it saw the count rise, never fall, to the full budget.
+        # The dashboard followed the search as it went: the count rose, never fell, and was seen part way.
+        # (optuna-dashboard re-reads a study's trials at most every 2 s, so not every step shows.)
         assert seen == sorted(seen), seen
-        assert len({n for n in seen if 0 < n < 3}) >= 2, f"no intermediate progress observed: {seen}"
+        assert any(0 < n < 4 for n in seen), f"no intermediate progress observed: {seen}"
         assert note_saved
 
         study = optuna.load_study(study_name="live", storage=open_storage(heartbeat=False))
         states = [t.state for t in study.get_trials(deepcopy=False)]
-        assert sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states) == 3, states
+        assert sum(s in (TrialState.COMPLETE, TrialState.PRUNED) for s in states) == 4, states
         assert TrialState.FAIL not in states
 
         browser.get(url)
@@ -231,9 +232,9 @@ def test_dashboard_stays_up_while_a_search_records_trials(
         wait_for_text(browser, "Best Trial")
         study_id = re.search(r"/studies/(\d+)", browser.current_url).group(1)
         browser.get(f"{url}studies/{study_id}/trials")
-        wait_for_text(browser, "3 Trials", "Trial 2")
-        browser.find_element(By.XPATH, "//*[normalize-space(text())='Trial 2']").click()
-        wait_for_text(browser, "automl · trial 2")
+        wait_for_text(browser, "4 Trials", "Trial 3")
+        browser.find_element(By.XPATH, "//*[normalize-space(text())='Trial 3']").click()
+        wait_for_text(browser, "automl · trial 3")
         browser.get(f"{url}studies/{study_id}/note")
         wait_for_text(browser, "watching live")
     finally:
