@@ -50,6 +50,7 @@ class HonestEstimate:
     baseline_test_accuracy: float | None
     epochs: int
     model_path: str | None
+    member_test_accuracies: tuple[float, ...] = ()  # when the final model averages several retrained members
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,6 +87,7 @@ def honest_estimate(final: dict[str, Any] | None, metric: str) -> HonestEstimate
         baseline_test_accuracy=float(baseline) if baseline is not None else None,
         epochs=int(final.get("epochs", 0)),
         model_path=final.get("model_path"),
+        member_test_accuracies=tuple(float(a) for a in final.get("member_test_accuracies") or ()),
     )
 
 
@@ -142,6 +144,7 @@ def seed_spread(study: Any, data: Any, trials: list[Any], seeds: int) -> dict[in
 
     The result is also stored in the study (user attribute ``seed_evaluations``) so later reports show it.
     """
+    import keras
     import numpy as np
 
     from automl.finish import trial_config
@@ -157,6 +160,7 @@ def seed_spread(study: Any, data: Any, trials: list[Any], seeds: int) -> dict[in
         epochs = int(trial.user_attrs.get("best_epoch") or config.get("epochs", 10))
         scores = []
         for seed in range(seeds):
+            keras.backend.clear_session()  # each model is scored at once; nothing needs to outlive its turn
             model = keras_mlp.fit_final(config, x_all, y_all, epochs, data.n_classes, seed=seed)
             scores.append(keras_mlp.evaluate(model, data.x_test, data.y_test)["accuracy"])
         results[trial.number] = {"seeds": list(range(seeds)), "test_accuracy": scores, **spread(scores)}

@@ -413,6 +413,12 @@ def honest_lines(data: ReportData) -> list[str]:
         f"Test accuracy of the winner retrained on train+validation for {h.epochs} epochs, scored once on the "
         f"held-out split (n={h.n_test}): {h.test_accuracy:.4f}, 95% CI [{h.ci_low:.4f}, {h.ci_high:.4f}] (Wilson).",
     ]
+    if len(h.member_test_accuracies) > 1:
+        alone = ", ".join(f"{a:.4f}" for a in h.member_test_accuracies)
+        lines.append(
+            f"The final model averages the class probabilities of {len(h.member_test_accuracies)} networks retrained "
+            f"with different seeds; alone they scored {alone}."
+        )
     if h.selection_bias is not None:
         word = "optimistic" if h.selection_bias > 0 else "not optimistic here"
         lines.append(
@@ -853,7 +859,7 @@ def export_study(
         final = finalize(study, study_dataset(study, data_dir), out).to_dict()
     elif saved is not None and saved.resolve() != model_path.resolve():
         shutil.copy2(saved, model_path)
-    model = keras.saving.load_model(model_path)  # also proves the file loads with plain Keras
+    model = keras.saving.load_model(model_path, compile=False)  # also proves the file loads with plain Keras
     input_dim = int(model.input_shape[-1])
     n_classes = int(model.output_shape[-1])
     metric = (study.user_attrs.get("settings") or {}).get("metric", "value")
@@ -867,6 +873,7 @@ def export_study(
         "test_accuracy_ci95": [round(estimate.ci_low, 4), round(estimate.ci_high, 4)] if estimate else None,
         "n_test": estimate.n_test if estimate else None,
         "epochs": int(final.get("epochs", 0)),
+        "members": len(final.get("member_test_accuracies") or []) or 1,  # networks whose probabilities are averaged
         "input": {
             "shape": [input_dim],
             "dtype": "float32",
