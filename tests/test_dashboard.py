@@ -121,9 +121,7 @@ def page_text(driver: webdriver.Chrome) -> str:
 def wait_for_text(driver: webdriver.Chrome, *needles: str, timeout: float = 30) -> str:
     """The rendered text once every needle shows; the app is a React SPA that fills the page after loading."""
     try:
-        WebDriverWait(driver, timeout, poll_frequency=0.25).until(
-            lambda d: all(n in page_text(d) for n in needles)
-        )
+        WebDriverWait(driver, timeout, poll_frequency=0.25).until(lambda d: all(n in page_text(d) for n in needles))
     except Exception:
         raise AssertionError(f"page never showed {needles}; it shows:\n{page_text(driver)[:3000]}") from None
     return page_text(driver)
