@@ -34,6 +34,7 @@ OVERFIT_VAL_LOSS_RISE = 0.10  # validation loss ending >= 10% above its minimum:
 UNDERFIT_ACCURACY = 0.90  # training (last epoch) and best validation accuracy below this: underfitting
 UNSTABLE_TRAIN_LOSS_JUMP = 0.25  # training loss rising > 25% in one epoch: unstable
 UNSTABLE_LOSS_FLOOR = 0.1  # ... measured against at least this fraction of the first epoch's loss
+SMOOTHING_EPOCHS = 3  # validation loss is averaged over this many neighbouring epochs before finding its turn
 STILL_IMPROVING = 0.002  # last epoch is the best, by more than this: still improving
 
 THRESHOLDS: dict[str, tuple[float, str]] = {
@@ -54,6 +55,11 @@ THRESHOLDS: dict[str, tuple[float, str]] = {
         UNSTABLE_LOSS_FLOOR,
         "a jump in training loss is measured against at least this fraction of the first epoch's loss, "
         "so noise near zero is not called instability",
+    ),
+    "SMOOTHING_EPOCHS": (
+        SMOOTHING_EPOCHS,
+        "validation loss is averaged over this many neighbouring epochs (centred) before its minimum and rise "
+        "are measured, so one noisy epoch does not make a turn",
     ),
     "STILL_IMPROVING": (
         STILL_IMPROVING,
@@ -106,6 +112,12 @@ def _best_index(values: Sequence[float], maximize: bool) -> int:
     return best
 
 
+def smoothed(values: Sequence[float], window: int | None = None) -> list[float]:
+    """Centred moving average; near the ends the window shrinks to the epochs that exist."""
+    half = (window or SMOOTHING_EPOCHS) // 2
+    return [statistics.fmean(values[max(0, i - half) : i + half + 1]) for i in range(len(values))]
+
+
 def _rel(delta: float, base: float) -> float:
     return delta / abs(base) if base else (math.inf if delta > 0 else 0.0)
 
@@ -147,11 +159,14 @@ def diagnose_curves(
     loss, val_loss = curves.get("loss"), curves.get("val_loss")
     min_epoch = rise = slope = None
     if val_loss:
-        min_i = _best_index(val_loss, maximize=False)
+        # The minimum of a noisy curve is itself a downward blip, so a raw "end vs minimum" comparison calls
+        # noise a turn; a small centred moving average keeps the turning point and drops the blips.
+        smooth = smoothed(val_loss)
+        min_i = _best_index(smooth, maximize=False)
         min_epoch = min_i + 1
-        rise = _rel(val_loss[-1] - val_loss[min_i], val_loss[min_i])
-        after = len(val_loss) - 1 - min_i
-        slope = (val_loss[-1] - val_loss[min_i]) / after if after else 0.0
+        rise = _rel(smooth[-1] - smooth[min_i], smooth[min_i])
+        after = len(smooth) - 1 - min_i
+        slope = (smooth[-1] - smooth[min_i]) / after if after else 0.0
     common = dict(
         epochs=epochs,
         best_epoch=best_epoch,
@@ -179,7 +194,7 @@ def diagnose_curves(
     turned = min_epoch is not None and val_loss is not None and min_epoch < len(val_loss)
     if turned and train_falling and rise is not None and rise >= OVERFIT_VAL_LOSS_RISE:
         reason = (
-            f"validation loss bottomed at epoch {min_epoch} then rose {rise:+.0%} "
+            f"validation loss ({SMOOTHING_EPOCHS}-epoch average) bottomed at epoch {min_epoch} then rose {rise:+.0%} "
             f"by epoch {len(val_loss or [])} "
             f"while training loss kept falling (threshold +{OVERFIT_VAL_LOSS_RISE:.0%})"
         )

@@ -373,7 +373,7 @@ def diagnosis_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
         "best epoch",
         "gap at best",
         "gap at end",
-        "val-loss minimum at epoch",
+        "val-loss minimum at epoch (smoothed)",
         "val loss after minimum",
         "diagnosis",
         "why",

@@ -39,10 +39,11 @@ def test_overfitting_curve_gets_its_turning_point_and_gaps() -> None:
     assert d.best_epoch == 3  # first epoch reaching val_accuracy 0.86
     assert d.gap_at_best == pytest.approx(0.92 - 0.86)
     assert d.gap_at_end == pytest.approx(0.99 - 0.84)
+    # Smoothed over 3 epochs: [0.75, 0.667, 0.55, 0.567, 0.667, 0.725]; the minimum is 0.55 at epoch 3.
     assert d.val_loss_min_epoch == 3
-    assert d.val_loss_rise == pytest.approx(0.6)
-    assert d.val_loss_slope_after_min == pytest.approx(0.1)
-    assert "epoch 3" in d.reason and "+60%" in d.reason
+    assert d.val_loss_rise == pytest.approx(0.725 / 0.55 - 1)
+    assert d.val_loss_slope_after_min == pytest.approx((0.725 - 0.55) / 3)
+    assert "epoch 3" in d.reason and "+32%" in d.reason
     assert not d.still_improving
 
 
@@ -59,9 +60,9 @@ def test_good_fit_states_the_numbers_it_checked() -> None:
     assert d.label == dg.GOOD_FIT
     assert d.best_epoch == 3
     assert d.gap_at_end == pytest.approx(0.94 - 0.925)
-    # Validation loss rose 4% after epoch 3: below the 10% that would call it overfitting.
-    assert d.val_loss_rise == pytest.approx(0.04)
-    assert "+4%" in d.reason
+    # Raw validation loss ticks up 4% at the end; smoothed it is still falling: noise, not a turn.
+    assert d.val_loss_min_epoch == 4 and d.val_loss_rise == 0.0
+    assert "+0%" in d.reason
 
 
 def test_low_training_accuracy_under_augmentation_is_not_underfitting() -> None:
@@ -115,6 +116,19 @@ def test_no_curves(curves: object) -> None:
     assert d.label == dg.NO_CURVES and d.best_epoch is None and d.gap_at_end is None
 
 
+def test_one_noisy_epoch_is_not_a_turn() -> None:
+    # Raw: minimum 0.20 at epoch 4 (a blip), ending 15% above it. Smoothed, the loss never turns.
+    noisy = {
+        "loss": [0.9, 0.5, 0.35, 0.3, 0.27, 0.25],
+        "accuracy": [0.8, 0.9, 0.93, 0.94, 0.945, 0.95],
+        "val_loss": [0.6, 0.35, 0.26, 0.20, 0.24, 0.23],
+        "val_accuracy": [0.82, 0.9, 0.92, 0.93, 0.925, 0.93],
+    }
+    d = dg.diagnose_curves(noisy)
+    assert d.label == dg.GOOD_FIT and d.val_loss_rise < dg.OVERFIT_VAL_LOSS_RISE
+    assert dg.smoothed([1.0, 2.0, 3.0, 10.0]) == pytest.approx([1.5, 2.0, 5.0, 6.5])
+
+
 def test_loss_metric_picks_the_lowest_validation_loss_epoch() -> None:
     assert dg.diagnose_curves(OVERFIT, metric="val_loss", maximize=False).best_epoch == 3
 
@@ -166,5 +180,5 @@ def test_summary_without_curves_says_so() -> None:
 
 
 def test_every_threshold_is_stated() -> None:
-    names = {n for n in dir(dg) if n.isupper() and isinstance(getattr(dg, n), float)}
+    names = {n for n in dir(dg) if n.isupper() and isinstance(getattr(dg, n), int | float)}
     assert names == set(dg.THRESHOLDS) | {"MAJORITY"}
