@@ -169,8 +169,8 @@ def importances(values: Mapping[str, float], evaluator: str, n_trials: int) -> b
     ax.bar_label(bars, labels=[f"{v:.2f}" for v in shares], padding=3, fontsize=8)
     ax.set_xlim(0, max(shares + [0.01]) * 1.18)
     ax.set_xlabel("importance (share of the objective's variance, sums to 1)")
-    rough = "; few trials, so only a rough guide" if n_trials < FEW_TRIALS_FOR_IMPORTANCE else ""
-    ax.set_title(f"Hyperparameter importances ({evaluator}, {n_trials} completed trials{rough})", fontsize=10)
+    rough = ": few, so only a rough guide" if n_trials < FEW_TRIALS_FOR_IMPORTANCE else ""
+    ax.set_title(f"Hyperparameter importances ({evaluator})\nfrom {n_trials} completed trials{rough}", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 
@@ -208,14 +208,16 @@ def gap_vs_value(points: Sequence[Mapping[str, Any]], metric: str) -> bytes:
             label=f"top {len(top)}",
             zorder=3,
         )
+        # A star, not a text label: text lands on the neighbouring top trials.
         winner = min(top, key=lambda p: p["rank"])
-        ax.annotate(
-            f"best (trial {winner['number']})",
-            (winner["gap"], winner["value"]),
-            textcoords="offset points",
-            xytext=(12, -16),
-            fontsize=8,
-            arrowprops={"arrowstyle": "-", "color": "black", "lw": 0.8},
+        ax.scatter(
+            [winner["gap"]],
+            [winner["value"]],
+            s=140,
+            marker="*",
+            color="black",
+            label=f"best (trial {winner['number']})",
+            zorder=4,
         )
     ax.axvline(
         OVERFIT_GAP,
@@ -229,7 +231,7 @@ def gap_vs_value(points: Sequence[Mapping[str, Any]], metric: str) -> bytes:
     ax.set_ylabel(metric)
     ax.set_title("Generalisation gap against validation score", fontsize=11)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    fig.legend(loc="outside lower center", ncols=4, fontsize=8, frameon=False)
     return _png(fig)
 
 
@@ -268,7 +270,6 @@ def pruning_savings(points: Sequence[Mapping[str, Any]], stats: Mapping[str, Any
     left.set_ylabel("epochs trained")
     left.set_title("Epochs trained per trial", fontsize=10)
     left.yaxis.get_major_locator().set_params(integer=True)
-    left.legend(fontsize=8, loc="lower right")
     left.grid(axis="y", alpha=0.3)
 
     budget_total, trained_total = 0, 0
@@ -281,10 +282,9 @@ def pruning_savings(points: Sequence[Mapping[str, Any]], stats: Mapping[str, Any
         trained_cum.append(trained_total)
     if xs:
         # The budget is drawn last so its dashes stay visible when nothing was saved and the lines coincide.
-        right.plot(xs, trained_cum, color="#1f77b4", linewidth=2, label="actually trained")
-        right.plot(xs, budget_cum, color="#333333", linestyle="--", label="every trial to its full budget")
+        right.plot(xs, trained_cum, color="#1f77b4", linewidth=2, label="epochs trained, cumulative")
+        right.plot(xs, budget_cum, color="#333333", linestyle="--", label="full budget, cumulative")
         right.fill_between(xs, trained_cum, budget_cum, color="#2ca02c", alpha=0.2, label="saved")
-        right.legend(fontsize=8, loc="upper left")
     right.set_xlabel("trial number")
     right.set_ylabel("cumulative epochs")
     right.grid(alpha=0.3)
@@ -295,6 +295,8 @@ def pruning_savings(points: Sequence[Mapping[str, Any]], stats: Mapping[str, Any
         fontsize=10,
     )
     fig.suptitle("What pruning and early stopping saved", fontsize=12)
+    # One legend below both panels: inside, it hides bars or lines wherever they happen to be.
+    fig.legend(loc="outside lower center", ncols=6, fontsize=8, frameon=False)
     return _png(fig)
 
 
