@@ -9,7 +9,9 @@ An explicitly named directory comes first because a user who points at files mea
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import hashlib
 import logging
 import os
@@ -145,7 +147,8 @@ def load_keras_mnist() -> RawData:
         previous = socket.getdefaulttimeout()
         socket.setdefaulttimeout(15)  # offline machines should fall through quickly, not hang
         try:
-            keras.datasets.mnist.load_data()
+            with contextlib.redirect_stdout(io.StringIO()):  # Keras prints its progress; our log says what happened
+                keras.datasets.mnist.load_data()
         except Exception as exc:  # any download failure just moves the chain on
             raise DataError(f"Keras download failed: {str(exc).splitlines()[0][:160]}") from None
         finally:
