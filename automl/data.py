@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import io
 import hashlib
+import io
 import logging
 import os
 import socket
