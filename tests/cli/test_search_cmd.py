@@ -37,6 +37,17 @@ def inverted_range(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def corrupt_dir(tmp_path: Path) -> Path:
+    from automl.data import IDX_FILES
+
+    directory = tmp_path / "corrupt"
+    directory.mkdir()
+    for stem in IDX_FILES.values():
+        (directory / stem).write_bytes(b"\x00\x00\x08\x03" + b"\x00" * 7)  # IDX magic, then a cut-off header
+    return directory
+
+
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
@@ -53,6 +64,7 @@ def inverted_range(tmp_path: Path) -> Path:
         (["search", "mnist", "--storage", "postgresql://bob:s3cret@127.0.0.1:1/x"], "cannot connect"),
         (["search", "mnist", "--data-dir", "{tmp_path}"], "missing MNIST files"),
         (["search", "mnist", "--data-dir", "{tmp_path}/absent"], "does not exist"),
+        (["search", "mnist", "--data-dir", "{tmp_path}/corrupt"], "truncated or corrupt IDX file"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -60,6 +72,7 @@ def test_bad_input_is_one_line_and_exit_2(
     tmp_path: Path,
     bad_yaml: Path,
     inverted_range: Path,
+    corrupt_dir: Path,
     args: list[str],
     expected: str,
 ) -> None:
