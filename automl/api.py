@@ -83,7 +83,8 @@ def search(
 
     ``study`` names an existing study to continue (its recorded space must match) or a new one.
     ``trials`` is the study's total budget of finished trials; ``timeout`` bounds this call's searching time.
-    ``workers`` > 1 runs that many worker processes on this machine against the study (see automl.workers);
+    ``workers`` > 1 runs that many workers on this machine against the study, this process and ``workers - 1``
+    child processes (see automl.workers);
     ``failure_policy`` sets heartbeats, retries of lost trials and the consecutive-failure cap.
     """
     from automl import data as data_mod
@@ -117,7 +118,7 @@ def search(
         backend.update_settings(context.study, settings)
 
     if workers > 1:
-        _search_in_workers(context.study, url, workers, seed, settings, data_dir, policy, quiet)
+        _search_in_workers(context.study, url, workers, seed, settings, dataset_obj, data_dir, policy, quiet)
     else:
         keras_mlp.configure_threads(threads or _env_int("AUTOML_THREADS"))
         progress = Progress(name, settings.trials, settings.timeout, settings.direction, live=live, quiet=quiet)
@@ -204,6 +205,7 @@ def _search_in_workers(
     workers: int,
     seed: int,
     settings: SearchSettings,
+    dataset: Any,
     data_dir: str | Path | None,
     policy: FailurePolicy,
     quiet: bool,
@@ -223,6 +225,7 @@ def _search_in_workers(
         data_dir=data_dir,
         policy=policy,
         quiet=quiet,
+        dataset=dataset,
     )
     failed = [code for code in codes if code != 0]
     if not failed:

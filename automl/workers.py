@@ -14,11 +14,14 @@ the workers and waits until each has recorded its running trial.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -128,12 +131,14 @@ def run_worker(
     label: str = "worker",
     quiet: bool = False,
     stream: TextIO | None = None,
+    dataset: Any = None,
 ) -> WorkerReport:
     """Join the existing study ``study_name`` and run its trials until its budget is reached.
 
     The study's recorded space, settings and data options (dataset, split seed, example limit) are used; only
     ``data_dir`` (where this machine keeps the data) and this worker's own ``timeout`` come from the caller.
-    ``seed`` seeds this worker's sampler; give each worker a different one (``None`` draws one).
+    ``seed`` seeds this worker's sampler; give each worker a different one (``None`` draws one). ``dataset``,
+    if the caller has it loaded already, saves loading it again; it must be the study's (same fingerprint).
     """
     from automl import data as data_mod
     from automl.backends import optuna as backend
@@ -162,8 +167,12 @@ def run_worker(
         return _close(report, study, started)
 
     data_seed = int(attrs.get("data_seed") or 0)
-    dataset = data_mod.load_dataset(attrs["dataset"], data_dir=data_dir, seed=data_seed, limit=attrs.get("data_limit"))
     recorded = attrs.get("data_fingerprint")
+    dataset = dataset or load_handed_dataset(recorded)
+    if dataset is None:
+        dataset = data_mod.load_dataset(
+            attrs["dataset"], data_dir=data_dir, seed=data_seed, limit=attrs.get("data_limit")
+        )
     if recorded is not None and recorded != dataset.fingerprint():
         raise StorageError(
             f"study {study_name!r}: was recorded on different data (fingerprint {recorded}, this machine has "
@@ -264,51 +273,116 @@ def run_local_workers(
     policy: FailurePolicy | None = None,
     quiet: bool = False,
     cores: int | None = None,
+    dataset: Any = None,
 ) -> list[int]:
-    """Run ``workers`` worker processes on the existing study and wait for them; returns their exit codes.
+    """Run ``workers`` workers on the existing study and wait for them; returns their exit codes (0: done).
 
-    On Ctrl-C or SIGTERM (a KeyboardInterrupt here) every worker gets SIGTERM, records its running trial as
-    failed and exits; this waits for that, then re-raises. The workers run in their own sessions, so a terminal's
-    Ctrl-C reaches them once, through here, and never interrupts their clean-up a second time.
+    This process runs worker 1 itself and starts workers 2..N as child processes, which saves one start-up
+    (TensorFlow, data) and lets trials begin while the children start. ``dataset``, already loaded here, is
+    handed to the children through a temporary file instead of being read and split again in each.
+
+    On Ctrl-C or SIGTERM (a KeyboardInterrupt here) this worker records its running trial as interrupted, every
+    child gets SIGTERM and does the same, and this waits for them before re-raising. The children run in their
+    own sessions, so a terminal's Ctrl-C reaches them once, through here, and never interrupts their clean-up.
     """
     from automl.storage import redact
 
     check_workers(workers)
     policy = policy or FailurePolicy()
     threads = threads_per_worker(workers, cores)
-    env = {**os.environ, "AUTOML_STORAGE": storage_url, "OMP_NUM_THREADS": str(threads)}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, once per worker, hides the log
     log.info(
-        "study %s: starting %d workers, %d TensorFlow thread(s) each, on %s",
+        "study %s: %d workers, %d TensorFlow thread(s) each, on %s",
         study_name,
         workers,
         threads,
         redact(storage_url),
     )
     procs: list[subprocess.Popen[bytes]] = []
+    with tempfile.TemporaryDirectory(prefix="automl-workers-") as tmp:
+        env = {**os.environ, "AUTOML_STORAGE": storage_url, "OMP_NUM_THREADS": str(threads)}
+        env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, once per worker, hides the log
+        if dataset is not None and _save_dataset(dataset, Path(tmp) / "dataset.npz"):
+            env[DATA_HANDOFF_ENV] = str(Path(tmp) / "dataset.npz")
+        try:
+            for index in range(1, workers):
+                argv = worker_argv(
+                    study_name,
+                    index=index,
+                    seed=seed,
+                    threads=threads,
+                    timeout=timeout,
+                    data_dir=data_dir,
+                    policy=policy,
+                    quiet=quiet,
+                )
+                procs.append(subprocess.Popen(argv, env=env, start_new_session=True))
+            own = 0
+            try:
+                run_worker(
+                    study_name,
+                    storage_url,
+                    seed=seed,
+                    threads=threads,
+                    timeout=timeout,
+                    data_dir=data_dir,
+                    policy=policy,
+                    label="w1",
+                    quiet=quiet,
+                    dataset=dataset,
+                )
+            except AutomlError as exc:  # e.g. too many failures in a row: say so, as a child would, and let them end
+                print(f"automl: error: [w1] {exc}", file=sys.stderr, flush=True)
+                own = 2
+            return [own, *(proc.wait() for proc in procs)]
+        except KeyboardInterrupt:
+            log.info("study %s: stopping the workers; each records its running trial as interrupted", study_name)
+            stop_workers(procs)
+            raise
+        finally:
+            for proc in procs:  # only on an unexpected error in this process: never leave orphans running trials
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+
+
+# The parent's prepared data, handed to local workers so they skip reading and splitting it again. Any field the
+# file cannot carry just means the worker loads the data itself; the fingerprint check makes a stale file harmless.
+DATA_HANDOFF_ENV = "AUTOML_WORKER_DATA"
+
+
+def _save_dataset(dataset: Any, path: Path) -> bool:
+    import numpy as np
+
+    arrays: dict[str, Any] = {}
+    meta: dict[str, Any] = {}
+    for f in dataclasses.fields(dataset):
+        value = getattr(dataset, f.name)
+        (arrays if isinstance(value, np.ndarray) else meta)[f.name] = value
     try:
-        for index in range(workers):
-            argv = worker_argv(
-                study_name,
-                index=index,
-                seed=seed,
-                threads=threads,
-                timeout=timeout,
-                data_dir=data_dir,
-                policy=policy,
-                quiet=quiet,
-            )
-            procs.append(subprocess.Popen(argv, env=env, start_new_session=True))
-        return [proc.wait() for proc in procs]
-    except KeyboardInterrupt:
-        log.info("study %s: stopping %d workers; each records its running trial as interrupted", study_name, workers)
-        stop_workers(procs)
-        raise
-    finally:
-        for proc in procs:  # only on an unexpected error in this process: never leave orphans running trials
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+        np.savez(path, __meta__=np.array(json.dumps(meta)), **arrays)
+    except (TypeError, ValueError, OSError) as exc:
+        log.info("data hand-off to workers skipped (%s); each loads the data itself", exc)
+        return False
+    return True
+
+
+def load_handed_dataset(fingerprint: str | None) -> Any:
+    """The dataset the parent handed over, if there is one and it is the study's (same fingerprint); else None."""
+    path = os.environ.get(DATA_HANDOFF_ENV)
+    if not path or fingerprint is None:
+        return None
+    import numpy as np
+
+    from automl.data import Dataset
+
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            meta = json.loads(str(npz["__meta__"]))
+            arrays = {key: npz[key] for key in npz.files if key != "__meta__"}
+        dataset = Dataset(**meta, **arrays)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return dataset if dataset.fingerprint() == fingerprint else None
 
 
 def stop_workers(procs: Sequence[subprocess.Popen[Any]], wait_seconds: float = STOP_WAIT_SECONDS) -> list[int | None]:

@@ -97,6 +97,10 @@ def pg_names() -> Iterator[list[str]]:
     """Study names to delete from PostgreSQL after the test, whatever happened."""
     names: list[str] = []
     yield names
+    delete_pg_studies(names)
+
+
+def delete_pg_studies(names: list[str]) -> None:
     storage = optuna.storages.RDBStorage(POSTGRES_URL)
     for name in names:
         with contextlib.suppress(KeyError):
@@ -219,7 +223,7 @@ def test_a_killed_workers_trial_is_failed_in_time_and_rerun_with_the_same_params
 
 def test_sigterm_stops_search_workers_and_leaves_no_trial_running(tmp_path: Path, automl_exe: str) -> None:
     space_file = tmp_path / "long.yaml"
-    write_space(space_file, trials=10, epochs=25, pruner="none", patience=50)
+    write_space(space_file, trials=50, epochs=25, pruner="none", patience=50)
     search = subprocess.Popen(
         [
             automl_exe,
