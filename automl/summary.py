@@ -44,7 +44,7 @@ def render_summary_md(data: dict[str, Any]) -> str:
         f"- Dataset: {data['dataset']} from {data['data_source']} (splits {data['split_sizes']}, "
         f"fingerprint {data['data_fingerprint']})",
         f"- Storage: `{data['storage']}`",
-        f"- Budget: {data['budget']}; search time used: {data['elapsed_seconds']} s",
+        f"- Budget: {_budget_text(data['budget'])}; time used: {data['elapsed_seconds']} s",
         f"- Trials: {c.get('complete', 0)} completed, {c.get('pruned', 0)} pruned, {c.get('fail', 0)} failed"
         + (f", {c['running']} still running" if c.get("running") else ""),
         "",
@@ -80,3 +80,12 @@ def render_summary_md(data: dict[str, Any]) -> str:
     lines += [f"| {k} | {v} |" for k, v in final["config"].items()]
     lines += ["", f"Model: `{final['model_path']}`; configuration: `{final['config_path']}`", ""]
     return "\n".join(lines)
+
+
+def _budget_text(budget: dict[str, Any]) -> str:
+    parts = []
+    if budget.get("trials"):
+        parts.append(f"{budget['trials']} finished trials")
+    if budget.get("timeout_seconds"):
+        parts.append(f"{budget['timeout_seconds']:g} s of searching")
+    return " or ".join(parts) or "none (until interrupted)"
