@@ -143,7 +143,7 @@ def test_search_then_dashboard_shows_study_and_trials_in_chromium(
         cwd=tmp_path, capture_output=True, text=True, timeout=150,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
-    assert f"automl dashboard --storage '{storage}'" in done.stdout  # the search tells the user how to look
+    assert "automl dashboard" in done.stdout  # the search tells the user how to look
 
     dash = Dashboard(automl_exe, tmp_path, "--storage", storage)
     try:
