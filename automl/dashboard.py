@@ -14,7 +14,6 @@ import logging
 import socket
 import sys
 import warnings
-from collections.abc import Callable
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any, TextIO
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -28,7 +27,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080  # optuna-dashboard's own default, so its documentation still applies
-LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOCAL_HOSTS = ("127.0.0.1", "localhost")
 
 
 class _ThreadingServer(ThreadingMixIn, WSGIServer):
@@ -44,8 +43,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 def dashboard_url(host: str, port: int) -> str:
-    shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/dashboard/"
+    return f"http://{host}:{port}/dashboard/"
 
 
 def bind(app: Any, host: str, port: int) -> WSGIServer:
@@ -73,7 +71,6 @@ def serve(
     *,
     notes: bool = True,
     out: TextIO | None = None,
-    on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve the dashboard until Ctrl-C (or SIGTERM through the CLI), then close the socket and the storage.
 
@@ -93,8 +90,11 @@ def serve(
     studies = rdb.get_all_studies()
     if notes:
         _backfill_notes(rdb)
-    app = optuna_dashboard.wsgi(rdb)
-    server = bind(app, host, port)
+    try:
+        server = bind(optuna_dashboard.wsgi(rdb), host, port)
+    except AutomlError:
+        rdb.engine.dispose()
+        raise
     address = dashboard_url(host, server.server_port)
     try:
         count = f"{len(studies)} stud{'y' if len(studies) == 1 else 'ies'}" if studies else "no studies yet"
@@ -107,8 +107,6 @@ def serve(
                 flush=True,
             )
         print("Press Ctrl-C to stop.", file=out, flush=True)
-        if on_ready is not None:
-            on_ready(address)
         server.serve_forever()
     except KeyboardInterrupt:
         print("Dashboard stopped.", file=out, flush=True)
