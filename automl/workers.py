@@ -151,14 +151,15 @@ def run_worker(
     policy = policy or FailurePolicy()
     url = resolve_url(storage)
     rdb = open_storage(url, policy=policy)
+    recorded_attrs = {s.study_name: s.user_attrs for s in rdb.get_all_studies()}
+    if study_name in recorded_attrs and not {"space", "dataset"} <= recorded_attrs[study_name].keys():
+        raise StorageError(
+            f"study {study_name!r}: records no space or dataset (it was not created by `automl search`), so a "
+            "worker cannot join it; create one with `automl search DATASET --study NAME`"
+        )
     context = backend.open_study(rdb, study_name, None, None, seed=seed, create=False)
     study, settings = context.study, context.settings
     attrs = study.user_attrs
-    if "dataset" not in attrs:
-        raise StorageError(
-            f"study {study_name!r}: records no dataset, so a worker cannot join it; "
-            "create it with `automl search DATASET --study NAME`"
-        )
     report = WorkerReport(study_name, label, budget=settings.trials)
     timeout = timeout if timeout is not None else settings.timeout
     report.study_finished = backend.count_budget_trials(study)
