@@ -158,7 +158,7 @@ def optimization_history(
     return _png(fig)
 
 
-def importances(values: Mapping[str, float], evaluator: str, n_trials: int) -> bytes:
+def importances(values: Mapping[str, float], evaluator: str, n_trials: int, n_complete: int | None = None) -> bytes:
     """Horizontal bars, most important on top, each labelled with its share."""
     items = sorted(values.items(), key=lambda kv: kv[1])
     fig = _figure(7.5, 0.45 * len(items) + 1.4)
@@ -169,8 +169,11 @@ def importances(values: Mapping[str, float], evaluator: str, n_trials: int) -> b
     ax.bar_label(bars, labels=[f"{v:.2f}" for v in shares], padding=3, fontsize=8)
     ax.set_xlim(0, max(shares + [0.01]) * 1.18)
     ax.set_xlabel("importance (share of the objective's variance, sums to 1)")
+    source = f"{n_trials} completed trials"
+    if n_complete and n_complete > n_trials:
+        source = f"a random sample of {n_trials} of {n_complete} completed trials"
     rough = ": few, so only a rough guide" if n_trials < FEW_TRIALS_FOR_IMPORTANCE else ""
-    ax.set_title(f"Hyperparameter importances ({evaluator})\nfrom {n_trials} completed trials{rough}", fontsize=10)
+    ax.set_title(f"Hyperparameter importances ({evaluator})\nfrom {source}{rough}", fontsize=10)
     ax.grid(axis="x", alpha=0.3)
     return _png(fig)
 

@@ -27,6 +27,7 @@ from automl.evaluation import HonestEstimate, honest_estimate
 log = logging.getLogger(__name__)
 
 DEFAULT_TOP_K = 5
+IMPORTANCE_MAX_TRIALS = 300  # fANOVA on more takes tens of seconds; a random sample of this many is used
 HTML_TRIAL_ROWS = 200  # larger studies list every trial in trials.csv only, keeping the HTML small
 IMPORTANCE_EVALUATOR = "fANOVA (optuna.importance.FanovaImportanceEvaluator, seed 0)"
 
@@ -208,17 +209,29 @@ def pruning_stats(rows: list[TrialRow]) -> dict[str, Any]:
     }
 
 
-def compute_importances(study: Any, rows: list[TrialRow]) -> tuple[dict[str, float] | None, str]:
-    """Optuna's fANOVA importances over completed trials with finite values, or why there are none."""
+def compute_importances(study: Any, trials: list[Any] | None = None) -> tuple[dict[str, float] | None, str]:
+    """Optuna's fANOVA importances over completed trials with finite values, or why there are none.
+
+    ``trials`` are the study's trials when the caller already read them (re-reading a large RDB study costs
+    seconds). Above ``IMPORTANCE_MAX_TRIALS`` completed trials, a seeded random sample of that many is used:
+    fANOVA's cost grows faster than linearly with the trials, and a random sample keeps the estimate unbiased.
+    """
+    import random
+
     import optuna
     from optuna.trial import TrialState
 
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if _ok(t.value)]
+    if trials is None:
+        trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and _ok(t.value)]
     if len(complete) < 2:
         return None, f"importances need at least 2 completed trials with a finite value; this study has {len(complete)}"
-    # An in-memory copy: the evaluator reads the trials again, and re-reading a large RDB study costs seconds.
+    used = complete
+    if len(complete) > IMPORTANCE_MAX_TRIALS:
+        used = sorted(random.Random(0).sample(complete, IMPORTANCE_MAX_TRIALS), key=lambda t: t.number)
+    # An in-memory copy: the evaluator reads the trials again, which is slow from an RDB storage.
     copy = optuna.create_study(direction=study.direction)
-    copy.add_trials(complete)
+    copy.add_trials(used)
     try:
         values = optuna.importance.get_param_importances(
             copy, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)
@@ -228,7 +241,10 @@ def compute_importances(study: Any, rows: list[TrialRow]) -> tuple[dict[str, flo
     values = {k: float(v) for k, v in values.items() if _ok(v)}
     if not values:
         return None, "importances could not be computed: no parameter was sampled in every completed trial"
-    return values, f"{IMPORTANCE_EVALUATOR}, over {len(complete)} completed trials"
+    over = f"{len(complete)} completed trials"
+    if used is not complete:
+        over = f"a random sample of {len(used)} of the {len(complete)} completed trials (seed 0)"
+    return values, f"{IMPORTANCE_EVALUATOR}, over {over}"
 
 
 def _unstable_lr(rows: list[TrialRow]) -> tuple[float, float] | None:
@@ -271,7 +287,7 @@ def report_data(study: Any, *, top_k: int = DEFAULT_TOP_K, storage: str = "") ->
     summary = dg.summarize(
         [r.diagnosis for r in rows], [r.diagnosis for r in top], max_epochs=max_epochs, unstable_lr=_unstable_lr(rows)
     )
-    importances, importance_note = compute_importances(study, rows)
+    importances, importance_note = compute_importances(study, trials)
     honest = honest_estimate(attrs.get("final"), metric)
     if honest is not None:
         honest_note = ""
@@ -734,7 +750,9 @@ def render_plots(data: ReportData) -> tuple[dict[str, bytes], dict[str, str]]:
     else:
         notes["optimization_history"] = "the study has no trials"
     if data.importances:
-        images["importances"] = plots.importances(data.importances, "fANOVA", data.counts.get("complete", 0))
+        n_complete = sum(r.state == "COMPLETE" and _ok(r.value) for r in data.rows)
+        used = min(n_complete, IMPORTANCE_MAX_TRIALS)
+        images["importances"] = plots.importances(data.importances, "fANOVA", used, n_complete)
     else:
         notes["importances"] = data.importance_note
     ranks = {r.number: i for i, r in enumerate(data.top, 1)}

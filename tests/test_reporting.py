@@ -155,6 +155,16 @@ def test_fewer_than_two_completed_trials_has_no_importances(sqlite_url: str, tmp
     assert "at least 2 completed trials" in files.markdown.read_text()
 
 
+def test_large_studies_get_importances_from_a_seeded_sample(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from automl import reporting
+
+    study = known_study(sqlite_url)
+    monkeypatch.setattr(reporting, "IMPORTANCE_MAX_TRIALS", 2)  # the known study has 3 completed trials
+    first, note = reporting.compute_importances(study)
+    assert note.endswith("over a random sample of 2 of the 3 completed trials (seed 0)")
+    assert first == reporting.compute_importances(study)[0]  # seeded: the same sample, the same numbers
+
+
 def test_report_never_shows_the_storage_password(tmp_path: Path) -> None:
     # Trust authentication accepts any password, so a real server sees a URL that carries one.
     url = POSTGRES_URL.replace("postgres@", "postgres:s3cret-pw@", 1)
