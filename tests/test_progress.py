@@ -1,0 +1,52 @@
+"""The progress display: a live panel on a terminal, plain lines elsewhere, both with the same facts."""
+
+from __future__ import annotations
+
+import io
+
+import optuna
+
+from automl.progress import Progress
+
+
+def finished_trial(study: optuna.Study, value: float, epoch: int) -> optuna.trial.FrozenTrial:
+    trial = study.ask()
+    trial.set_user_attr("best_epoch", epoch)
+    study.tell(trial, value)
+    return study.trials[-1]
+
+
+def test_plain_lines_when_not_a_terminal() -> None:
+    stream = io.StringIO()
+    study = optuna.create_study(direction="maximize")
+    with Progress("s", budget=5, timeout=60, direction="maximize", stream=stream) as progress:
+        assert not progress.live  # a StringIO is not a terminal
+        progress.trial_started(0, {})
+        progress.epoch(0, 1, {"val_accuracy": 0.5})
+        progress.trial_finished(study, finished_trial(study, 0.91, 3))
+        progress.trial_finished(study, finished_trial(study, 0.85, 2))
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("[automl] trial 0 complete value=0.9100 at epoch 3 | trials 1/5")
+    assert "best 0.9100" in lines[1] and "trials 2/5" in lines[1] and "s left" in lines[1]
+
+
+def test_live_panel_shows_the_running_trial_and_epoch() -> None:
+    stream = io.StringIO()
+    progress = Progress("live-study", budget=None, timeout=None, direction="maximize", live=True, stream=stream)
+    with progress:
+        progress.trial_started(4, {})
+        progress.epoch(4, 2, {"val_accuracy": 0.75, "loss": 0.5})
+        panel = progress._panel()
+    assert "running trial 4, epoch 2" in panel.renderable and "val_accuracy=0.7500" in panel.renderable
+    assert "automl search - live-study" in stream.getvalue()
+
+
+def test_resume_counts_earlier_trials() -> None:
+    study = optuna.create_study(direction="minimize")
+    finished_trial(study, 0.3, 1)
+    finished_trial(study, 0.2, 1)
+    progress = Progress("s", budget=10, timeout=None, direction="minimize", stream=io.StringIO())
+    progress.resume_from(study)
+    assert progress.done_before == 2 and progress.best == 0.2
+    assert progress.status_line().startswith("trials 2/10")
