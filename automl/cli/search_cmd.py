@@ -74,7 +74,8 @@ def run(args: argparse.Namespace) -> int:
             file=out,
         )
     if result.report_dir is not None:
-        print(f"Report: {result.report_dir / 'summary.md'}", file=out)
+        html = result.report_dir / "report.html"
+        print(f"Report: {html if html.is_file() else result.report_dir / 'summary.md'}", file=out)
     if result.model_path is not None:
         print(f"Model:  {result.model_path}", file=out)
     print(f"Dashboard: {result.dashboard_command()}", file=out)
