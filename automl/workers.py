@@ -302,7 +302,7 @@ def run_local_workers(
     with tempfile.TemporaryDirectory(prefix="automl-workers-") as tmp:
         env = {**os.environ, "AUTOML_STORAGE": storage_url, "OMP_NUM_THREADS": str(threads)}
         env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter, once per worker, hides the log
-        if dataset is not None and _save_dataset(dataset, Path(tmp) / "dataset.npz"):
+        if dataset is not None and save_dataset_for_workers(dataset, Path(tmp) / "dataset.npz"):
             env[DATA_HANDOFF_ENV] = str(Path(tmp) / "dataset.npz")
         try:
             for index in range(1, workers):
@@ -351,7 +351,8 @@ def run_local_workers(
 DATA_HANDOFF_ENV = "AUTOML_WORKER_DATA"
 
 
-def _save_dataset(dataset: Any, path: Path) -> bool:
+def save_dataset_for_workers(dataset: Any, path: Path) -> bool:
+    """Write ``dataset`` for workers started with ``AUTOML_WORKER_DATA=path``; False if it cannot be written."""
     import numpy as np
 
     arrays: dict[str, Any] = {}

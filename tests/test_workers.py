@@ -29,7 +29,14 @@ from automl.data import load_dataset
 from automl.errors import AutomlError
 from automl.spaces import SearchSpace, load_space
 from automl.storage import FailurePolicy, default_storage_url, open_storage
-from automl.workers import check_workers, run_worker, threads_per_worker, worker_argv
+from automl.workers import (
+    DATA_HANDOFF_ENV,
+    check_workers,
+    run_worker,
+    save_dataset_for_workers,
+    threads_per_worker,
+    worker_argv,
+)
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 FAST = FailurePolicy(heartbeat_interval=1, grace_period=3, max_retry=1)
@@ -175,10 +182,12 @@ def test_a_killed_workers_trial_is_failed_in_time_and_rerun_with_the_same_params
     # No pruning and no early stop: a trial runs all its 25 epochs, long enough to be killed in the middle.
     space = write_space(tmp_path / "long.yaml", trials=2, epochs=25, pruner="none", patience=50)
     make_study(name, url, space, limit=300)
+    # Handed the prepared data, as local workers are, the victim starts its first trial a few seconds sooner.
+    assert save_dataset_for_workers(load_dataset("mnist", limit=300), tmp_path / "data.npz")
     flags = ["--heartbeat-interval", "1", "--grace-period", "3", "--max-retry", "1", "--threads", "1"]
     victim = subprocess.Popen(
         [automl_exe, "worker", "--study", name, "--seed", "1", "--quiet", *flags],
-        env=worker_env(url),
+        env={**worker_env(url), DATA_HANDOFF_ENV: str(tmp_path / "data.npz")},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
