@@ -99,8 +99,25 @@ def _raise_interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is at emit time, not the one current at setup.
+
+    `main()` runs many times in one process (tests, notebooks); a handler bound to a stderr that was later
+    swapped and closed would print "Logging error" tracebacks instead of our messages.
+    """
+
+    @property  # type: ignore[override]
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass  # always follow sys.stderr
+
+
 def configure_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.INFO, format="[automl] %(message)s", stream=sys.stderr, force=True)
+    handler = _CurrentStderrHandler()
+    logging.basicConfig(level=logging.INFO, format="[automl] %(message)s", handlers=[handler], force=True)
     import optuna
 
     # Optuna logs every trial and prints tracebacks for caught failures; our progress display says it better.
