@@ -156,13 +156,59 @@ def open_storage(
             "heartbeat_stale_trial_callback": _retry_callback(policy.max_retry),
         }
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)  # type: ignore[arg-type]
+        with _schema_creation_lock(url):
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)  # type: ignore[arg-type]
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         reason = reason.replace(url, redact(url))
         raise StorageError(
             f"storage {redact(url)}: cannot be opened ({reason}); check the URL and that the server is running"
         ) from None
+
+
+# One key for every automl process on a PostgreSQL server: schema creation is rare and brief.
+_SCHEMA_LOCK_KEY = int.from_bytes(hashlib.sha256(b"automl-schema").digest()[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def _schema_creation_lock(url: str) -> Iterator[None]:
+    """Hold a cross-process lock while Optuna opens the storage.
+
+    Opening a storage creates Optuna's tables when they are missing (check, then CREATE TABLE). Two processes
+    opening a fresh storage at once, e.g. a search and the dashboard, or workers started together, race between
+    the check and the create, and the loser fails with "table studies already exists". An SQLite file gets an
+    exclusive ``flock`` on a file next to it; PostgreSQL a session advisory lock on a connection of its own.
+    """
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        import fcntl
+
+        path = Path(parsed.database).expanduser()
+        with open(path.with_name(path.name + ".schema.lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    elif backend == "postgresql":
+        from sqlalchemy import create_engine, text
+        from sqlalchemy.pool import NullPool
+
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+        finally:
+            engine.dispose()
+    else:
+        yield
 
 
 # Per-run results a dead worker's trial leaves behind; its retry starts without them (the config is re-recorded).

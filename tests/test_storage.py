@@ -96,6 +96,47 @@ def test_the_study_lock_excludes_another_process(where: str, tmp_path: Path) -> 
         assert time.monotonic() - started < 1.0
 
 
+_OPEN_AT_ONCE = """
+import sys, time
+from automl.storage import open_storage
+start = float(sys.argv[2])
+time.sleep(max(0.0, start - time.time()))  # all processes reach Optuna's table creation together
+open_storage(sys.argv[1], heartbeat=False)
+"""
+
+
+@pytest.fixture
+def fresh_pg_database() -> Iterator[str]:
+    """A PostgreSQL database with no tables yet, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+
+    name = unique("automl_schema").replace("-", "_")
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.mark.parametrize("where", ["default", "postgresql"])
+def test_processes_opening_a_fresh_storage_at_once_all_succeed(where: str, request: pytest.FixtureRequest) -> None:
+    # A search, its workers and the dashboard may all open a storage before its tables exist; Optuna's
+    # check-then-create raced and the loser died with "table studies already exists" (seen in CI).
+    url = default_storage_url() if where == "default" else request.getfixturevalue("fresh_pg_database")
+    start = time.time() + 4  # after every interpreter has imported automl and optuna
+    openers = [
+        subprocess.Popen([sys.executable, "-c", _OPEN_AT_ONCE, url, str(start)], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in openers]
+    assert [p.returncode for p in openers] == [0] * 4, "\n".join(e[-1500:] for e in errors if e)
+    assert open_storage(url, heartbeat=False).get_all_studies() == []
+
+
 def test_three_workers_finish_a_30_trial_postgresql_study_exactly(
     tmp_path: Path, capfd: pytest.CaptureFixture[str], pg_names: list[str]
 ) -> None:

@@ -82,7 +82,8 @@ def make_study(name: str, url: str, space: SearchSpace, *, limit: int, seed: int
 
 
 def load(name: str, url: str) -> optuna.Study:
-    return optuna.load_study(study_name=name, storage=url)
+    # Through open_storage, which serialises table creation: a poll may open the storage while a search creates it.
+    return optuna.load_study(study_name=name, storage=open_storage(url, heartbeat=False))
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
