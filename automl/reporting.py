@@ -230,7 +230,12 @@ def compute_importances(study: Any, trials: list[Any] | None = None) -> tuple[di
     if len(complete) > IMPORTANCE_MAX_TRIALS:
         used = sorted(random.Random(0).sample(complete, IMPORTANCE_MAX_TRIALS), key=lambda t: t.number)
     # An in-memory copy: the evaluator reads the trials again, which is slow from an RDB storage.
-    copy = optuna.create_study(direction=study.direction)
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "new study created in memory" line in notebooks
+    try:
+        copy = optuna.create_study(direction=study.direction)
+    finally:
+        optuna.logging.set_verbosity(verbosity)
     copy.add_trials(used)
     try:
         values = optuna.importance.get_param_importances(
