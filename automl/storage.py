@@ -166,8 +166,45 @@ def open_storage(
         ) from None
 
 
+def _lock_key(label: str) -> int:
+    """A PostgreSQL advisory-lock key (a signed 64-bit integer) for a label."""
+    return int.from_bytes(hashlib.sha256(label.encode()).digest()[:8], "big", signed=True)
+
+
+def _lock_file_beside(database: str | None, purpose: str) -> Path | None:
+    """The lock file next to an SQLite database file (``studies.db.<purpose>.lock``); None for in-memory ones."""
+    if not database or database == ":memory:":
+        return None
+    path = Path(database).expanduser()
+    return path.with_name(f"{path.name}.{purpose}.lock")
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on ``path``, released by the kernel if the process dies."""
+    import fcntl
+
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def _advisory_lock(engine: Any, key: int) -> Iterator[None]:
+    """A transaction-scoped PostgreSQL advisory lock: released on commit, rollback or a dropped connection, so a
+    killed process cannot leave it held."""
+    from sqlalchemy import text
+
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+        yield
+
+
 # One key for every automl process on a PostgreSQL server: schema creation is rare and brief.
-_SCHEMA_LOCK_KEY = int.from_bytes(hashlib.sha256(b"automl-schema").digest()[:8], "big", signed=True)
+_SCHEMA_LOCK_KEY = _lock_key("automl-schema")
 
 
 @contextlib.contextmanager
@@ -177,34 +214,24 @@ def _schema_creation_lock(url: str) -> Iterator[None]:
     Opening a storage creates Optuna's tables when they are missing (check, then CREATE TABLE). Two processes
     opening a fresh storage at once, e.g. a search and the dashboard, or workers started together, race between
     the check and the create, and the loser fails with "table studies already exists". An SQLite file gets an
-    exclusive ``flock`` on a file next to it; PostgreSQL a session advisory lock on a connection of its own.
+    exclusive ``flock`` on a file next to it; PostgreSQL an advisory lock on a connection of its own.
     """
     from sqlalchemy.engine import make_url
 
     parsed = make_url(url)
     backend = parsed.get_backend_name()
-    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
-        import fcntl
-
-        path = Path(parsed.database).expanduser()
-        with open(path.with_name(path.name + ".schema.lock"), "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    lock_file = _lock_file_beside(parsed.database, "schema") if backend == "sqlite" else None
+    if lock_file is not None:
+        with _file_lock(lock_file):
+            yield
     elif backend == "postgresql":
-        from sqlalchemy import create_engine, text
+        from sqlalchemy import create_engine
         from sqlalchemy.pool import NullPool
 
         engine = create_engine(url, poolclass=NullPool)
         try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _SCHEMA_LOCK_KEY})
-                try:
-                    yield
-                finally:
-                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _SCHEMA_LOCK_KEY})
+            with _advisory_lock(engine, _SCHEMA_LOCK_KEY):
+                yield
         finally:
             engine.dispose()
     else:
@@ -246,13 +273,10 @@ class StudyLock:
         backend = getattr(storage, "_backend", storage)  # Optuna wraps RDB storages in a caching layer
         self._engine = getattr(backend, "engine", None)
         self._kind = self._engine.name if self._engine is not None else "memory"
-        digest = hashlib.sha256(f"automl-study:{study_name}".encode()).digest()
-        self._key = int.from_bytes(digest[:8], "big", signed=True)
+        self._key = _lock_key(f"automl-study:{study_name}")
         self._path: Path | None = None
         if self._kind == "sqlite":
-            database = self._engine.url.database  # type: ignore[union-attr]
-            if database and database != ":memory:":
-                self._path = Path(database).expanduser().with_name(Path(database).name + ".claims.lock")
+            self._path = _lock_file_beside(self._engine.url.database, "claims")  # type: ignore[union-attr]
         elif self._kind not in ("postgresql", "memory"):
             log.warning(
                 "storage %s has no cross-process study lock; workers may exceed the budget by a trial each",
@@ -263,19 +287,10 @@ class StudyLock:
     def hold(self) -> Iterator[None]:
         with self._thread_lock:
             if self._kind == "postgresql":
-                from sqlalchemy import text
-
-                with self._engine.begin() as conn:  # type: ignore[union-attr]
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": self._key})
+                with _advisory_lock(self._engine, self._key):
                     yield
             elif self._path is not None:
-                import fcntl
-
-                with open(self._path, "a") as handle:
-                    fcntl.flock(handle, fcntl.LOCK_EX)
-                    try:
-                        yield
-                    finally:
-                        fcntl.flock(handle, fcntl.LOCK_UN)
+                with _file_lock(self._path):
+                    yield
             else:
                 yield
