@@ -33,18 +33,29 @@ PARAM_TYPES = ("float", "int", "categorical", "fixed")
 SAMPLERS = ("tpe", "random", "cmaes", "grid")
 PRUNERS = ("median", "successive_halving", "hyperband", "none")
 DIRECTIONS = ("maximize", "minimize")
-METRICS = ("val_accuracy", "val_loss")
-MODELS = ("keras_mlp",)
+MODEL_PARAM = "model"  # the categorical parameter of a space that chooses among families
 CONDITION_OPERATORS = ("==", "!=", ">=", "<=", ">", "<", "in")
 
 _TOP_KEYS = {"name", "description", "model", "search", "params"}
-_SEARCH_KEYS = {"metric", "direction", "sampler", "pruner", "trials", "timeout", "patience", "warm_start"}
+_SEARCH_KEYS = {
+    "metric",
+    "direction",
+    "sampler",
+    "pruner",
+    "trials",
+    "timeout",
+    "time_budget",
+    "max_trial_seconds",
+    "patience",
+    "warm_start",
+}
 _KEYS_BY_TYPE = {
     "float": {"type", "low", "high", "log", "step", "when"},
     "int": {"type", "low", "high", "log", "step", "when"},
     "categorical": {"type", "choices", "when"},
     "fixed": {"type", "value", "when"},
 }
+_METRIC_RE = re.compile(r"^val_[a-z][a-z0-9_]*$")
 _CONDITION_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<|\bin\b)\s*(.+?)\s*$")
 
 
@@ -105,6 +116,18 @@ class Param:
     choices: tuple[Any, ...] = ()
     value: Any = None
     when: Condition | None = None
+    family: str | None = None  # for a ``FAMILY.name`` parameter of a space that chooses among families
+
+    @property
+    def family_name(self) -> str:
+        """The name the family reads: ``units_1`` for both ``units_1`` and ``keras_mlp.units_1``."""
+        return self.name.split(".", 1)[1] if self.family else self.name
+
+    def active(self, config: Mapping[str, Any]) -> bool:
+        """Whether this parameter exists in a configuration that holds the earlier parameters ``config``."""
+        if self.family is not None and config.get(MODEL_PARAM) != self.family:
+            return False
+        return self.when is None or self.when.holds(config)
 
     def describe_range(self) -> str:
         if self.type == "fixed":
@@ -142,7 +165,9 @@ class SearchSettings:
     sampler: str = "tpe"
     pruner: str = "median"
     trials: int | None = 50
-    timeout: float | None = None
+    timeout: float | None = None  # seconds of searching in one run
+    time_budget: float | None = None  # seconds for the whole job: searching, final retraining, baseline, report
+    max_trial_seconds: float | None = None  # a cap on one trial, which then stops at its next epoch end
     patience: int = 4
     # Configurations to try first (Optuna's enqueue_trial): known-good starting points, so a short budget
     # does not spend its first trials on blind random search.
@@ -157,6 +182,8 @@ class SearchSettings:
             "pruner": self.pruner,
             "trials": self.trials,
             "timeout": self.timeout,
+            "time_budget": self.time_budget,
+            "max_trial_seconds": self.max_trial_seconds,
             "patience": self.patience,
         }
 
@@ -166,7 +193,7 @@ class SearchSpace:
     """A validated space: the parameters in declaration order plus the search settings."""
 
     name: str
-    model: str
+    model: str | tuple[str, ...]  # one family, or the families a ``model`` parameter chooses among
     params: tuple[Param, ...]
     settings: SearchSettings = field(default_factory=SearchSettings)
     description: str = ""
@@ -178,27 +205,45 @@ class SearchSpace:
                 return p
         raise KeyError(name)
 
+    @property
+    def families(self) -> tuple[str, ...]:
+        return self.model if isinstance(self.model, tuple) else (self.model,)
+
     def sample(self, suggester: Suggester) -> dict[str, Any]:
         """Draw one configuration; inactive conditional parameters are left out entirely."""
         config: dict[str, Any] = {}
         for p in self.params:
-            if p.when is not None and not p.when.holds(config):
-                continue
-            config[p.name] = _suggest(suggester, p)
+            if p.active(config):
+                config[p.name] = _suggest(suggester, p)
         return config
+
+    def family_of(self, config: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The family that trains ``config`` and the configuration as that family reads it (no ``model`` key,
+        ``FAMILY.`` prefixes dropped)."""
+        if not isinstance(self.model, tuple):
+            return self.model, dict(config)
+        family = str(config[MODEL_PARAM])
+        by_name = {p.name: p for p in self.params}
+        own: dict[str, Any] = {}
+        for key, value in config.items():
+            p = by_name.get(key)
+            if key == MODEL_PARAM or (p is not None and p.family not in (None, family)):
+                continue
+            own[p.family_name if p is not None else key] = value
+        return family, own
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
             "description": self.description,
-            "model": self.model,
+            "model": list(self.model) if isinstance(self.model, tuple) else self.model,
             "search": self.settings.to_dict(),
             "params": {p.name: p.to_dict() for p in self.params},
         }
 
     def fingerprint(self) -> str:
         """Identity of what is searched (model and params), not of how long: budgets may change on resume."""
-        body = json.dumps({"model": self.model, "params": self.to_dict()["params"]}, sort_keys=True)
+        body = json.dumps({"model": self.to_dict()["model"], "params": self.to_dict()["params"]}, sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()[:16]
 
     def grid(self) -> dict[str, list[Any]]:
@@ -271,7 +316,18 @@ def resolve_space_path(name_or_path: str) -> Path:
 def load_space(name_or_path: str) -> SearchSpace:
     path = resolve_space_path(name_or_path)
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpaceError(
+            f"{path}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start : exc.start + 1]!r}); "
+            "save the space as UTF-8 YAML"
+        ) from None
+    except OSError as exc:
+        raise SpaceError(f"{path}: cannot be read ({exc.strerror or exc}); give a readable YAML file") from None
+    if "\x00" in text:
+        raise SpaceError(f"{path}: holds binary data (NUL bytes), not YAML text; give a YAML search-space file")
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -290,17 +346,22 @@ def parse_space(raw: Any, source: str = "<dict>", default_name: str = "space") -
         raise fail("<top>", f"must be a mapping with keys {sorted(_TOP_KEYS)}, got {type(raw).__name__}")
     _reject_unknown(raw, _TOP_KEYS, "", fail)
 
-    model = raw.get("model", "keras_mlp")
-    if model not in MODELS:
-        raise fail("model", f"must be one of {list(MODELS)}, got {model!r}")
+    model = _parse_model(raw.get("model", "keras_mlp"), fail)
     settings = _parse_settings(raw.get("search") or {}, fail)
 
     params_raw = raw.get("params")
     if not isinstance(params_raw, dict) or not params_raw:
         raise fail("params", "must be a non-empty mapping of parameter name to definition")
     params: list[Param] = []
+    names = set(params_raw)
+    if isinstance(model, tuple):
+        if MODEL_PARAM in params_raw:
+            raise fail(f"params.{MODEL_PARAM}", "is made from the top-level 'model' list; remove it from params")
+        params.append(Param(MODEL_PARAM, "categorical", choices=model))
+        names.add(MODEL_PARAM)
     for name, spec in params_raw.items():
-        params.append(_parse_param(str(name), spec, {p.name for p in params}, set(params_raw), fail))
+        param = _parse_param(str(name), spec, {p.name for p in params}, names, fail)
+        params.append(_with_family(param, model, fail))
     for i, config in enumerate(settings.warm_start):
         _check_warm_start(config, params, f"search.warm_start[{i}]", fail)
 
@@ -317,6 +378,36 @@ def parse_space(raw: Any, source: str = "<dict>", default_name: str = "space") -
     )
 
 
+def _parse_model(raw: Any, fail: Any) -> str | tuple[str, ...]:
+    """``model:`` names one family, or lists the families a space chooses among (then a categorical
+    ``model`` parameter is searched, and ``FAMILY.name`` parameters exist only for their family)."""
+    from automl.models.registry import FAMILIES, is_family_reference
+
+    names = raw if isinstance(raw, list) else [raw]
+    if not names or not all(isinstance(n, str) and is_family_reference(n) for n in names):
+        raise fail(
+            "model",
+            f"must be a model family ({', '.join(sorted(FAMILIES))} or 'package.module:ClassName') or a list of "
+            f"them, got {raw!r}",
+        )
+    if len(set(names)) != len(names):
+        raise fail("model", f"lists a family twice: {raw!r}")
+    return tuple(names) if isinstance(raw, list) else str(raw)
+
+
+def _with_family(param: Param, model: str | tuple[str, ...], fail: Any) -> Param:
+    if "." not in param.name:
+        return param
+    family = param.name.split(".", 1)[0]
+    if not isinstance(model, tuple) or family not in model:
+        raise fail(
+            f"params.{param.name}",
+            f"a 'FAMILY.name' parameter needs FAMILY among the space's model list, got {family!r}; "
+            "rename it or list the family under 'model'",
+        )
+    return Param(**{**param.__dict__, "family": family})
+
+
 def _reject_unknown(mapping: dict[str, Any], allowed: set[str], prefix: str, fail: Any) -> None:
     for key in mapping:
         if key not in allowed:
@@ -328,8 +419,13 @@ def _parse_settings(raw: Any, fail: Any) -> SearchSettings:
         raise fail("search", f"must be a mapping, got {type(raw).__name__}")
     _reject_unknown(raw, _SEARCH_KEYS, "search.", fail)
     defaults = SearchSettings()
-    choices = {"metric": METRICS, "direction": DIRECTIONS, "sampler": SAMPLERS, "pruner": PRUNERS}
+    choices = {"direction": DIRECTIONS, "sampler": SAMPLERS, "pruner": PRUNERS}
     values: dict[str, Any] = {}
+    metric = raw.get("metric", defaults.metric)
+    if not isinstance(metric, str) or not _METRIC_RE.match(metric):
+        # Which validation metrics exist depends on the family and task; the family check names them.
+        raise fail("search.metric", f"must name a validation metric such as val_accuracy or val_loss, got {metric!r}")
+    values["metric"] = metric
     for key, allowed in choices.items():
         value = raw.get(key, getattr(defaults, key))
         if value not in allowed:
@@ -341,6 +437,11 @@ def _parse_settings(raw: Any, fail: Any) -> SearchSettings:
     timeout = raw.get("timeout", defaults.timeout)
     if timeout is not None and (not _is_number(timeout) or timeout <= 0):
         raise fail("search.timeout", f"must be a number of seconds > 0 (or null), got {timeout!r}")
+    for key in ("time_budget", "max_trial_seconds"):
+        value = raw.get(key, getattr(defaults, key))
+        if value is not None and (not _is_number(value) or value <= 0):
+            raise fail(f"search.{key}", f"must be a number of seconds > 0 (or null), got {value!r}")
+        values[key] = value
     patience = raw.get("patience", defaults.patience)
     if not _is_int(patience) or patience < 1:
         raise fail("search.patience", f"must be an integer >= 1, got {patience!r}")
@@ -348,6 +449,15 @@ def _parse_settings(raw: Any, fail: Any) -> SearchSettings:
     if not isinstance(warm_start, list) or not all(isinstance(c, dict) for c in warm_start):
         raise fail("search.warm_start", f"must be a list of mappings from parameter to value, got {warm_start!r}")
     return SearchSettings(trials=trials, timeout=timeout, patience=patience, warm_start=tuple(warm_start), **values)
+
+
+def parse_settings(raw: Any, source: str) -> SearchSettings:
+    """Validate a ``search:`` mapping on its own, e.g. the settings a stored study recorded."""
+
+    def fail(key: str, rule: str) -> SpaceError:
+        return SpaceError(f"{source}: {key}: {rule}")
+
+    return _parse_settings(raw, fail)
 
 
 def _check_warm_start(config: dict[str, Any], params: list[Param], where: str, fail: Any) -> None:

@@ -1,13 +1,26 @@
-"""The seam between model families and search engines."""
+"""The model-family seam: what a family declares and does, and what a search engine hands it.
+
+A search never names Keras or scikit-learn: it resolves the space's ``model:`` to a :class:`ModelFamily` through
+:mod:`automl.models.registry` and calls the methods below. A family never imports Optuna or Ray: it reports each
+epoch to a :class:`Reporter`, which may raise to stop the trial.
+"""
 
 from __future__ import annotations
 
+import abc
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from pathlib import Path
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+
+HYPERPARAM_KINDS = ("int", "float", "categorical", "bool")
 
 
 class Reporter(Protocol):
-    """Receives each epoch's metrics. An engine's reporter may raise to stop the trial (pruning)."""
+    """Receives each epoch's metrics. An engine's reporter may raise to stop the trial (pruning, a deadline)."""
 
     def report(self, epoch: int, metrics: dict[str, float]) -> None: ...
 
@@ -29,3 +42,197 @@ class TrialOutcome:
     history: dict[str, list[float]] = field(default_factory=dict)
     n_params: int = 0
     train_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """A model scored on labelled data: each metric's mean, and its per-example values where the metric is a
+    mean over examples (accuracy, squared error, log loss), from which confidence intervals are computed."""
+
+    metrics: dict[str, float]
+    per_example: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class HyperParam:
+    """One hyperparameter a family reads.
+
+    ``name`` may be a pattern with ``<i>``, such as ``units_<i>``: it then stands for ``units_1`` ..
+    ``units_<max_index>``. ``low``/``high`` bound numeric values (inclusive; None: unbounded), ``choices`` lists
+    the values a categorical accepts. ``required`` parameters must be in every configuration; a family whose
+    requirements depend on other values (``units_<i>`` for each of ``n_layers`` layers) says so in
+    :meth:`ModelFamily.required`. ``default`` is what the family uses when the parameter is absent.
+    """
+
+    name: str
+    kind: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] = ()
+    default: Any = None
+    required: bool = False
+    max_index: int | None = None
+    help: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in HYPERPARAM_KINDS:
+            raise ValueError(f"HyperParam {self.name!r}: kind must be one of {HYPERPARAM_KINDS}, got {self.kind!r}")
+
+    @property
+    def is_pattern(self) -> bool:
+        return "<i>" in self.name
+
+    def matches(self, name: str) -> bool:
+        if not self.is_pattern:
+            return name == self.name
+        head, tail = self.name.split("<i>", 1)
+        match = re.fullmatch(re.escape(head) + r"([1-9][0-9]*)" + re.escape(tail), name)
+        return match is not None and (self.max_index is None or int(match.group(1)) <= self.max_index)
+
+    def describe(self) -> str:
+        if self.kind == "categorical":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        if self.kind == "bool":
+            return "true or false"
+        low = "-inf" if self.low is None else f"{self.low:g}"
+        high = "inf" if self.high is None else f"{self.high:g}"
+        return f"{'an integer' if self.kind == 'int' else 'a number'} in [{low}, {high}]"
+
+    def rejects(self, value: Any) -> str | None:
+        """Why ``value`` is unusable for this parameter, or None when it is fine."""
+        if self.kind == "bool":
+            return None if isinstance(value, bool | np.bool_) else f"must be true or false, got {value!r}"
+        if self.kind == "categorical":
+            return None if value in self.choices else f"must be {self.describe()}, got {value!r}"
+        if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+            return f"must be {self.describe()}, got {value!r}"
+        if self.kind == "int" and isinstance(value, float | np.floating) and not float(value).is_integer():
+            return f"must be an integer, got {value!r}"
+        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
+            return f"must be {self.describe()}, got {value!r}"
+        return None
+
+
+class ModelFamily(abc.ABC):
+    """A kind of model that trains from a configuration (a mapping of hyperparameter values).
+
+    The contract, in the spirit of Optuna's ``BaseSampler`` and KerasTuner's ``HyperModel``:
+
+    Declaration (class attributes, read before any trial):
+        ``name``: the registry name, the space's ``model:`` value.
+        ``hyperparameters``: every parameter the family reads (:class:`HyperParam`). A space may declare only
+        these; its ranges and choices must lie inside what they allow; every reachable configuration must hold
+        what :meth:`required` asks for. Anything else is a one-line error before the first trial.
+        ``data_kinds``: the data it accepts, a subset of ``{"images", "table"}``.
+        ``tasks``: a subset of ``{"classification", "regression"}``.
+        ``metrics``: the metrics :meth:`train` reports per epoch for each task (validation ones start ``val_``).
+        ``baseline``: a reference configuration scored next to the winner (None: no baseline), described by
+        ``baseline_label``.
+
+    Training:
+        :meth:`train` trains one configuration on ``data.x_train``, validates on ``data.x_val`` and calls
+        ``reporter.report(epoch, metrics)`` after each epoch (or boosting iteration), 1-based. Whatever the reporter
+        raises must propagate unchanged: that is how engines prune and stop trials at a deadline. A configuration
+        that cannot train (divergence, a value the library rejects) raises :class:`automl.errors.TrialFailed`.
+        It returns a :class:`TrialOutcome` whose ``value`` is the best ``metric`` seen.
+        :meth:`configure_threads` is called once per process before training, with the cores this worker may use.
+
+    The end of a search:
+        :meth:`fit_final` retrains a configuration from scratch on train+validation for a fixed number of epochs;
+        :meth:`ensemble` combines several such models into one (the default keeps the first);
+        :meth:`evaluate` scores a model on held-out data; :meth:`save` writes it to a directory in a format that
+        loads without automl and returns the file; :meth:`load` reads it back.
+
+    Families are stateless: one instance may train many configurations, in any order.
+    """
+
+    name: ClassVar[str]
+    hyperparameters: ClassVar[tuple[HyperParam, ...]] = ()
+    data_kinds: ClassVar[frozenset[str]] = frozenset({"images", "table"})
+    tasks: ClassVar[frozenset[str]] = frozenset({"classification"})
+    metrics: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "classification": ("loss", "accuracy", "val_loss", "val_accuracy"),
+    }
+    baseline: ClassVar[dict[str, Any] | None] = None
+    baseline_label: ClassVar[str] = ""
+
+    # ---- declaration -----------------------------------------------------------------------------------------
+
+    def spec(self, name: str) -> HyperParam | None:
+        """The declaration that covers parameter ``name`` (patterns included), or None."""
+        return next((p for p in self.hyperparameters if p.matches(name)), None)
+
+    def required(self, config: Mapping[str, Any]) -> list[str]:
+        """The parameters ``config`` must contain. Override when requirements depend on other values."""
+        return [p.name for p in self.hyperparameters if p.required and not p.is_pattern]
+
+    def check_config(self, config: Mapping[str, Any]) -> list[str]:
+        """Every problem of one configuration: missing, unknown or unusable values (empty: fine)."""
+        problems = [f"{name}: required, missing" for name in self.required(config) if name not in config]
+        for key, value in config.items():
+            spec = self.spec(key)
+            if spec is None:
+                problems.append(f"{key}: not a parameter of {self.name}")
+            elif (reason := spec.rejects(value)) is not None:
+                problems.append(f"{key}: {reason}")
+        return problems
+
+    def accepts(self, data_kind: str, task: str) -> str | None:
+        """Why this family cannot train on such data, or None."""
+        if data_kind not in self.data_kinds:
+            return f"{self.name} trains on {' or '.join(sorted(self.data_kinds))} data, not {data_kind}"
+        if task not in self.tasks:
+            return f"{self.name} does {' or '.join(sorted(self.tasks))}, not {task}"
+        return None
+
+    def reported_metrics(self, task: str) -> tuple[str, ...]:
+        return tuple(self.metrics.get(task, ()))
+
+    # ---- training --------------------------------------------------------------------------------------------
+
+    def configure_threads(self, threads: int | None) -> None:  # noqa: B027 - optional hook, no-op by default
+        """Size the library's thread pools for this process (``None``: the library's default)."""
+
+    @abc.abstractmethod
+    def train(
+        self,
+        config: dict[str, Any],
+        data: Any,
+        reporter: Reporter | None = None,
+        *,
+        metric: str,
+        direction: str,
+        patience: int,
+        seed: int,
+    ) -> TrialOutcome:
+        """Train one configuration, reporting each epoch; see the class docstring."""
+
+    def epochs_for_final(self, config: Mapping[str, Any], best_epoch: int | None) -> int:
+        """How long :meth:`fit_final` trains: the trial's best epoch, else the configuration's epochs."""
+        return int(best_epoch or config.get("epochs") or 1)
+
+    # ---- the end of a search ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def fit_final(self, config: dict[str, Any], data: Any, epochs: int, seed: int) -> Any:
+        """Retrain from scratch on ``data.x_train`` + ``data.x_val`` for ``epochs`` epochs."""
+
+    def ensemble(self, models: Sequence[Any]) -> Any:
+        """One model from several retrained members; the default keeps the first."""
+        return models[0]
+
+    @abc.abstractmethod
+    def evaluate(self, model: Any, x: np.ndarray, y: np.ndarray) -> Evaluation:
+        """Score ``model`` on ``x``/``y`` with the metrics of :attr:`metrics` (without the ``val_`` prefix)."""
+
+    @abc.abstractmethod
+    def save(self, model: Any, directory: Path) -> Path:
+        """Write ``model`` into ``directory`` (loadable without automl) and return the file written."""
+
+    @abc.abstractmethod
+    def load(self, path: Path) -> Any:
+        """Read a model written by :meth:`save`."""
+
+    def load_hint(self, path: Path) -> str:
+        """One line telling a user how to load ``path`` without automl."""
+        return f"load {path} with {self.name}'s library"

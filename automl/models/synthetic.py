@@ -1,0 +1,179 @@
+"""The ``synthetic`` family: learning curves from a seeded formula of the configuration, no TensorFlow.
+
+It makes the trial loop, workers, budgets, heartbeats, retries, reports, notes and the dashboard testable in
+seconds (as Syne Tune tests its schedulers on a simulated backend), and measures per-trial overhead in
+``benchmarks/``. It reads the same parameter names as ``keras_mlp``, so the MLP spaces run on it unchanged
+(``model: synthetic``), plus:
+
+- ``sleep``: seconds to wait per epoch, to stand in for training time;
+- ``diverge_at``: the epoch whose loss becomes NaN (0: never), to test failed trials;
+- ``noise``: the spread of the per-epoch noise.
+
+The curve's ceiling peaks at a learning rate of 0.01 and grows with the layers' width; dropout closes the
+train-validation gap. Scores are accuracies in (0, 1), so the reports read them like a classifier's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from automl.errors import TrialFailed
+from automl.models.base import Evaluation, HyperParam, ModelFamily, NullReporter, Reporter, TrialOutcome
+
+MAX_LAYERS = 16
+
+
+def _ceiling(config: Mapping[str, Any]) -> float:
+    """The validation accuracy a configuration approaches with enough epochs."""
+    lr = float(config.get("learning_rate", 0.01))
+    fit_lr = math.exp(-((math.log10(max(lr, 1e-12)) + 2.0) ** 2) / 2.0)
+    width = sum(int(config.get(f"units_{i}", 0)) for i in range(1, int(config.get("n_layers", 1)) + 1))
+    fit_width = min(1.0, math.log2(max(width, 2)) / 10.0)
+    penalty = {"adam": 0.0, "rmsprop": 0.01, "sgd": 0.02, "adagrad": 0.03}.get(str(config.get("optimizer")), 0.0)
+    return 0.5 + 0.45 * fit_lr * (0.6 + 0.4 * fit_width) - penalty
+
+
+def _rng(config: Mapping[str, Any], seed: int) -> np.random.Generator:
+    body = json.dumps({k: config[k] for k in sorted(config)}, default=str, sort_keys=True)
+    digest = hashlib.sha256(f"{body}|{seed}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def curves(config: Mapping[str, Any], epochs: int, seed: int) -> dict[str, list[float]]:
+    """Per-epoch train and validation accuracy and loss; pure and seeded."""
+    rng = _rng(config, seed)
+    ceiling = _ceiling(config)
+    dropout = float(config.get("dropout", 0.0))
+    noise = float(config.get("noise", 0.005))
+    out: dict[str, list[float]] = {"loss": [], "accuracy": [], "val_loss": [], "val_accuracy": []}
+    for epoch in range(1, epochs + 1):
+        progress = 1.0 - math.exp(-epoch / 4.0)
+        train = min(0.999, ceiling * progress + (1.0 - dropout) * 0.004 * epoch)
+        overfit = max(0.0, epoch - 8) * 0.002 * (1.0 - dropout)
+        val = float(np.clip(ceiling * progress - overfit + rng.normal(0.0, noise), 0.01, 0.999))
+        out["accuracy"].append(round(train, 6))
+        out["val_accuracy"].append(round(val, 6))
+        out["loss"].append(round(-math.log(train), 6))
+        out["val_loss"].append(round(-math.log(val), 6))
+    return out
+
+
+class Synthetic(ModelFamily):
+    """Formula curves for fast tests and overhead benchmarks; see the module docstring."""
+
+    name = "synthetic"
+    hyperparameters = (
+        HyperParam("n_layers", "int", 1, MAX_LAYERS, default=1),
+        HyperParam("units_<i>", "int", 1, 65536, max_index=MAX_LAYERS),
+        HyperParam("activation", "categorical", choices=("relu", "tanh", "sigmoid", "elu", "gelu"), default="relu"),
+        HyperParam("optimizer", "categorical", choices=("adam", "sgd", "rmsprop", "adagrad"), default="adam"),
+        HyperParam("learning_rate", "float", 1e-7, 10.0, required=True),
+        HyperParam("momentum", "float", 0.0, 1.0, default=0.0),
+        HyperParam("l2", "float", 0.0, 1.0, default=0.0),
+        HyperParam("dropout", "float", 0.0, 0.95, default=0.0),
+        HyperParam("batch_norm", "bool", default=False),
+        HyperParam("batch_size", "int", 1, 65536, default=64),
+        HyperParam("epochs", "int", 1, 10000, default=10),
+        HyperParam("shift", "float", 0.0, 0.5, default=0.0),
+        HyperParam("rotation", "float", 0.0, 0.5, default=0.0),
+        HyperParam("zoom", "float", 0.0, 0.9, default=0.0),
+        HyperParam("sleep", "float", 0.0, 3600.0, default=0.0, help="seconds per epoch"),
+        HyperParam("diverge_at", "int", 0, 10000, default=0, help="epoch whose loss turns NaN; 0: never"),
+        HyperParam("noise", "float", 0.0, 1.0, default=0.005),
+    )
+    baseline = {"n_layers": 1, "units_1": 64, "optimizer": "adam", "learning_rate": 0.001, "epochs": 10}
+    baseline_label = "synthetic baseline (1 layer of 64, Adam, learning rate 0.001)"
+
+    def required(self, config: Mapping[str, Any]) -> list[str]:
+        names = super().required(config)
+        layers = config.get("n_layers", 1)
+        if isinstance(layers, int) and not isinstance(layers, bool):
+            names += [f"units_{i}" for i in range(1, min(layers, MAX_LAYERS) + 1)]
+        return names
+
+    def train(
+        self,
+        config: dict[str, Any],
+        data: Any,
+        reporter: Reporter | None = None,
+        *,
+        metric: str,
+        direction: str,
+        patience: int,
+        seed: int,
+    ) -> TrialOutcome:
+        reporter = reporter or NullReporter()
+        epochs = int(config.get("epochs", 10))
+        planned = curves(config, epochs, seed)
+        sleep = float(config.get("sleep", 0.0))
+        diverge_at = int(config.get("diverge_at", 0))
+        maximize = direction == "maximize"
+        history: dict[str, list[float]] = {}
+        best_index, since_best = 0, 0
+        started = time.perf_counter()
+        for index in range(epochs):
+            if sleep:
+                time.sleep(sleep)
+            metrics = {key: values[index] for key, values in planned.items()}
+            if diverge_at and index + 1 >= diverge_at:
+                metrics["loss"] = metrics["val_loss"] = math.nan
+            for key, value in metrics.items():
+                history.setdefault(key, []).append(value)
+            if not math.isfinite(metrics["loss"]):
+                raise TrialFailed(f"loss became nan at epoch {index + 1}; training diverged")
+            reporter.report(index + 1, metrics)
+            values = history[metric]
+            better = values[-1] > values[best_index] if maximize else values[-1] < values[best_index]
+            if index == 0 or better:
+                best_index, since_best = index, 0
+            else:
+                since_best += 1
+                if since_best >= patience:
+                    break
+        return TrialOutcome(
+            value=float(history[metric][best_index]),
+            best_epoch=best_index + 1,
+            epochs_trained=len(history[metric]),
+            history=history,
+            n_params=sum(int(config.get(f"units_{i}", 0)) for i in range(1, int(config.get("n_layers", 1)) + 1)),
+            train_seconds=time.perf_counter() - started,
+        )
+
+    def fit_final(self, config: dict[str, Any], data: Any, epochs: int, seed: int) -> dict[str, Any]:
+        sleep = float(config.get("sleep", 0.0))
+        if sleep:
+            time.sleep(sleep * epochs)
+        accuracy = curves(config, max(1, epochs), seed)["val_accuracy"][-1]
+        return {"family": self.name, "config": dict(config), "epochs": epochs, "seed": seed, "accuracy": accuracy}
+
+    def ensemble(self, models: Any) -> dict[str, Any]:
+        return {**models[0], "accuracy": float(np.mean([m["accuracy"] for m in models])), "members": len(models)}
+
+    def evaluate(self, model: Any, x: np.ndarray, y: np.ndarray) -> Evaluation:
+        rng = np.random.default_rng(int(model.get("seed", 0)))
+        correct = (rng.random(len(y)) < float(model["accuracy"])).astype(np.float64)
+        losses = np.where(correct > 0, -math.log(max(model["accuracy"], 1e-6)), -math.log(0.1))
+        return Evaluation(
+            metrics={"accuracy": float(correct.mean()), "loss": float(losses.mean())},
+            per_example={"accuracy": correct, "loss": losses},
+        )
+
+    def save(self, model: Any, directory: Path) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "model.json"
+        path.write_text(json.dumps(model, indent=2, default=str))
+        return path
+
+    def load(self, path: Path) -> Any:
+        return json.loads(Path(path).read_text())
+
+    def load_hint(self, path: Path) -> str:
+        return f'json.load(open("{path}"))'
