@@ -6,9 +6,13 @@
 from __future__ import annotations
 
 import os
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+try:  # one place for the version: pyproject.toml, as installed
+    __version__ = version("automl")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
 
 # TensorFlow's C++ start-up chatter hides our own output; users can still set their own values. oneDNN is off
 # because it only prints a notice and makes results depend on the CPU (measured: no speed difference here).

@@ -1,26 +1,28 @@
 """The Python API behind ``automl search``: ``automl.search(...)`` returns a :class:`SearchResult`.
 
-The module is named ``api`` so that ``automl.search`` stays the function rather than a submodule.
+The module is named ``api`` so that ``automl.search`` stays the function rather than a submodule. The work is
+:mod:`automl.pipeline`'s, shared with every worker; this module adds what only the searching process does:
+create or resume the study, show progress, keep the whole job inside its time budget, and conclude.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from automl import validation
 from automl.errors import AutomlError
 from automl.spaces import SearchSettings, SearchSpace, load_space
 from automl.storage import FailurePolicy
-from automl.workers import check_workers
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SPACES = {"mnist": "mnist_mlp"}
+DEFAULT_MEMBERS = 3  # the winner is retrained this many times and its members combined, time permitting
 
 
 @dataclass
@@ -30,13 +32,24 @@ class SearchResult:
     best_params: dict[str, Any]
     best_value: float
     metric: str
-    test_accuracy: float | None
-    baseline_test_accuracy: float | None
+    test_metric: str | None
+    test_value: float | None
+    baseline_test_value: float | None
     counts: dict[str, int]
     data_source: str
     elapsed_seconds: float
     report_dir: Path | None
     model_path: Path | None
+    final_note: str = ""  # what the final stage cut to fit the time budget, if anything
+
+    @property
+    def test_accuracy(self) -> float | None:
+        """The held-out accuracy, for classification searches scored by accuracy (else None)."""
+        return self.test_value if self.test_metric == "accuracy" else None
+
+    @property
+    def baseline_test_accuracy(self) -> float | None:
+        return self.baseline_test_value if self.test_metric == "accuracy" else None
 
     def dashboard_command(self) -> str:
         return f"automl dashboard --storage '{self.storage}'"
@@ -46,18 +59,18 @@ def default_study_name(dataset: str) -> str:
     return f"{dataset}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def resolve_settings(space: SearchSpace, trials: int | None, timeout: float | None) -> SearchSettings:
-    """The space's settings with CLI/API overrides applied and checked."""
-    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int) or trials < 1):
-        raise AutomlError(f"--trials: must be an integer >= 1, got {trials!r}; pass e.g. --trials 20")
-    if timeout is not None and not timeout > 0:
-        raise AutomlError(f"--timeout: must be a number of seconds > 0, got {timeout!r}; pass e.g. --timeout 300")
-    settings = space.settings
+def apply_overrides(
+    settings: SearchSettings, *, trials: Any = None, timeout: Any = None, time_budget: Any = None
+) -> SearchSettings:
+    """``settings`` with the caller's budgets, each checked and named as the caller named it."""
+    changes: dict[str, Any] = {}
     if trials is not None:
-        settings = replace(settings, trials=trials)
+        changes["trials"] = validation.whole_number("trials", trials, minimum=1, example=20)
     if timeout is not None:
-        settings = replace(settings, timeout=timeout)
-    return settings
+        changes["timeout"] = validation.seconds("timeout", timeout, example=300)
+    if time_budget is not None:
+        changes["time_budget"] = validation.seconds("time_budget", time_budget, example=570)
+    return replace(settings, **changes)
 
 
 def search(
@@ -68,6 +81,7 @@ def search(
     storage: str | None = None,
     trials: int | None = None,
     timeout: float | None = None,
+    time_budget: float | None = None,
     seed: int = 0,
     data_dir: str | Path | None = None,
     limit: int | None = None,
@@ -81,76 +95,82 @@ def search(
 ) -> SearchResult:
     """Search ``space`` on ``dataset``, record everything in the study, then evaluate and report the winner.
 
-    ``study`` names an existing study to continue (its recorded space must match) or a new one.
-    ``trials`` is the study's total budget of finished trials; ``timeout`` bounds this call's searching time.
+    ``study`` names an existing study to continue (its recorded space must match) or a new one; a continued
+    study keeps its recorded settings, except the budgets given here, which are recorded for its workers too.
+    ``trials`` is the study's total budget of finished trials; ``timeout`` bounds this call's searching time;
+    ``time_budget`` bounds the whole call: searching, the final retraining, the baseline and the report.
     ``workers`` > 1 runs that many workers on this machine against the study, this process and ``workers - 1``
-    child processes (see automl.workers);
-    ``failure_policy`` sets heartbeats, retries of lost trials and the consecutive-failure cap.
+    child processes (see automl.workers); ``failure_policy`` sets heartbeats, retries of lost trials and the
+    consecutive-failure cap.
     """
     from automl import data as data_mod
-    from automl.backends import optuna as backend
-    from automl.models import keras_mlp
+    from automl import pipeline
     from automl.progress import Progress
+    from automl.space_checks import check_space
     from automl.storage import open_storage, redact, resolve_url
-    from automl.trial_notes import with_trial_notes
+    from automl.workers import check_workers
 
     started = time.monotonic()
     data_mod.check_dataset_name(dataset)
+    validation.whole_number("seed", seed, minimum=0, example=0)
     space_obj = space if isinstance(space, SearchSpace) else load_space(space or DEFAULT_SPACES.get(dataset, dataset))
-    settings = resolve_settings(space_obj, trials, timeout)
+    check_space(space_obj)  # before the storage and the data: a wrong space costs nothing
+    overrides = {"trials": trials, "timeout": timeout, "time_budget": time_budget}
+    settings = apply_overrides(space_obj.settings, **overrides)
     check_workers(workers)
+    threads = threads if threads is not None else pipeline.threads_from_env()
     url = resolve_url(storage)
     policy = failure_policy or FailurePolicy()
-    optuna_storage = open_storage(url, policy=policy)
+    rdb = open_storage(url, policy=policy)
     dataset_obj = data_mod.load_dataset(dataset, data_dir=data_dir, seed=seed, limit=limit)
     log.info("data: %s from %s, splits %s", dataset, dataset_obj.source, dataset_obj.sizes())
-    data_info = {
-        "dataset": dataset,
-        "data_source": dataset_obj.source,
-        "data_fingerprint": dataset_obj.fingerprint(),
-        "split_sizes": dataset_obj.sizes(),
-        "data_seed": seed,
-        "data_limit": limit,
-    }
+    pipeline.families_for(space_obj, dataset_obj)  # this data suits every family of the space
     name = study or default_study_name(dataset)
-    context = backend.open_study(optuna_storage, name, space_obj, settings, seed=seed, data_info=data_info)
-    if not context.created and (trials is not None or timeout is not None):
-        backend.update_settings(context.study, settings)
+    backend = pipeline.get_backend("optuna")
+    resuming = name in {s.study_name for s in rdb.get_all_studies()}
+    context = backend.open_study(
+        rdb,
+        name,
+        space_obj,
+        None if resuming else settings,
+        seed=seed,
+        data_info=pipeline.data_info(dataset_obj, seed=seed, limit=limit),
+    )
+    if resuming:  # the recorded settings, with this call's budgets; the workers read them from the study
+        context.settings = apply_overrides(context.settings, **overrides)
+        backend.record_settings(context.study, context.settings)
+    settings = context.settings
+    clock = pipeline.job_clock(started, settings, context.space, dataset_obj, members=DEFAULT_MEMBERS)
 
     if workers > 1:
-        _search_in_workers(context.study, url, workers, seed, settings, dataset_obj, data_dir, policy, quiet)
+        _search_in_workers(backend, context, url, workers, seed, clock, dataset_obj, data_dir, policy, quiet)
     else:
-        keras_mlp.configure_threads(threads or _env_int("AUTOML_THREADS"))
-        progress = Progress(name, settings.trials, settings.timeout, settings.direction, live=live, quiet=quiet)
+        progress = Progress(name, settings.trials, clock.search_seconds(), settings.direction, live=live, quiet=quiet)
         progress.resume_from(context.study)
-        objective = backend.make_objective(
-            context.space,
-            settings,
-            dataset_obj,
-            keras_mlp.train,
-            seed=seed,
-            on_trial_start=progress.trial_started,
-            on_epoch=progress.epoch,
-        )
         with progress:
-            backend.run(
-                context.study,
-                objective,
-                budget=settings.trials,
-                timeout=settings.timeout,
-                on_trial_end=with_trial_notes(progress.trial_finished),  # the dashboard's per-trial note
-                max_consecutive_failures=policy.max_consecutive_failures,
+            pipeline.run_trials(
+                backend,
+                context,
+                dataset_obj,
+                seed=seed,
+                threads=threads,
+                deadline=clock.deadline,
+                policy=policy,
+                on_trial_start=progress.trial_started,
+                on_epoch=progress.epoch,
+                on_trial_end=clock.watch(progress.trial_finished),
             )
-    elapsed = time.monotonic() - started
     return _conclude(
         context.study,
         dataset_obj,
         settings,
+        clock,
         url=redact(url),
-        elapsed=elapsed,
         seed=seed,
         reports_dir=Path(reports_dir),
         finish=finish,
+        live=live,
+        quiet=quiet,
     )
 
 
@@ -158,53 +178,78 @@ def _conclude(
     study: Any,
     dataset: Any,
     settings: SearchSettings,
+    clock: Any,
     *,
     url: str,
-    elapsed: float,
     seed: int,
     reports_dir: Path,
     finish: bool,
+    live: bool | None,
+    quiet: bool,
 ) -> SearchResult:
-    from optuna.trial import TrialState
-
     from automl.finish import best_trial, finalize, trial_config
+    from automl.progress import StepLog
+    from automl.record import read_study, read_trial
     from automl.reporting import write_report
     from automl.summary import render_summary_md, summary_data
 
     winner = best_trial(study)
     out_dir = reports_dir / study.study_name
-    final = finalize(study, dataset, out_dir, seed=seed) if finish else None
-    budget = {"trials": settings.trials, "timeout_seconds": settings.timeout}
+    final = None
+    if finish:
+        with StepLog("final", live=live, quiet=quiet) as steps:
+            final = finalize(
+                study,
+                dataset,
+                out_dir,
+                seed=seed,
+                members=DEFAULT_MEMBERS,
+                time_left=clock.final_seconds(),
+                on_step=steps.say,
+                on_epoch=steps.epoch,
+            )
+    budget = {
+        "trials": settings.trials,
+        "timeout_seconds": settings.timeout,
+        "time_budget_seconds": settings.time_budget,
+    }
+    elapsed = time.monotonic() - clock.started
     data = summary_data(study, final, storage=url, elapsed=elapsed, budget=budget)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.md").write_text(render_summary_md(data))
     try:  # the results are already safe in the study: a failing report must not hide them
         write_report(study, out_dir, storage=url)
-    except Exception as exc:
-        log.warning("report: not written (%s: %s); retry: automl report %s", type(exc).__name__, exc, study.study_name)
-    trials = study.get_trials(deepcopy=False)
+    except AutomlError as exc:
+        log.warning("report: not written (%s); retry: automl report %s", exc, study.study_name)
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        state = read_trial(trial).state.lower()
+        counts[state] = counts.get(state, 0) + 1
     return SearchResult(
         study_name=study.study_name,
         storage=url,
         best_params=trial_config(winner),
         best_value=float(winner.value),
         metric=settings.metric,
-        test_accuracy=final.test_accuracy if final else None,
-        baseline_test_accuracy=final.baseline_test_accuracy if final else None,
-        counts={s.name.lower(): sum(t.state == s for t in trials) for s in TrialState},
-        data_source=dataset.source,
-        elapsed_seconds=elapsed,
+        test_metric=final.test_metric if final else None,
+        test_value=final.test_value if final else None,
+        baseline_test_value=final.baseline_test_value if final else None,
+        counts=counts,
+        data_source=str(read_study(study).data_source or dataset.source),
+        elapsed_seconds=time.monotonic() - clock.started,
         report_dir=out_dir,
-        model_path=Path(final.model_path) if final else None,
+        model_path=Path(final.model_path) if final and final.model_path else None,
+        final_note=str(final.final_stage.get("note") or "") if final else "",
     )
 
 
 def _search_in_workers(
-    study: Any,
+    backend: Any,
+    context: Any,
     url: str,
     workers: int,
     seed: int,
-    settings: SearchSettings,
+    clock: Any,
     dataset: Any,
     data_dir: str | Path | None,
     policy: FailurePolicy,
@@ -212,16 +257,17 @@ def _search_in_workers(
 ) -> None:
     """Run the search in ``workers`` local processes; a worker's error stops the search unless the budget was
     reached anyway (the other workers finished a lost worker's share)."""
-    from automl.backends.optuna import count_budget_trials
     from automl.errors import SearchAborted
     from automl.workers import run_local_workers
 
+    study, settings = context.study, context.settings
     codes = run_local_workers(
         study.study_name,
         url,
         workers,
         seed=seed,
         timeout=settings.timeout,
+        job_ends_unix=clock.job_ends_unix(),
         data_dir=data_dir,
         policy=policy,
         quiet=quiet,
@@ -230,7 +276,7 @@ def _search_in_workers(
     failed = [code for code in codes if code != 0]
     if not failed:
         return
-    finished = count_budget_trials(study)
+    finished = backend.count_finished(study)
     message = (
         f"study {study.study_name!r}: {len(failed)} of {workers} workers stopped with an error (exit codes "
         f"{failed}; their messages are above) at {finished}/{settings.trials} finished trials"
@@ -238,8 +284,3 @@ def _search_in_workers(
     if settings.trials is None or finished < settings.trials:
         raise SearchAborted(message + "; fix the cause, then resume with the same --study")
     log.warning("%s; the others completed the budget", message)
-
-
-def _env_int(name: str) -> int | None:
-    value = os.environ.get(name)
-    return int(value) if value and value.isdigit() else None

@@ -49,6 +49,8 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     n_classes: int
+    kind: str = "images"  # "images" or "table": which model families can train on it
+    task: str = "classification"  # or "regression"
 
     @property
     def input_dim(self) -> int:

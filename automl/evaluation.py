@@ -1,15 +1,18 @@
-"""How far the winner's score can be trusted: a confidence interval for its test accuracy, the selection bias
+"""How far the winner's score can be trusted: a 95% confidence interval for its held-out score, the selection bias
 (its validation score was the best of many, so it is optimistic), and the spread across retraining seeds.
 
-The numbers are pure functions; the retraining reuses :mod:`automl.finish` and :mod:`automl.models.keras_mlp`.
+The numbers are pure functions and task-neutral: an interval for any metric that is a mean over examples
+(Wilson's for proportions such as accuracy, Student's t otherwise). The retraining goes through the model family.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from automl.errors import AutomlError
 
@@ -34,61 +37,28 @@ def wilson_interval(accuracy: float, n: int, z: float = Z_95) -> tuple[float, fl
     return low, high
 
 
-@dataclass(frozen=True)
-class HonestEstimate:
-    """The retrained winner's one look at the test split, and what it says about the search's own estimate."""
+def mean_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """A confidence interval for the mean of per-example values: Wilson's when every value is 0 or 1 (a
+    proportion, e.g. accuracy), else Student's t (squared errors, log losses)."""
+    from scipy import stats
 
-    trial: int
-    metric: str
-    val_value: float
-    test_accuracy: float
-    test_loss: float
-    n_test: int
-    ci_low: float
-    ci_high: float
-    selection_bias: float | None  # how much better validation looked than test; positive = optimistic
-    baseline_test_accuracy: float | None
-    epochs: int
-    model_path: str | None
-    member_test_accuracies: tuple[float, ...] = ()  # when the final model averages several retrained members
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    array = np.asarray(values, dtype=np.float64)
+    n = len(array)
+    if n == 0:
+        raise ValueError("`values` must not be empty.")
+    if np.isin(array, (0.0, 1.0)).all():
+        z = float(stats.norm.ppf(0.5 + confidence / 2))
+        return wilson_interval(float(array.mean()), n, z)
+    mean = float(array.mean())
+    if n == 1:
+        return mean, mean
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(array.std(ddof=1)) / math.sqrt(n)
+    return mean - half, mean + half
 
 
-def selection_bias(metric: str, val_value: float, test_accuracy: float, test_loss: float) -> float | None:
+def selection_bias(val_value: float, test_value: float, maximize: bool) -> float:
     """Validation minus test, signed so that a positive number means validation was optimistic."""
-    if "accuracy" in metric:
-        return val_value - test_accuracy
-    if "loss" in metric:
-        return test_loss - val_value
-    return None  # another metric: no test counterpart to compare with
-
-
-def honest_estimate(final: dict[str, Any] | None, metric: str) -> HonestEstimate | None:
-    """From the study's recorded ``final`` evaluation (see :class:`automl.finish.FinalEvaluation`)."""
-    if not final or final.get("test_accuracy") is None or not final.get("n_test"):
-        return None
-    acc, n = float(final["test_accuracy"]), int(final["n_test"])
-    low, high = wilson_interval(acc, n)
-    val = float(final["val_value"])
-    loss = float(final.get("test_loss", math.nan))
-    baseline = final.get("baseline_test_accuracy")
-    return HonestEstimate(
-        trial=int(final["best_trial"]),
-        metric=metric,
-        val_value=val,
-        test_accuracy=acc,
-        test_loss=loss,
-        n_test=n,
-        ci_low=low,
-        ci_high=high,
-        selection_bias=selection_bias(metric, val, acc, loss),
-        baseline_test_accuracy=float(baseline) if baseline is not None else None,
-        epochs=int(final.get("epochs", 0)),
-        model_path=final.get("model_path"),
-        member_test_accuracies=tuple(float(a) for a in final.get("member_test_accuracies") or ()),
-    )
+    return val_value - test_value if maximize else test_value - val_value
 
 
 def spread(values: list[float]) -> dict[str, float]:
@@ -107,31 +77,16 @@ def spread(values: list[float]) -> dict[str, float]:
 
 def study_dataset(study: Any, data_dir: str | None = None) -> Any:
     """Reload the exact splits a study searched on, from what it recorded; checks the fingerprint."""
-    from automl.data import load_dataset
+    from automl.pipeline import load_study_data
 
-    attrs = study.user_attrs
-    name = attrs.get("dataset")
-    if not name:
-        raise AutomlError(
-            f"study {study.study_name!r}: records no dataset (not created by automl search), so its winner "
-            "cannot be retrained or tested; run the search with automl"
-        )
-    source = str(attrs.get("data_source") or "")
-    if data_dir is None and source.startswith("idx:"):
-        data_dir = source[len("idx:") :]
-    data = load_dataset(name, data_dir=data_dir, seed=int(attrs.get("data_seed") or 0), limit=attrs.get("data_limit"))
-    recorded = attrs.get("data_fingerprint")
-    if recorded and data.fingerprint() != recorded:
-        raise AutomlError(
-            f"study {study.study_name!r}: its data (fingerprint {recorded}, source {source}) differs from what "
-            f"loads now ({data.fingerprint()}, {data.source}); pass --data-dir with the original files"
-        )
-    return data
+    return load_study_data(study.study_name, study.user_attrs, data_dir=data_dir)
 
 
 def ensure_final(study: Any, data: Any, out_dir: Any, seed: int = 0) -> dict[str, Any]:
     """The study's final evaluation, running :func:`automl.finish.finalize` first when it has none."""
-    final = study.user_attrs.get("final")
+    from automl.record import StudyKey
+
+    final = study.user_attrs.get(StudyKey.FINAL)
     if final:
         return dict(final)
     from automl.finish import finalize
@@ -144,27 +99,31 @@ def seed_spread(study: Any, data: Any, trials: list[Any], seeds: int) -> dict[in
 
     The result is also stored in the study (user attribute ``seed_evaluations``) so later reports show it.
     """
-    import keras
-    import numpy as np
-
-    from automl.finish import trial_config
-    from automl.models import keras_mlp
+    from automl.finish import study_space
+    from automl.models.registry import get_family
+    from automl.record import StudyKey, held_out_metric, read_study, read_trial
 
     if seeds < 1:
         raise AutomlError(f"--seeds: must be an integer >= 1, got {seeds}; pass e.g. --seeds 3")
-    x_all = np.concatenate([data.x_train, data.x_val])
-    y_all = np.concatenate([data.y_train, data.y_val])
+    space = study_space(study)
+    test_metric = held_out_metric(read_study(study).metric)
     results: dict[int, dict[str, Any]] = {}
     for trial in trials:
-        config = trial_config(trial)
-        epochs = int(trial.user_attrs.get("best_epoch") or config.get("epochs", 10))
+        record = read_trial(trial)
+        family_name, config = space.family_of(record.config)
+        family = get_family(family_name)
+        epochs = family.epochs_for_final(config, record.best_epoch)
         scores = []
         for seed in range(seeds):
-            keras.backend.clear_session()  # each model is scored at once; nothing needs to outlive its turn
-            model = keras_mlp.fit_final(config, x_all, y_all, epochs, data.n_classes, seed=seed)
-            scores.append(keras_mlp.evaluate(model, data.x_test, data.y_test)["accuracy"])
-        results[trial.number] = {"seeds": list(range(seeds)), "test_accuracy": scores, **spread(scores)}
-    stored = dict(study.user_attrs.get("seed_evaluations") or {})
+            model = family.fit_final(config, data, epochs, seed)
+            scores.append(family.evaluate(model, data.x_test, data.y_test).metrics[test_metric])
+        results[record.number] = {
+            "seeds": list(range(seeds)),
+            "metric": test_metric,
+            "test_values": scores,
+            **spread(scores),
+        }
+    stored = dict(study.user_attrs.get(StudyKey.SEED_EVALUATIONS) or {})
     stored.update({str(k): v for k, v in results.items()})
-    study.set_user_attr("seed_evaluations", stored)
+    study.set_user_attr(StudyKey.SEED_EVALUATIONS, stored)
     return results

@@ -13,12 +13,13 @@ import logging
 import os
 import sqlite3
 import threading
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from automl.errors import AutomlError, StorageError
+from automl.errors import StorageError
 
 if TYPE_CHECKING:
     import optuna
@@ -47,24 +48,26 @@ class FailurePolicy:
     max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES
 
     def __post_init__(self) -> None:
-        def whole(value: Any, low: int) -> bool:
-            return isinstance(value, int) and not isinstance(value, bool) and value >= low
+        from automl.validation import ArgumentError, whole_number
 
-        if not whole(self.heartbeat_interval, 1):
-            raise AutomlError(
-                f"--heartbeat-interval: must be a whole number of seconds >= 1, got {self.heartbeat_interval!r}"
-            )
-        if not whole(self.grace_period, 1) or self.grace_period <= self.heartbeat_interval:
+        whole_number("heartbeat_interval", self.heartbeat_interval, minimum=1, example=HEARTBEAT_INTERVAL)
+        whole_number("grace_period", self.grace_period, minimum=2, example=GRACE_PERIOD)
+        if self.grace_period <= self.heartbeat_interval:
             # A grace period no longer than the interval declares live workers dead between two heartbeats.
-            raise AutomlError(
-                f"--grace-period: must be a whole number of seconds greater than --heartbeat-interval "
-                f"({self.heartbeat_interval}), got {self.grace_period!r}; pass e.g. "
-                f"--grace-period {4 * self.heartbeat_interval}"
+            raise ArgumentError(
+                "grace_period",
+                f"must be greater than the heartbeat interval ({self.heartbeat_interval} s)",
+                self.grace_period,
+                4 * self.heartbeat_interval,
             )
-        if not whole(self.max_retry, 0):
-            raise AutomlError(f"--max-retry: must be an integer >= 0, got {self.max_retry!r}")
-        if not whole(self.max_consecutive_failures, 1):
-            raise AutomlError(f"--max-failures: must be an integer >= 1, got {self.max_consecutive_failures!r}")
+        whole_number("max_retry", self.max_retry, minimum=0, example=MAX_RETRY)
+        whole_number(
+            "max_consecutive_failures",
+            self.max_consecutive_failures,
+            minimum=1,
+            example=MAX_CONSECUTIVE_FAILURES,
+            flag="--max-failures",
+        )
 
 
 def automl_home() -> Path:
@@ -143,6 +146,9 @@ def open_storage(
     policy = policy or FailurePolicy()
     url = resolve_url(url)
     _check_url(url)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = _retry_callback(policy.max_retry) if heartbeat else None
     engine_kwargs: dict[str, object] = {}
     if url.startswith("sqlite"):
         engine_kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT}
@@ -153,10 +159,12 @@ def open_storage(
         kwargs = {
             "heartbeat_interval": policy.heartbeat_interval,
             "grace_period": policy.grace_period,
-            "heartbeat_stale_trial_callback": _retry_callback(policy.max_retry),
+            "heartbeat_stale_trial_callback": retry,
         }
     try:
-        with _schema_creation_lock(url):
+        with _schema_creation_lock(url), warnings.catch_warnings():
+            # Heartbeats and their retry callback are "experimental" since Optuna 2.8 and stable in behaviour.
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)  # type: ignore[arg-type]
     except Exception as exc:
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
@@ -238,10 +246,6 @@ def _schema_creation_lock(url: str) -> Iterator[None]:
         yield
 
 
-# Per-run results a dead worker's trial leaves behind; its retry starts without them (the config is re-recorded).
-_RUN_ATTRS = ("curves", "fail_reason", "pruned_at_epoch", "best_epoch", "epochs_trained", "train_seconds", "worker")
-
-
 def _retry_callback(max_retry: int) -> Any:
     """Optuna's retry of heartbeat-stale trials (same parameters, linked through ``retried_trial_number``),
     minus the dead run's partial curves and failure reason, which would otherwise be copied onto the retry."""
@@ -249,10 +253,13 @@ def _retry_callback(max_retry: int) -> Any:
 
     from optuna.storages import RetryHeartbeatStaleTrialCallback
 
+    from automl.record import RUN_KEYS
+
     class RetryDeadWorkerTrial(RetryHeartbeatStaleTrialCallback):
         def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
             clean = copy.copy(trial)
-            clean.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in _RUN_ATTRS}
+            # The dead run's results stay with it; the retry starts without them (the config is recorded again).
+            clean.user_attrs = {k: v for k, v in trial.user_attrs.items() if k not in RUN_KEYS}
             super().__call__(study, clean)
 
     return RetryDeadWorkerTrial(max_retry=max_retry)
@@ -270,7 +277,9 @@ class StudyLock:
 
     def __init__(self, storage: Any, study_name: str) -> None:
         self._thread_lock = threading.Lock()
-        backend = getattr(storage, "_backend", storage)  # Optuna wraps RDB storages in a caching layer
+        from automl.optuna_compat import unwrapped
+
+        backend = unwrapped(storage)  # Optuna wraps RDB storages in a caching layer
         self._engine = getattr(backend, "engine", None)
         self._kind = self._engine.name if self._engine is not None else "memory"
         self._key = _lock_key(f"automl-study:{study_name}")

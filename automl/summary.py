@@ -4,31 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-import optuna
-from optuna.trial import TrialState
-
-from automl.finish import FinalEvaluation
+from automl.record import FinalRecord, read_study, read_trial
 
 
 def summary_data(
-    study: optuna.Study,
-    final: FinalEvaluation | None,
+    study: Any,
+    final: FinalRecord | None,
     *,
     storage: str,
     elapsed: float,
     budget: dict[str, Any],
 ) -> dict[str, Any]:
-    trials = study.get_trials(deepcopy=False)
-    counts = {state.name.lower(): sum(t.state == state for t in trials) for state in TrialState}
-    attrs = study.user_attrs
+    record = read_study(study)
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        state = read_trial(trial).state.lower()
+        counts[state] = counts.get(state, 0) + 1
     return {
         "study": study.study_name,
         "storage": storage,
-        "dataset": attrs.get("dataset"),
-        "data_source": attrs.get("data_source"),
-        "data_fingerprint": attrs.get("data_fingerprint"),
-        "split_sizes": attrs.get("split_sizes"),
-        "metric": attrs.get("settings", {}).get("metric", "value"),
+        "dataset": record.dataset,
+        "data_source": record.data_source,
+        "data_fingerprint": record.data_fingerprint,
+        "split_sizes": record.split_sizes,
+        "metric": record.metric,
         "counts": counts,
         "elapsed_seconds": round(elapsed, 1),
         "budget": budget,
@@ -53,30 +52,37 @@ def render_summary_md(data: dict[str, Any]) -> str:
     if final is None:
         lines += ["No winner was evaluated.", ""]
         return "\n".join(lines)
+    test = final["test_metric"]
+    interval = ""
+    if final.get("ci_low") is not None and final.get("ci_high") is not None:
+        interval = f" (95% CI {final['ci_low']:.4f}-{final['ci_high']:.4f})"
+    baseline = final.get("baseline_test_value")
     lines += [
         "## Result",
         "",
-        "| model | validation "
-        + data["metric"]
-        + " | test accuracy (held-out split, n="
-        + str(final["n_test"])
-        + ") |",
+        f"| model | validation {data['metric']} | test {test} (held-out split, n={final['n_test']}) |",
         "|---|---|---|",
         f"| best configuration (trial {final['best_trial']}) | {final['val_value']:.4f} "
-        f"| {final['test_accuracy']:.4f} |",
-        f"| tutorial baseline (Dense 64 relu, Adam, 10 epochs, batch 64) | - | {final['baseline_test_accuracy']:.4f} |",
-        "",
-        f"The winner was retrained {len(final.get('member_test_accuracies') or [1])} times (different seeds) on "
-        f"train+validation for {final['epochs']} epochs (its best epoch), its members' probabilities averaged "
-        f"(members alone: {', '.join(f'{a:.4f}' for a in final.get('member_test_accuracies') or [])}), and scored "
-        "once on the test split, which the search never saw. Its validation score was the best of many and so is "
-        "biased upward; the test score is the honest one.",
-        "",
-        "## Best configuration",
-        "",
-        "| parameter | value |",
-        "|---|---|",
+        f"| {final['test_value']:.4f}{interval} |",
     ]
+    if baseline is not None:
+        lines.append(f"| {final['baseline_label']} | - | {baseline:.4f} |")
+    members = final.get("member_test_values") or []
+    stage = final.get("final_stage") or {}
+    alone = ", ".join(f"{a:.4f}" for a in members)
+    lines += [
+        "",
+        f"The winner was retrained {len(members) or 1} time(s) (different seeds) on train+validation for "
+        f"{final['epochs']} epochs (its best epoch)"
+        + (f", its members combined (members alone: {alone})" if len(members) > 1 else "")
+        + ", and scored once on the test split, which the search never saw. Its validation score was the best of "
+        "many and so is biased upward; the test score is the honest one.",
+        "",
+    ]
+    if stage:
+        cost = f"The final stage took {stage.get('seconds')} s"
+        lines += [cost + (f"; {stage['note']}." if stage.get("note") else "; it ran in full."), ""]
+    lines += ["## Best configuration", "", "| parameter | value |", "|---|---|"]
     lines += [f"| {k} | {v} |" for k, v in final["config"].items()]
     lines += ["", f"Model: `{final['model_path']}`; configuration: `{final['config_path']}`", ""]
     return "\n".join(lines)
@@ -88,4 +94,7 @@ def _budget_text(budget: dict[str, Any]) -> str:
         parts.append(f"{budget['trials']} finished trials")
     if budget.get("timeout_seconds"):
         parts.append(f"{budget['timeout_seconds']:g} s of searching")
-    return " or ".join(parts) or "none (until interrupted)"
+    text = " or ".join(parts) or "none (until interrupted)"
+    if budget.get("time_budget_seconds"):
+        text += f"; {budget['time_budget_seconds']:g} s for the whole job"
+    return text

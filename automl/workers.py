@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -56,9 +56,9 @@ def threads_per_worker(workers: int, cores: int | None = None) -> int:
 
 
 def check_workers(workers: Any) -> int:
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise AutomlError(f"--workers: must be an integer >= 1, got {workers!r}; pass e.g. --workers 2")
-    return workers
+    from automl.validation import whole_number
+
+    return whole_number("workers", workers, minimum=1, example=2)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -85,31 +85,39 @@ class WorkerReport:
 class WorkerLog:
     """One plain line per finished trial, labelled with the worker, counting the whole study's progress."""
 
-    def __init__(self, report: WorkerReport, metric: str, stream: TextIO | None = None, quiet: bool = False) -> None:
+    def __init__(
+        self,
+        report: WorkerReport,
+        metric: str,
+        count_finished: Callable[[Any], int],
+        stream: TextIO | None = None,
+        quiet: bool = False,
+    ) -> None:
         self.report = report
+        self.count_finished = count_finished
         self.metric = metric
         self.stream = stream or sys.stderr
         self.quiet = quiet
 
     def trial_finished(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        from optuna.trial import TrialState
+        from automl.record import read_trial
 
-        from automl.backends.optuna import count_budget_trials
-
-        state = trial.state.name.lower()
+        record = read_trial(trial)
+        state = record.state.lower()
         self.report.counts[state] = self.report.counts.get(state, 0) + 1
-        self.report.study_finished = count_budget_trials(study)
+        self.report.study_finished = self.count_finished(study)
         if self.quiet:
             return
-        if trial.state == TrialState.COMPLETE:
-            detail = f"{self.metric}={trial.value:.4f} (best epoch {trial.user_attrs.get('best_epoch')})"
-        elif trial.state == TrialState.PRUNED:
-            detail = f"at epoch {trial.user_attrs.get('pruned_at_epoch', '?')}"
+        if state == "complete":
+            detail = f"{self.metric}={record.value:.4f} (best epoch {record.best_epoch})"
+        elif state == "pruned":
+            detail = f"at epoch {record.pruned_at_epoch or '?'}" + (
+                f" ({record.prune_reason})" if record.prune_reason else ""
+            )
         else:
-            detail = str(trial.user_attrs.get("fail_reason", ""))
-        retry = trial.system_attrs.get("failed_trial")
-        if retry is not None:
-            detail += f" (retry of lost trial {retry})"
+            detail = record.fail_reason
+        if record.retry_of is not None:
+            detail += f" (retry of lost trial {record.retry_of})"
         budget = f"/{self.report.budget}" if self.report.budget else ""
         print(
             f"[{self.report.label}] trial {trial.number} {state} {detail} | study {study.study_name}: "
@@ -126,6 +134,7 @@ def run_worker(
     seed: int | None = None,
     threads: int | None = None,
     timeout: float | None = None,
+    job_ends_unix: float | None = None,
     data_dir: str | Path | None = None,
     policy: FailurePolicy | None = None,
     label: str = "worker",
@@ -137,83 +146,72 @@ def run_worker(
 
     The study's recorded space, settings and data options (dataset, split seed, example limit) are used; only
     ``data_dir`` (where this machine keeps the data) and this worker's own ``timeout`` come from the caller.
+    ``job_ends_unix`` is the wall-clock end of the whole job this worker serves (``automl search --workers``
+    passes it), so it stops in time for the final stage, as the searching process does.
     ``seed`` seeds this worker's sampler; give each worker a different one (``None`` draws one). ``dataset``,
     if the caller has it loaded already, saves loading it again; it must be the study's (same fingerprint).
     """
-    from automl import data as data_mod
-    from automl.backends import optuna as backend
-    from automl.models import keras_mlp
+    from automl import pipeline
+    from automl.record import StudyKey
     from automl.storage import open_storage, resolve_url
+    from automl.validation import optional_seconds
 
-    if timeout is not None and not timeout > 0:
-        raise AutomlError(f"--timeout: must be a number of seconds > 0, got {timeout!r}; pass e.g. --timeout 300")
+    timeout = optional_seconds("timeout", timeout, example=300)
     started = time.monotonic()
     policy = policy or FailurePolicy()
+    threads = threads if threads is not None else pipeline.threads_from_env()
     url = resolve_url(storage)
     rdb = open_storage(url, policy=policy)
     recorded_attrs = {s.study_name: s.user_attrs for s in rdb.get_all_studies()}
-    if study_name in recorded_attrs and not {"space", "dataset"} <= recorded_attrs[study_name].keys():
+    if study_name in recorded_attrs and not {StudyKey.SPACE, StudyKey.DATASET} <= recorded_attrs[study_name].keys():
         raise StorageError(
             f"study {study_name!r}: records no space or dataset (it was not created by `automl search`), so a "
             "worker cannot join it; create one with `automl search DATASET --study NAME`"
         )
+    backend = pipeline.get_backend("optuna")
     context = backend.open_study(rdb, study_name, None, None, seed=seed, create=False)
     study, settings = context.study, context.settings
-    attrs = study.user_attrs
+    if timeout is not None:
+        settings = dataclasses.replace(settings, timeout=timeout)
     report = WorkerReport(study_name, label, budget=settings.trials)
-    timeout = timeout if timeout is not None else settings.timeout
-    report.study_finished = backend.count_budget_trials(study)
+    report.study_finished = backend.count_finished(study)
     if settings.trials is not None and report.study_finished >= settings.trials:
         log.info("study %s: already has %d/%d finished trials; nothing to do", study_name, *_progress(report))
-        return _close(report, study, started)
+        return _close(report, backend, study, started)
 
-    data_seed = int(attrs.get("data_seed") or 0)
-    recorded = attrs.get("data_fingerprint")
-    dataset = dataset or load_handed_dataset(recorded)
-    if dataset is None:
-        dataset = data_mod.load_dataset(
-            attrs["dataset"], data_dir=data_dir, seed=data_seed, limit=attrs.get("data_limit")
-        )
-    if recorded is not None and recorded != dataset.fingerprint():
-        raise StorageError(
-            f"study {study_name!r}: was recorded on different data (fingerprint {recorded}, this machine has "
-            f"{dataset.fingerprint()}); give this worker the same data with --data-dir"
-        )
-    keras_mlp.configure_threads(threads)
-    worker_log = WorkerLog(report, settings.metric, stream=stream, quiet=quiet)
-    objective = backend.make_objective(context.space, settings, dataset, keras_mlp.train, seed=data_seed)
-    backend.run(
-        study,
-        objective,
-        budget=settings.trials,
-        timeout=timeout,
-        on_trial_end=_with_notes(worker_log.trial_finished),
-        max_consecutive_failures=policy.max_consecutive_failures,
+    dataset = pipeline.load_study_data(
+        study_name,
+        study.user_attrs,
+        data_dir=data_dir,
+        handed=dataset or load_handed_dataset(study.user_attrs.get(StudyKey.DATA_FINGERPRINT)),
     )
-    return _close(report, study, started)
+    clock = pipeline.job_clock(
+        started, settings, context.space, dataset, members=3, job_ends_unix=job_ends_unix, joining=True
+    )
+    worker_log = WorkerLog(report, settings.metric, backend.count_finished, stream=stream, quiet=quiet)
+    pipeline.run_trials(
+        backend,
+        context,
+        dataset,
+        seed=int(study.user_attrs.get(StudyKey.DATA_SEED) or 0),
+        threads=threads,
+        deadline=clock.deadline,
+        policy=policy,
+        on_trial_end=clock.watch(worker_log.trial_finished),
+    )
+    return _close(report, backend, study, started)
 
 
 def _progress(report: WorkerReport) -> tuple[int, int]:
     return report.study_finished, report.budget or 0
 
 
-def _close(report: WorkerReport, study: optuna.Study, started: float) -> WorkerReport:
-    from automl.backends.optuna import count_budget_trials
-
-    report.study_finished = count_budget_trials(study)
+def _close(report: WorkerReport, backend: Any, study: optuna.Study, started: float) -> WorkerReport:
+    report.study_finished = backend.count_finished(study)
     with contextlib.suppress(ValueError):  # no completed trial yet
         report.best_value = float(study.best_value)
     report.elapsed_seconds = time.monotonic() - started
     return report
-
-
-def _with_notes(callback: Any) -> Any:
-    """Each finished trial also gets its dashboard note, as under ``automl search``."""
-    try:
-        from automl.trial_notes import with_trial_notes
-    except ImportError:
-        return callback
-    return with_trial_notes(callback)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -230,6 +228,7 @@ def worker_argv(
     data_dir: str | Path | None,
     policy: FailurePolicy,
     quiet: bool = False,
+    job_ends_unix: float | None = None,
 ) -> list[str]:
     """The command line of local worker ``index``. No storage URL: it travels in the environment."""
     argv = [
@@ -256,6 +255,8 @@ def worker_argv(
     ]
     if timeout is not None:
         argv += ["--timeout", f"{timeout:.3f}"]
+    if job_ends_unix is not None:
+        argv += ["--job-ends", f"{job_ends_unix:.3f}"]
     if data_dir is not None:
         argv += ["--data-dir", str(data_dir)]
     if quiet:
@@ -270,6 +271,7 @@ def run_local_workers(
     *,
     seed: int = 0,
     timeout: float | None = None,
+    job_ends_unix: float | None = None,
     data_dir: str | Path | None = None,
     policy: FailurePolicy | None = None,
     quiet: bool = False,
@@ -315,6 +317,7 @@ def run_local_workers(
                     data_dir=data_dir,
                     policy=policy,
                     quiet=quiet,
+                    job_ends_unix=job_ends_unix,
                 )
                 procs.append(subprocess.Popen(argv, env=env, start_new_session=True))
             own = 0
@@ -325,6 +328,7 @@ def run_local_workers(
                     seed=seed,
                     threads=threads,
                     timeout=timeout,
+                    job_ends_unix=job_ends_unix,
                     data_dir=data_dir,
                     policy=policy,
                     label="w1",

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from automl import __version__
 from automl.errors import AutomlError
+from automl.validation import ArgumentError
 
 # Subcommand modules, in the order `automl --help` lists them.
 COMMAND_MODULES = ("search", "spaces", "dashboard", "report", "export", "worker", "studies")
@@ -41,6 +42,7 @@ METAVARS = {
     "study": "NAME",
     "trials": "N",
     "timeout": "SECONDS",
+    "time_budget": "SECONDS",
     "seed": "N",
     "limit": "N",
     "top": "K",
@@ -137,6 +139,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         return int(args.handler(args) or 0)
+    except ArgumentError as exc:  # named as a flag here, as a Python argument in the API
+        print(f"automl: error: {exc.for_cli()}", file=sys.stderr)
+        return 2
     except AutomlError as exc:
         print(f"automl: error: {exc}", file=sys.stderr)
         return 2

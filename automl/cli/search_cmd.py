@@ -22,6 +22,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--storage", help=f"Optuna storage URL (default: $AUTOML_STORAGE or {default_storage_url()})")
     p.add_argument("--trials", type=int, help="total finished trials the study should reach")
     p.add_argument("--timeout", type=float, help="seconds of searching in this run")
+    p.add_argument(
+        "--time-budget",
+        type=float,
+        help="seconds for the whole job: searching, retraining the winner, the baseline and the report "
+        "(default: the space's search.time_budget)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed for splits, sampler and training (default 0)")
     p.add_argument("--data-dir", help="directory with the MNIST IDX files (or set AUTOML_DATA_DIR)")
     p.add_argument("--limit", type=int, help="use only this many examples (stratified), for quick runs")
@@ -48,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         storage=args.storage,
         trials=args.trials,
         timeout=args.timeout,
+        time_budget=args.time_budget,
         seed=args.seed,
         data_dir=args.data_dir,
         limit=args.limit,
@@ -67,12 +74,11 @@ def run(args: argparse.Namespace) -> int:
     for key, value in result.best_params.items():
         print(f"  {key}: {value}", file=out)
     print(f"Validation {result.metric}: {result.best_value:.4f}", file=out)
-    if result.test_accuracy is not None:
-        print(
-            f"Test accuracy (held-out, retrained winner): {result.test_accuracy:.4f}   "
-            f"tutorial baseline: {result.baseline_test_accuracy:.4f}",
-            file=out,
-        )
+    if result.test_value is not None:
+        baseline = "" if result.baseline_test_value is None else f"   baseline: {result.baseline_test_value:.4f}"
+        print(f"Test {result.test_metric} (held-out, retrained winner): {result.test_value:.4f}{baseline}", file=out)
+    if result.final_note:
+        print(f"Final stage: {result.final_note}", file=out)
     if result.report_dir is not None:
         html = result.report_dir / "report.html"
         print(f"Report: {html if html.is_file() else result.report_dir / 'summary.md'}", file=out)

@@ -72,6 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--study", required=True, help="name of the study to join")
     p.add_argument("--storage", help=f"Optuna storage URL (default: $AUTOML_STORAGE or {default_storage_url()})")
     p.add_argument("--timeout", type=float, help="seconds this worker searches at most (default: the study's)")
+    # Set by `automl search --workers`: the wall-clock end of the whole job, so children stop with the parent.
+    p.add_argument("--job-ends", type=float, help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, help="seed of this worker's sampler; give each worker its own (default: random)")
     p.add_argument("--threads", type=int, help="TensorFlow threads for this worker (default: all cores)")
     p.add_argument("--data-dir", help="directory with the MNIST IDX files on this machine (or set AUTOML_DATA_DIR)")
@@ -90,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         threads=args.threads,
         timeout=args.timeout,
+        job_ends_unix=args.job_ends,
         data_dir=args.data_dir,
         policy=failure_policy(args),
         label=args.label,

@@ -196,14 +196,24 @@ class KerasClassifierFamily(ModelFamily):
         model = self.build(config, data.input_dim, data.n_classes)
         return train_classifier(model, config, data, reporter, metric=metric, direction=direction, patience=patience)
 
-    def fit_final(self, config: dict[str, Any], data: Any, epochs: int, seed: int) -> keras.Model:
+    def fit_final(
+        self, config: dict[str, Any], data: Any, epochs: int, seed: int, reporter: Reporter | None = None
+    ) -> keras.Model:
         import keras
 
         x = np.concatenate([data.x_train, data.x_val])
         y = np.concatenate([data.y_train, data.y_val])
+        keras.backend.clear_session()
         keras.utils.set_random_seed(seed)
         model = self.build(config, x.shape[1], data.n_classes)
-        model.fit(x, y, epochs=max(1, int(epochs)), batch_size=int(config.get("batch_size", 64)), verbose=0)
+        relay_to = reporter or NullReporter()
+
+        class _Relay(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
+                relay_to.report(epoch + 1, {k: float(v) for k, v in (logs or {}).items()})
+
+        batch_size = int(config.get("batch_size", 64))
+        model.fit(x, y, epochs=max(1, int(epochs)), batch_size=batch_size, verbose=0, callbacks=[_Relay()])
         return model
 
     def ensemble(self, models: Sequence[Any]) -> keras.Model:

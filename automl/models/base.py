@@ -214,8 +214,11 @@ class ModelFamily(abc.ABC):
     # ---- the end of a search ---------------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def fit_final(self, config: dict[str, Any], data: Any, epochs: int, seed: int) -> Any:
-        """Retrain from scratch on ``data.x_train`` + ``data.x_val`` for ``epochs`` epochs."""
+    def fit_final(
+        self, config: dict[str, Any], data: Any, epochs: int, seed: int, reporter: Reporter | None = None
+    ) -> Any:
+        """Retrain from scratch on ``data.x_train`` + ``data.x_val`` for ``epochs`` epochs, reporting each epoch's
+        training metrics to ``reporter`` (progress only: it does not raise)."""
 
     def ensemble(self, models: Sequence[Any]) -> Any:
         """One model from several retrained members; the default keeps the first."""

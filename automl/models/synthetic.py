@@ -147,11 +147,17 @@ class Synthetic(ModelFamily):
             train_seconds=time.perf_counter() - started,
         )
 
-    def fit_final(self, config: dict[str, Any], data: Any, epochs: int, seed: int) -> dict[str, Any]:
+    def fit_final(
+        self, config: dict[str, Any], data: Any, epochs: int, seed: int, reporter: Reporter | None = None
+    ) -> dict[str, Any]:
+        planned = curves(config, max(1, epochs), seed)
         sleep = float(config.get("sleep", 0.0))
-        if sleep:
-            time.sleep(sleep * epochs)
-        accuracy = curves(config, max(1, epochs), seed)["val_accuracy"][-1]
+        for index in range(max(1, epochs)):
+            if sleep:
+                time.sleep(sleep)
+            if reporter is not None:
+                reporter.report(index + 1, {"loss": planned["loss"][index], "accuracy": planned["accuracy"][index]})
+        accuracy = planned["val_accuracy"][-1]
         return {"family": self.name, "config": dict(config), "epochs": epochs, "seed": seed, "accuracy": accuracy}
 
     def ensemble(self, models: Any) -> dict[str, Any]:

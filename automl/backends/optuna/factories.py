@@ -1,0 +1,49 @@
+"""Optuna samplers and pruners from a space's settings."""
+
+from __future__ import annotations
+
+import warnings
+
+import optuna
+
+from automl.spaces import SearchSettings, SearchSpace
+
+
+def make_sampler(settings: SearchSettings, space: SearchSpace, seed: int | None) -> optuna.samplers.BaseSampler:
+    if settings.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if settings.sampler == "grid":
+        return optuna.samplers.GridSampler(space.grid(), seed=seed)
+    if settings.sampler == "cmaes":
+        return optuna.samplers.CmaEsSampler(seed=seed, warn_independent_sampling=False)
+    # Multivariate, grouped TPE models the conditional parameters (units_3 only with 3 layers) jointly;
+    # the constant liar keeps parallel workers from proposing the same point. All three are "experimental".
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.samplers.TPESampler(
+            seed=seed, multivariate=True, group=True, constant_liar=True, n_startup_trials=10
+        )
+
+
+def make_pruner(settings: SearchSettings, max_epochs: int) -> optuna.pruners.BasePruner:
+    if settings.pruner == "median":
+        # Gentle on purpose: aggressive pruning picks lucky early starters and inflates the winner's score.
+        return optuna.pruners.MedianPruner(n_startup_trials=8, n_warmup_steps=4)
+    if settings.pruner == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=2)
+    if settings.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=2, max_resource=max(max_epochs, 3))
+    return optuna.pruners.NopPruner()
+
+
+def max_epochs(space: SearchSpace) -> int:
+    """The most epochs a trial of ``space`` can train (the pruners' resource), 10 when the space doesn't say."""
+    epoch_params = [p for p in space.params if p.family_name == "epochs"]
+    if not epoch_params:
+        return 10
+    p = epoch_params[0]
+    if p.type == "fixed":
+        return int(p.value)
+    if p.type == "categorical":
+        return int(max(p.choices))
+    return int(p.high)  # type: ignore[arg-type]

@@ -1,0 +1,95 @@
+"""One Optuna trial: sample a configuration, train it through the engine-neutral runner, record the outcome."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+
+from automl.backends.base import Deadline, TrialRunner, TrialStopped
+from automl.errors import TrialFailed
+from automl.record import TrialKey, outcome_attrs
+from automl.spaces import SearchSpace
+
+
+def failure_text(exc: BaseException) -> str:
+    """``Type: first line of the message`` (at most 300 characters), for a trial's ``fail_reason``."""
+    text = str(exc)
+    return f"{type(exc).__name__}: {text.splitlines()[0][:300] if text else ''}"
+
+
+class OptunaReporter:
+    """Relays each epoch to Optuna: the objective metric as an intermediate value (the pruners and the
+    dashboard read it), the whole curve set as a user attribute (the reports read it). After each epoch it
+    stops the trial if the pruner says so, the search's deadline has passed or the trial's own time is up."""
+
+    def __init__(
+        self,
+        trial: optuna.Trial,
+        metric: str,
+        deadline: Deadline,
+        on_epoch: Callable[[int, int, dict[str, float]], None] | None,
+    ) -> None:
+        self.trial = trial
+        self.metric = metric
+        self.deadline = deadline
+        self.on_epoch = on_epoch
+        self.curves: dict[str, list[float]] = {}
+        self.started = time.monotonic()
+
+    def report(self, epoch: int, metrics: dict[str, float]) -> None:
+        for key, value in metrics.items():
+            self.curves.setdefault(key, []).append(value)
+        self.trial.set_user_attr(TrialKey.CURVES, self.curves)
+        if self.on_epoch is not None:
+            self.on_epoch(self.trial.number, epoch, metrics)
+        if self.metric in metrics:
+            self.trial.report(metrics[self.metric], epoch)
+            if self.trial.should_prune():
+                self.trial.set_user_attr(TrialKey.PRUNED_AT_EPOCH, epoch)
+                self.trial.set_user_attr(TrialKey.PRUNE_REASON, "pruner")
+                raise optuna.TrialPruned(f"pruned at epoch {epoch}: {self.metric}={metrics[self.metric]:.4f}")
+        reason = self.deadline.stop_reason(self.started)
+        if reason is not None:
+            raise TrialStopped(reason, epoch)
+
+
+def make_objective(
+    space: SearchSpace,
+    metric: str,
+    runner: TrialRunner,
+    deadline: Deadline,
+    *,
+    on_trial_start: Callable[[int, dict[str, Any]], None] | None = None,
+    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+) -> Callable[[optuna.Trial], float]:
+    """The Optuna objective: the trial's record is written as it goes, so a killed worker leaves its curves."""
+
+    def objective(trial: optuna.Trial) -> float:
+        config = space.sample(trial)
+        trial.set_user_attr(TrialKey.CONFIG, config)
+        if on_trial_start is not None:
+            on_trial_start(trial.number, config)
+        reporter = OptunaReporter(trial, metric, deadline, on_epoch)
+        try:
+            outcome = runner(config, reporter, trial.number)
+        except (optuna.TrialPruned, KeyboardInterrupt):
+            raise
+        except TrialStopped as exc:
+            trial.set_user_attr(TrialKey.PRUNED_AT_EPOCH, exc.epoch)
+            trial.set_user_attr(TrialKey.PRUNE_REASON, exc.reason)
+            trial.set_user_attr(TrialKey.EPOCHS_TRAINED, exc.epoch)
+            raise optuna.TrialPruned(str(exc)) from None
+        except TrialFailed as exc:
+            trial.set_user_attr(TrialKey.FAIL_REASON, exc.reason)
+            raise
+        except Exception as exc:  # a configuration the library rejects, out of memory...: the trial fails
+            trial.set_user_attr(TrialKey.FAIL_REASON, failure_text(exc))
+            raise
+        for key, value in outcome_attrs(outcome).items():
+            trial.set_user_attr(key, value)
+        return outcome.value
+
+    return objective

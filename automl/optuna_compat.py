@@ -1,0 +1,60 @@
+"""Every private Optuna and optuna-dashboard API automl relies on, in one place.
+
+Optuna offers no public way to reach a study's storage, a trial's storage id, the heartbeat-stale trials of a
+study, or the storage behind its caching wrapper; optuna-dashboard none to write a note without re-reading
+every note. ``tests/test_optuna_compat.py`` exercises each function here against the installed versions, so an
+upgrade that breaks one fails loudly there; ``pyproject.toml`` bounds both packages above the versions tested.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import optuna
+
+
+def storage_of(study: optuna.Study) -> Any:
+    """The storage a live ``Study`` reads and writes."""
+    return study._storage
+
+
+def study_id(study: optuna.Study) -> int:
+    return int(study._study_id)
+
+
+def trial_id(trial: optuna.Trial | optuna.trial.FrozenTrial) -> int:
+    """The storage's id of a trial (unique in the storage, unlike ``number``)."""
+    return int(trial._trial_id)
+
+
+def summary_study_id(summary: optuna.study.FrozenStudy) -> int:
+    return int(summary._study_id)
+
+
+def unwrapped(storage: Any) -> Any:
+    """The RDB storage behind Optuna's caching wrapper (or the storage itself)."""
+    return getattr(storage, "_backend", storage)
+
+
+def stale_trial_ids(storage: Any, study_id_: int) -> list[int]:
+    """RUNNING trials whose heartbeat is older than the storage's grace period."""
+    return list(storage._get_stale_trial_ids(study_id_))
+
+
+def grace_period(storage: Any) -> int | None:
+    return getattr(unwrapped(storage), "grace_period", None)
+
+
+def note_version_key(trial_id_: int) -> str:
+    """The study system attribute under which optuna-dashboard keeps a trial note's version."""
+    from optuna_dashboard._note import note_ver_key
+
+    return str(note_ver_key(trial_id_))
+
+
+def note_body_chunks(body: str, trial_id_: int) -> dict[str, str]:
+    """A note body split the way optuna-dashboard stores it, keyed by study system attribute."""
+    from optuna_dashboard._note import split_body
+
+    return dict(split_body(body, trial_id_))
