@@ -301,6 +301,8 @@ def resolve_space_path(name_or_path: str) -> Path:
     """A space name from ``search_spaces/`` or a path to a YAML file anywhere."""
     candidate = Path(name_or_path).expanduser()
     if candidate.suffix in (".yaml", ".yml") or os.sep in name_or_path:
+        if candidate.is_dir():
+            raise SpaceError(f"{name_or_path}: is a directory, not a search-space file; give a YAML file")
         if not candidate.is_file():
             raise SpaceError(f"{name_or_path}: no such search-space file; give an existing YAML path")
         return candidate

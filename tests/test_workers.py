@@ -1,7 +1,8 @@
 """Several workers on one study: local worker processes on the embedded default storage, a worker killed with
 SIGKILL mid-trial (on SQLite and on PostgreSQL), and SIGTERM reaching the workers of ``automl search --workers``.
 
-Real processes, real tiny Keras trials, real databases. The helpers here are shared by the other worker tests.
+Real processes and real databases; trials of the ``synthetic`` family (formula curves, a sleep per epoch standing
+in for training), since what is tested is the coordination. The helpers here are shared by the other worker tests.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from optuna.trial import TrialState
 
 import automl
 from automl.backends import optuna as backend
+from automl.pipeline import data_info
 from automl.data import load_dataset
 from automl.errors import AutomlError
 from automl.spaces import SearchSpace, load_space
@@ -46,12 +48,15 @@ FAST = FailurePolicy(heartbeat_interval=1, grace_period=3, max_retry=1)
 # Helpers
 
 
-def write_space(path: Path, *, trials: int, epochs: int, pruner: str = "median", patience: int = 2) -> SearchSpace:
-    """A tiny MLP space; ``epochs`` and ``patience`` set how long one trial runs."""
+def write_space(
+    path: Path, *, trials: int, epochs: int, pruner: str = "median", patience: int = 2, sleep: float = 0.0
+) -> SearchSpace:
+    """A tiny MLP space on the synthetic family; ``epochs``, ``sleep`` (seconds per epoch) and ``patience`` set
+    how long one trial runs."""
     path.write_text(
         f"""
 name: {path.stem}
-model: keras_mlp
+model: synthetic
 search: {{sampler: tpe, pruner: {pruner}, trials: {trials}, patience: {patience}}}
 params:
   n_layers:      {{type: int, low: 1, high: 2}}
@@ -62,6 +67,7 @@ params:
   learning_rate: {{type: float, low: 1.0e-3, high: 1.0e-1, log: true}}
   batch_size:    {{type: categorical, choices: [64, 128]}}
   epochs:        {{type: fixed, value: {epochs}}}
+  sleep:         {{type: fixed, value: {sleep}}}
 """
     )
     return load_space(str(path))
@@ -70,14 +76,7 @@ params:
 def make_study(name: str, url: str, space: SearchSpace, *, limit: int, seed: int = 0) -> optuna.Study:
     """Create a study the way ``automl search`` records it, without running any trial."""
     data = load_dataset("mnist", seed=seed, limit=limit)
-    info = {
-        "dataset": "mnist",
-        "data_source": data.source,
-        "data_fingerprint": data.fingerprint(),
-        "split_sizes": data.sizes(),
-        "data_seed": seed,
-        "data_limit": limit,
-    }
+    info = data_info(data, seed=seed, limit=limit)
     return backend.open_study(open_storage(url), name, space, space.settings, seed=seed, data_info=info).study
 
 
@@ -143,7 +142,7 @@ def test_worker_command_lines_differ_in_seed_and_never_carry_the_storage() -> No
 
 @pytest.mark.parametrize("bad", [0, -1, 1.5, "2", True])
 def test_workers_must_be_a_positive_integer(bad: Any) -> None:
-    with pytest.raises(AutomlError, match="--workers: must be an integer >= 1"):
+    with pytest.raises(AutomlError, match="workers: must be an integer >= 1"):
         check_workers(bad)
 
 
@@ -154,7 +153,7 @@ def test_workers_must_be_a_positive_integer(bad: Any) -> None:
 def test_two_local_workers_share_the_default_storage_without_lock_errors(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    space = write_space(tmp_path / "one_epoch.yaml", trials=40, epochs=1)
+    space = write_space(tmp_path / "one_epoch.yaml", trials=40, epochs=1, sleep=0.2)
     result = automl.search(
         "mnist", space, study="pair", trials=40, limit=300, workers=2, finish=False, reports_dir=tmp_path
     )
@@ -165,7 +164,7 @@ def test_two_local_workers_share_the_default_storage_without_lock_errors(
     assert [t for t in trials if t.state != TrialState.COMPLETE and t.state != TrialState.PRUNED] == []
     assert "locked" not in out + err and "Traceback" not in err, err[-3000:]
     workers = {t.user_attrs["worker"] for t in trials}
-    assert len(workers) == 2 and all(sum(t.user_attrs["worker"] == w for t in trials) >= 10 for w in workers)
+    assert len(workers) == 2 and all(sum(t.user_attrs["worker"] == w for t in trials) >= 8 for w in workers)
     assert result.counts["complete"] + result.counts["pruned"] == 40
 
 
@@ -180,8 +179,8 @@ def test_a_killed_workers_trial_is_failed_in_time_and_rerun_with_the_same_params
     url = default_storage_url() if where == "default" else POSTGRES_URL
     name = unique("killed")
     pg_names.append(name)
-    # No pruning and no early stop: a trial runs all its 25 epochs, long enough to be killed in the middle.
-    space = write_space(tmp_path / "long.yaml", trials=2, epochs=25, pruner="none", patience=50)
+    # No pruning and no early stop: a trial runs all its 25 epochs (10 s), long enough to be killed in the middle.
+    space = write_space(tmp_path / "long.yaml", trials=2, epochs=25, pruner="none", patience=50, sleep=0.4)
     make_study(name, url, space, limit=300)
     # Handed the prepared data, as local workers are, the victim starts its first trial a few seconds sooner.
     assert save_dataset_for_workers(load_dataset("mnist", limit=300), tmp_path / "data.npz")
@@ -233,7 +232,7 @@ def test_a_killed_workers_trial_is_failed_in_time_and_rerun_with_the_same_params
 
 def test_sigterm_stops_search_workers_and_leaves_no_trial_running(tmp_path: Path, automl_exe: str) -> None:
     space_file = tmp_path / "long.yaml"
-    write_space(space_file, trials=50, epochs=25, pruner="none", patience=50)
+    write_space(space_file, trials=50, epochs=25, pruner="none", patience=50, sleep=0.5)
     search = subprocess.Popen(
         [
             automl_exe,

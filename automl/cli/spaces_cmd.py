@@ -1,4 +1,4 @@
-"""``automl spaces list|show``: the available search spaces."""
+"""``automl spaces list|show|check``: the available search spaces, and checking one before a search."""
 
 from __future__ import annotations
 
@@ -13,6 +13,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="show one space as a table")
     show.add_argument("name", help="space name or YAML path")
     show.set_defaults(handler=run_show)
+    check = sub.add_parser(
+        "check",
+        help="validate a space against its model families, without loading data or training",
+        description="Validate a space file: its syntax and ranges, then every parameter, range, condition and "
+        "warm start against the model families it names. Prints the space as a table; exits 0 if it is "
+        "usable, 2 with a one-line reason if not.",
+    )
+    check.add_argument("file", help="space name or YAML path")
+    check.set_defaults(handler=run_check)
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -24,6 +33,17 @@ def run_list(args: argparse.Namespace) -> int:
     for path in paths:
         space = load_space(str(path))
         print(f"{path.stem:20s} {len(space.params):3d} params  {space.description}")
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from automl.space_checks import check_space
+    from automl.spaces import describe, load_space
+
+    space = load_space(args.file)
+    families = check_space(space)
+    print(describe(space))
+    print(f"\nok: {space.source} is a valid space for {', '.join(families)}")
     return 0
 
 

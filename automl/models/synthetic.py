@@ -92,13 +92,6 @@ class Synthetic(ModelFamily):
     baseline = {"n_layers": 1, "units_1": 64, "optimizer": "adam", "learning_rate": 0.001, "epochs": 10}
     baseline_label = "synthetic baseline (1 layer of 64, Adam, learning rate 0.001)"
 
-    def required(self, config: Mapping[str, Any]) -> list[str]:
-        names = super().required(config)
-        layers = config.get("n_layers", 1)
-        if isinstance(layers, int) and not isinstance(layers, bool):
-            names += [f"units_{i}" for i in range(1, min(layers, MAX_LAYERS) + 1)]
-        return names
-
     def train(
         self,
         config: dict[str, Any],

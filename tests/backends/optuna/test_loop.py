@@ -1,0 +1,113 @@
+"""The Optuna backend's trial loop on the synthetic family: the consecutive-failure cap, values a family returns,
+and the deadline, which stops a running trial at its next epoch end and records it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+from conftest import FIXTURES
+
+from automl.backends.base import Deadline
+from automl.backends.optuna import make_objective, run
+from automl.errors import SearchAborted
+from automl.models import TrialOutcome
+from automl.models.synthetic import Synthetic
+from automl.record import TrialKey, read_trial
+from automl.spaces import load_space, parse_space
+
+SPACE = load_space(str(FIXTURES / "tiny_synthetic.yaml"))
+
+
+def slow_space(sleep: float, epochs: int) -> Any:
+    return parse_space(
+        {
+            "model": "synthetic",
+            "search": {"pruner": "none", "patience": 100},
+            "params": {
+                "learning_rate": {"type": "float", "low": 0.001, "high": 0.1, "log": True},
+                "units_1": {"type": "int", "low": 8, "high": 64},
+                "epochs": {"type": "fixed", "value": epochs},
+                "sleep": {"type": "fixed", "value": sleep},
+            },
+        }
+    )
+
+
+def synthetic_runner(space: Any) -> Any:
+    family = Synthetic()
+
+    def runner(config: dict[str, Any], reporter: Any, number: int) -> TrialOutcome:
+        _, own = space.family_of(config)
+        return family.train(own, None, reporter, metric="val_accuracy", direction="maximize", patience=100, seed=number)
+
+    return runner
+
+
+def test_a_run_of_failures_stops_the_search_with_a_clear_message() -> None:
+    study = optuna.create_study(direction="maximize")
+
+    def broken_model(*args: object) -> TrialOutcome:
+        raise MemoryError("out of memory")
+
+    objective = make_objective(SPACE, "val_accuracy", broken_model, Deadline())
+    with pytest.raises(SearchAborted, match="3 trials in a row failed \\(last: MemoryError: out of memory\\)"):
+        run(study, objective, budget=20, deadline=Deadline(), max_consecutive_failures=3)
+    assert len(study.trials) == 3
+
+
+def test_a_numpy_scalar_score_is_a_number() -> None:
+    study = optuna.create_study(direction="maximize")
+
+    def numpy_model(*args: object) -> TrialOutcome:
+        return TrialOutcome(value=np.float32(0.75), best_epoch=1, epochs_trained=1)  # type: ignore[arg-type]
+
+    run(study, make_objective(SPACE, "val_accuracy", numpy_model, Deadline()), budget=2, deadline=Deadline())
+    assert [t.state.name for t in study.trials] == ["COMPLETE", "COMPLETE"]
+    assert study.best_value == pytest.approx(0.75)
+
+
+def test_a_non_finite_score_fails_the_trial_with_its_reason() -> None:
+    study = optuna.create_study(direction="maximize")
+
+    def nan_model(*args: object) -> TrialOutcome:
+        return TrialOutcome(value=float("nan"), best_epoch=1, epochs_trained=1)
+
+    objective = make_objective(SPACE, "val_accuracy", nan_model, Deadline())
+    with pytest.raises(SearchAborted):
+        run(study, objective, budget=1, deadline=Deadline(), max_consecutive_failures=2)
+    assert all(read_trial(t).fail_reason.startswith("the objective returned nan") for t in study.trials)
+
+
+def test_the_deadline_stops_a_running_trial_at_its_next_epoch_and_records_it(tmp_path: Path) -> None:
+    sleep, epochs, timeout = 0.3, 40, 2.0
+    space = slow_space(sleep, epochs)
+    study = optuna.create_study(direction="maximize", storage=f"sqlite:///{tmp_path / 's.db'}")
+    deadline = Deadline.after(timeout)
+    started = time.monotonic()
+    run(study, make_objective(space, "val_accuracy", synthetic_runner(space), deadline), budget=None, deadline=deadline)
+    elapsed = time.monotonic() - started
+
+    assert elapsed <= timeout + sleep + 0.5  # the search overruns its timeout by at most one epoch (+ bookkeeping)
+    (trial,) = study.trials  # one 12 s trial was running when the 2 s deadline passed
+    record = read_trial(trial)
+    assert record.state == "PRUNED"  # never COMPLETE with a partial score, never left RUNNING
+    assert record.prune_reason == "time budget"
+    assert record.pruned_at_epoch == record.epochs_trained == len(record.curves["val_accuracy"])
+    assert 1 <= record.pruned_at_epoch < epochs
+
+
+def test_a_per_trial_cap_stops_each_trial_and_the_search_goes_on() -> None:
+    space = slow_space(0.1, 30)
+    study = optuna.create_study(direction="maximize")
+    deadline = Deadline(max_trial_seconds=0.45)
+    run(study, make_objective(space, "val_accuracy", synthetic_runner(space), deadline), budget=3, deadline=deadline)
+    records = [read_trial(t) for t in study.trials]
+    assert [r.state for r in records] == ["PRUNED"] * 3
+    assert all(r.prune_reason == "trial time cap" and r.pruned_at_epoch is not None for r in records)
+    assert all(r.pruned_at_epoch < 30 for r in records)  # type: ignore[operator]
+    assert {TrialKey.CONFIG, TrialKey.CURVES} <= set(study.trials[0].user_attrs)
