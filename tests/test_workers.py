@@ -26,9 +26,9 @@ from optuna.trial import TrialState
 
 import automl
 from automl.backends import optuna as backend
-from automl.pipeline import data_info
 from automl.data import load_dataset
 from automl.errors import AutomlError
+from automl.pipeline import data_info
 from automl.spaces import SearchSpace, load_space
 from automl.storage import FailurePolicy, default_storage_url, open_storage
 from automl.workers import (

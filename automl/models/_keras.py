@@ -203,7 +203,7 @@ class KerasClassifierFamily(ModelFamily):
 
         x = np.concatenate([data.x_train, data.x_val])
         y = np.concatenate([data.y_train, data.y_val])
-        keras.backend.clear_session()
+        # No clear_session here: members built one after another must keep distinct layer names to be averaged.
         keras.utils.set_random_seed(seed)
         model = self.build(config, x.shape[1], data.n_classes)
         relay_to = reporter or NullReporter()

@@ -44,15 +44,11 @@ def test_a_worker_stops_after_the_configured_run_of_failures(
     space = tmp_path / "diverges.yaml"
     space.write_text(
         """
-model: keras_mlp
+model: synthetic
 search: {sampler: random, pruner: none, trials: 10, patience: 2}
 params:
-  n_layers:      {type: fixed, value: 1}
-  units_1:       {type: fixed, value: 8}
-  activation:    {type: fixed, value: relu}
-  optimizer:     {type: fixed, value: sgd}
-  learning_rate: {type: float, low: 1.0e+11, high: 1.0e+12}
-  batch_size:    {type: fixed, value: 64}
+  learning_rate: {type: float, low: 1.0e-3, high: 1.0e-2}
+  diverge_at:    {type: fixed, value: 1}
   epochs:        {type: fixed, value: 1}
 """
     )

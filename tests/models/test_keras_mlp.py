@@ -26,6 +26,10 @@ CONFIG = {
 }
 
 
+MLP = keras_mlp.KerasMLP()
+TRAIN = {"metric": "val_accuracy", "direction": "maximize", "patience": 3, "seed": 0}
+
+
 @pytest.fixture(scope="module")
 def data():
     return load_dataset("mnist", limit=TINY_LIMIT)
@@ -72,7 +76,7 @@ class Recorder:
 
 def test_train_reports_each_epoch_and_returns_curves(data) -> None:
     recorder = Recorder()
-    outcome = keras_mlp.train({**CONFIG, "optimizer": "adam", "learning_rate": 0.01}, data, recorder, patience=3)
+    outcome = MLP.train({**CONFIG, "optimizer": "adam", "learning_rate": 0.01}, data, recorder, **TRAIN)
     assert recorder.epochs == list(range(1, outcome.epochs_trained + 1))
     assert set(recorder.metrics[0]) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
     assert len(outcome.history["val_accuracy"]) == outcome.epochs_trained
@@ -94,11 +98,43 @@ def test_a_reporter_can_stop_training(data) -> None:
 
     pruner = Pruner()
     with pytest.raises(Stop):
-        keras_mlp.train(CONFIG, data, pruner)
+        MLP.train(CONFIG, data, pruner, **TRAIN)
     assert pruner.epochs == [1, 2]
 
 
 def test_divergence_is_a_failed_trial_with_a_reason(data) -> None:
     config = {**CONFIG, "batch_norm": False, "learning_rate": 1e12, "momentum": 0.0}
     with pytest.raises(TrialFailed, match="diverged"):
-        keras_mlp.train(config, data)
+        MLP.train(config, data, **TRAIN)
+
+
+def test_final_members_are_averaged_into_one_model_that_plain_keras_loads(data, tmp_path) -> None:
+    recorder = Recorder()
+    members = [MLP.fit_final(CONFIG, data, epochs=2, seed=seed, reporter=recorder) for seed in (0, 1)]
+    assert recorder.epochs == [1, 2, 1, 2]  # each member reports its epochs, for the final stage's progress
+    model = MLP.ensemble(members)
+    evaluation = MLP.evaluate(model, data.x_test, data.y_test)
+    assert set(evaluation.metrics) == {"accuracy", "loss"}
+    assert evaluation.per_example["accuracy"].shape == (len(data.y_test),)
+    assert evaluation.metrics["accuracy"] == pytest.approx(evaluation.per_example["accuracy"].mean())
+    path = MLP.save(model, tmp_path)
+    assert path.name == "model.keras"
+    reloaded = keras.saving.load_model(path)
+    assert reloaded.predict(data.x_test[:3], verbose=0).shape == (3, 10)
+
+
+def test_the_family_declares_what_it_reads() -> None:
+    assert MLP.spec("units_7") is not None and MLP.spec("units_0") is None
+    assert MLP.required({"n_layers": 2}) == [
+        "n_layers",
+        "activation",
+        "optimizer",
+        "learning_rate",
+        "units_1",
+        "units_2",
+    ]
+    assert MLP.check_config(keras_mlp.TUTORIAL_BASELINE) == []
+    assert MLP.check_config({**keras_mlp.TUTORIAL_BASELINE, "optimizer": "lbfgs", "colour": 1}) == [
+        "optimizer: must be one of 'adam', 'sgd', 'rmsprop', 'adagrad', got 'lbfgs'",
+        "colour: not a parameter of keras_mlp",
+    ]
