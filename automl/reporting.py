@@ -555,7 +555,7 @@ def trials_csv(data: ReportData) -> str:
                 _csv(r.epochs_budget),
                 _csv(d.gap_at_best),
                 _csv(d.gap_at_end),
-                _csv(d.train_accuracy_at_end),
+                _csv(d.train_value_at_end),
                 _csv(d.val_loss_min_epoch),
                 _csv(d.val_loss_rise),
                 d.still_improving,
