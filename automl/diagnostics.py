@@ -1,7 +1,11 @@
 """Over- and underfitting diagnosis from per-epoch curves: pure functions on numbers.
 
-A trial's curves are ``{"loss": [...], "accuracy": [...], "val_loss": [...], "val_accuracy": [...]}`` with one
-value per epoch (Keras's history names). Every threshold below is a named constant so the report can state it.
+A trial's curves map metric names to one value per epoch: the objective (a validation metric such as
+``val_accuracy`` or ``val_rmse``), its training counterpart (the same name without ``val_``), and ``loss`` /
+``val_loss``, which every family records. Nothing assumes accuracy: the objective and its direction come from the
+study's settings, and every threshold below is a named constant so the report can state it. Thresholds on the
+objective are absolute for metrics bounded in [0, 1] (accuracy, AUC, F1...) and relative to the metric's own size
+for the others (a loss, an RMSE), where no absolute number could fit every scale.
 
 The decision, per trial, in this order (first match wins):
 
@@ -10,42 +14,60 @@ The decision, per trial, in this order (first match wins):
    started. Training loss should fall steadily; when it does not, the optimizer is overshooting.
 2. **overfitting** (validation loss turned): the validation loss ends at least ``OVERFIT_VAL_LOSS_RISE`` above
    its minimum, reached before the last epoch, while the training loss kept falling.
-3. **underfitting**: the training accuracy at the last epoch and the best validation accuracy are both below
-   ``UNDERFIT_ACCURACY``: the model
-   does not even fit the data it trains on.
-4. **overfitting** (gap): the train-minus-validation accuracy gap at the last epoch exceeds ``OVERFIT_GAP``.
+3. **underfitting** (bounded metrics that are maximised only): the objective's training value at the last epoch
+   and its best validation value are both below ``UNDERFIT_SCORE``: the model does not even fit the data it
+   trains on. An unbounded metric has no such bar, so underfitting is not judged for it.
+4. **overfitting** (gap): training looks better than validation at the last epoch by more than ``OVERFIT_GAP``
+   (bounded metrics) or ``OVERFIT_GAP_RELATIVE`` of the validation value (unbounded metrics).
 5. **good fit** otherwise.
 
 Underfitting is checked before the gap because a model that barely learns can show a gap between two poor
-accuracies; calling that overfitting would send the user the wrong way (more regularisation).
+scores; calling that overfitting would send the user the wrong way (more regularisation).
+
+At the trial level (:func:`diagnose_trial`), a pruned trial is labelled "pruned at epoch N" and never judged
+from its curves (stopped early is no evidence of underfitting), and a failed trial's reason decides whether it
+diverged.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import statistics
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from automl.record import TrialKey, TrialRecord, held_out_metric, read_trial
+
 # --- thresholds (stated in every report) ---------------------------------------------------------------
-OVERFIT_GAP = 0.05  # train - validation accuracy at the last epoch above this: overfitting
+OVERFIT_GAP = 0.05  # bounded metrics: training better than validation by more than this at the last epoch
+OVERFIT_GAP_RELATIVE = 0.10  # unbounded metrics: ... by more than this fraction of the validation value
 OVERFIT_VAL_LOSS_RISE = 0.10  # validation loss ending >= 10% above its minimum: overfitting (the loss turned)
-UNDERFIT_ACCURACY = 0.90  # training (last epoch) and best validation accuracy below this: underfitting
+UNDERFIT_SCORE = 0.90  # bounded, maximised metrics: training (last epoch) and best validation below this
 UNSTABLE_TRAIN_LOSS_JUMP = 0.25  # training loss rising > 25% in one epoch: unstable
 UNSTABLE_LOSS_FLOOR = 0.1  # ... measured against at least this fraction of the first epoch's loss
 SMOOTHING_EPOCHS = 3  # validation loss is averaged over this many neighbouring epochs before finding its turn
-STILL_IMPROVING = 0.002  # last epoch is the best, by more than this: still improving
+STILL_IMPROVING = 0.002  # last epoch is the best, by more than this (relative for unbounded metrics)
 
 THRESHOLDS: dict[str, tuple[float, str]] = {
-    "OVERFIT_GAP": (OVERFIT_GAP, "train minus validation accuracy at the last epoch above this: overfitting"),
+    "OVERFIT_GAP": (
+        OVERFIT_GAP,
+        "metrics bounded in [0, 1]: training better than validation by more than this at the last epoch: overfitting",
+    ),
+    "OVERFIT_GAP_RELATIVE": (
+        OVERFIT_GAP_RELATIVE,
+        "unbounded metrics (loss, RMSE...): training better than validation by more than this fraction of the "
+        "validation value at the last epoch: overfitting",
+    ),
     "OVERFIT_VAL_LOSS_RISE": (
         OVERFIT_VAL_LOSS_RISE,
         "validation loss ending this fraction or more above its minimum (reached before the last epoch): overfitting",
     ),
-    "UNDERFIT_ACCURACY": (
-        UNDERFIT_ACCURACY,
-        "training accuracy at the last epoch and best validation accuracy both below this: underfitting",
+    "UNDERFIT_SCORE": (
+        UNDERFIT_SCORE,
+        "metrics bounded in [0, 1] and maximised: training value at the last epoch and best validation value both "
+        "below this: underfitting (not judged for other metrics)",
     ),
     "UNSTABLE_TRAIN_LOSS_JUMP": (
         UNSTABLE_TRAIN_LOSS_JUMP,
@@ -63,7 +85,8 @@ THRESHOLDS: dict[str, tuple[float, str]] = {
     ),
     "STILL_IMPROVING": (
         STILL_IMPROVING,
-        "last epoch is the best and beat the earlier best by more than this: still improving (more epochs may help)",
+        "last epoch is the best and beat the earlier best by more than this (a fraction of it for unbounded "
+        "metrics): still improving (more epochs may help)",
     ),
 }
 
@@ -74,27 +97,62 @@ GOOD_FIT = "good fit"
 UNSTABLE = "unstable/diverged"
 NO_CURVES = "no curves recorded"
 FAILED = "failed"
-LABELS = (OVERFITTING, UNDERFITTING, GOOD_FIT, UNSTABLE, FAILED, NO_CURVES)
+PRUNED = "pruned"
+LABELS = (OVERFITTING, UNDERFITTING, GOOD_FIT, UNSTABLE, FAILED, NO_CURVES)  # the diagnoses; PRUNED is apart
 
 # A study-level verdict needs this share of the top trials (or of all trials) to agree.
 MAJORITY = 0.5
 
+# Metrics whose values lie in [0, 1], so an absolute threshold means the same on every dataset.
+_BOUNDED = ("accuracy", "auc", "precision", "recall", "f1", "f1_score")
+
+# What the families write when training breaks down numerically ("loss became nan at epoch 3; training
+# diverged"), matched as whole words: a substring test called "info" or "infeasible" unstable.
+_DIVERGED = re.compile(r"\b(?:nan|[-+]?inf|infinity|diverged|divergence|non-finite|not finite)\b", re.IGNORECASE)
+
+
+def is_bounded(metric: str) -> bool:
+    """True for metrics that live in [0, 1] (``val_accuracy``, ``val_auc``...), judged with absolute thresholds."""
+    return held_out_metric(metric).endswith(_BOUNDED)
+
+
+def reason_is_divergence(reason: str) -> bool:
+    """True when a failure reason says training diverged (NaN or infinite values), not some other failure."""
+    return bool(_DIVERGED.search(reason))
+
 
 @dataclass(frozen=True)
 class Diagnosis:
-    """One trial's diagnosis and the numbers behind it. Epochs are 1-based; gaps are train - validation."""
+    """One trial's diagnosis and the numbers behind it. Epochs are 1-based.
+
+    Gaps compare the objective's training value with its validation value (``fit_metric``), signed so that a
+    positive gap means training looks better, whatever the direction. ``gap_limit`` is the threshold applied to
+    the gap at the last epoch, in the metric's units.
+    """
 
     label: str
     reason: str
     epochs: int = 0
     best_epoch: int | None = None
+    fit_metric: str | None = None
     gap_at_best: float | None = None
     gap_at_end: float | None = None
-    train_accuracy_at_end: float | None = None
+    gap_limit: float | None = None
+    train_value_at_end: float | None = None
     val_loss_min_epoch: int | None = None
     val_loss_rise: float | None = None  # (last - min) / min of the validation loss
     val_loss_slope_after_min: float | None = None  # mean change per epoch after the minimum
     still_improving: bool = False
+    pruned_at_epoch: int | None = None
+    prune_reason: str = ""
+
+    @property
+    def title(self) -> str:
+        """The label as a reader sees it: a pruned trial says where it stopped and why."""
+        if self.label != PRUNED:
+            return self.label
+        at = f"pruned at epoch {self.pruned_at_epoch}" if self.pruned_at_epoch else "pruned"
+        return f"{at} ({self.prune_reason})" if self.prune_reason else at
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,10 +180,17 @@ def _rel(delta: float, base: float) -> float:
     return delta / abs(base) if base else (math.inf if delta > 0 else 0.0)
 
 
+def _objective(curves: Mapping[str, Sequence[float]], metric: str, maximize: bool) -> tuple[str | None, bool]:
+    """The curve that picks the best epoch: the objective, else the validation loss every family records."""
+    if metric in curves:
+        return metric, maximize
+    return ("val_loss", False) if "val_loss" in curves else (None, maximize)
+
+
 def diagnose_curves(
     curves: Mapping[str, Sequence[float]] | None, metric: str = "val_accuracy", maximize: bool = True
 ) -> Diagnosis:
-    """Diagnose one training run from its per-epoch curves; ``metric`` picks the best epoch."""
+    """Diagnose one training run from its per-epoch curves; ``metric`` (with its direction) is the objective."""
     curves = {k: list(v) for k, v in (curves or {}).items() if isinstance(v, Sequence) and len(v) > 0}
     if not curves:
         return Diagnosis(NO_CURVES, "no per-epoch curves were recorded for this trial")
@@ -136,25 +201,30 @@ def diagnose_curves(
         reason = f"{', '.join(bad)} not finite from epoch {first}: training diverged"
         return Diagnosis(UNSTABLE, reason, epochs=epochs)
 
-    if metric not in curves:
-        # Fall back to what every Keras run records, so another metric name still gets a best epoch.
-        metric, maximize = ("val_accuracy", True) if "val_accuracy" in curves else ("val_loss", False)
-    target = curves.get(metric)
+    metric, maximize = _objective(curves, metric, maximize)
+    bounded = metric is not None and is_bounded(metric)
+    target = curves.get(metric) if metric else None
     best_i = _best_index(target, maximize) if target else None
     best_epoch = best_i + 1 if best_i is not None else None
     still = False
     if target and best_i == len(target) - 1 and len(target) > 1:
         earlier = target[_best_index(target[:-1], maximize)]
-        still = abs(target[-1] - earlier) > STILL_IMPROVING
+        margin = STILL_IMPROVING if bounded else STILL_IMPROVING * abs(earlier)
+        still = abs(target[-1] - earlier) > margin
 
-    acc, val_acc = curves.get("accuracy"), curves.get("val_accuracy")
-    gap_best = gap_end = train_acc_end = None
-    if acc and val_acc:
-        n = min(len(acc), len(val_acc))
-        gap_end = acc[n - 1] - val_acc[n - 1]
-        train_acc_end = acc[len(acc) - 1]
+    # The gap compares the objective with its own training counterpart (val_rmse with rmse), signed so that
+    # positive means training looks better in either direction.
+    train_name = held_out_metric(metric) if metric and metric.startswith("val_") else None
+    train, val = (curves.get(train_name), target) if train_name else (None, None)
+    sign = 1.0 if maximize else -1.0
+    gap_best = gap_end = train_end = limit = None
+    if train and val:
+        n = min(len(train), len(val))
+        gap_end = sign * (train[n - 1] - val[n - 1])
+        train_end = train[-1]
+        limit = OVERFIT_GAP if bounded else OVERFIT_GAP_RELATIVE * abs(val[n - 1])
         if best_i is not None and best_i < n:
-            gap_best = acc[best_i] - val_acc[best_i]
+            gap_best = sign * (train[best_i] - val[best_i])
 
     loss, val_loss = curves.get("loss"), curves.get("val_loss")
     min_epoch = rise = slope = None
@@ -167,12 +237,14 @@ def diagnose_curves(
         rise = _rel(smooth[-1] - smooth[min_i], smooth[min_i])
         after = len(smooth) - 1 - min_i
         slope = (smooth[-1] - smooth[min_i]) / after if after else 0.0
-    common = dict(
+    common: dict[str, Any] = dict(
         epochs=epochs,
         best_epoch=best_epoch,
+        fit_metric=metric if train_name and gap_end is not None else None,
         gap_at_best=gap_best,
         gap_at_end=gap_end,
-        train_accuracy_at_end=train_acc_end,
+        gap_limit=limit,
+        train_value_at_end=train_end,
         val_loss_min_epoch=min_epoch,
         val_loss_rise=rise,
         val_loss_slope_after_min=slope,
@@ -199,63 +271,61 @@ def diagnose_curves(
             f"while training loss kept falling (threshold +{OVERFIT_VAL_LOSS_RISE:.0%})"
         )
         return Diagnosis(OVERFITTING, reason, **common)
-    # Dropout and augmentation lower the training accuracy Keras reports (it is measured on perturbed inputs),
-    # so a low training accuracy alone is no proof: a validation accuracy above the bar shows the model learned.
-    best_val_acc = max(val_acc) if val_acc else None
-    low_val = best_val_acc is None or best_val_acc < UNDERFIT_ACCURACY
-    if train_acc_end is not None and train_acc_end < UNDERFIT_ACCURACY and low_val:
-        reason = f"training accuracy only {train_acc_end:.3f} at the last epoch"
-        if best_val_acc is not None:
-            reason += f", validation at best {best_val_acc:.3f}"
-        reason += f" (threshold {UNDERFIT_ACCURACY:.2f})"
+    name = train_name or "objective"
+    # Dropout and augmentation lower the training score Keras reports (it is measured on perturbed inputs),
+    # so a low training score alone is no proof: a validation score above the bar shows the model learned.
+    judge_under = bounded and maximize and train_end is not None
+    best_val = max(val) if val and judge_under else None
+    if judge_under and train_end < UNDERFIT_SCORE and (best_val is None or best_val < UNDERFIT_SCORE):
+        reason = f"training {name} only {train_end:.3f} at the last epoch"
+        if best_val is not None:
+            reason += f", validation at best {best_val:.3f}"
+        reason += f" (threshold {UNDERFIT_SCORE:.2f})"
         return Diagnosis(UNDERFITTING, reason, **common)
-    if gap_end is not None and gap_end > OVERFIT_GAP:
+    if gap_end is not None and limit is not None and gap_end > limit:
         return Diagnosis(
             OVERFITTING,
-            f"train-validation accuracy gap {gap_end:.3f} at the last epoch (threshold {OVERFIT_GAP:.2f})",
+            f"train-validation {name} gap {gap_end:.3f} at the last epoch (threshold {limit:.3g})",
             **common,
         )
     parts = []
-    if gap_end is not None:
-        parts.append(f"gap {gap_end:.3f} at the last epoch (<= {OVERFIT_GAP:.2f})")
-    if train_acc_end is not None:
-        if train_acc_end >= UNDERFIT_ACCURACY:
-            parts.append(f"training accuracy {train_acc_end:.3f} (>= {UNDERFIT_ACCURACY:.2f})")
+    if gap_end is not None and limit is not None:
+        parts.append(f"{name} gap {gap_end:.3f} at the last epoch (<= {limit:.3g})")
+    if judge_under and train_end is not None:
+        if train_end >= UNDERFIT_SCORE:
+            parts.append(f"training {name} {train_end:.3f} (>= {UNDERFIT_SCORE:.2f})")
         else:
             parts.append(
-                f"training accuracy {train_acc_end:.3f} is low but validation reached {best_val_acc:.3f} "
-                "(dropout or augmentation lower the reported training accuracy)"
+                f"training {name} {train_end:.3f} is low but validation reached {best_val:.3f} "
+                "(dropout or augmentation lower the reported training score)"
             )
     if rise is not None:
         parts.append(f"validation loss {rise:+.0%} from its minimum")
-    if train_acc_end is None:
-        parts.append("no accuracy curves, so underfitting was not judged")
+    if not judge_under:
+        what = f"{metric} has no absolute bar" if metric and not (bounded and maximize) else "no training curve"
+        parts.append(f"underfitting not judged ({what})")
     return Diagnosis(GOOD_FIT, "; ".join(parts) or "no warning signs", **common)
 
 
-def diagnose_trial(trial: Any, metric: str = "val_accuracy", maximize: bool = True) -> Diagnosis:
-    """Diagnose an Optuna ``FrozenTrial`` (or anything with ``state``, ``user_attrs``).
+def diagnose_trial(trial: TrialRecord | Any, metric: str = "val_accuracy", maximize: bool = True) -> Diagnosis:
+    """Diagnose one trial: a :class:`automl.record.TrialRecord`, or an Optuna ``FrozenTrial`` read through it.
 
+    A pruned trial is labelled "pruned at epoch N" whatever its curves show: it was stopped before it could fit.
     A failed trial's stored curves stop before the epoch that broke it, so its failure reason decides.
     """
-    attrs = getattr(trial, "user_attrs", {}) or {}
-    state = getattr(getattr(trial, "state", None), "name", "")
-    reason = str(attrs.get("fail_reason") or "")
-    diagnosis = diagnose_curves(attrs.get("curves"), metric, maximize)
-    if state == "FAIL":
-        lowered = reason.lower()
-        if any(word in lowered for word in ("diverged", "nan", "inf")):
-            return _replace(diagnosis, label=UNSTABLE, reason=reason)
+    record = trial if isinstance(trial, TrialRecord) else read_trial(trial)
+    diagnosis = diagnose_curves(record.curves, metric, maximize)
+    if record.state == "PRUNED":
+        at = record.pruned_at_epoch or record.epochs_seen or diagnosis.epochs or None
+        reason = f"stopped at epoch {at} by {record.prune_reason or 'the pruner'}" if at else "stopped early"
+        reason += "; a trial stopped early is not judged for over- or underfitting"
+        return replace(diagnosis, label=PRUNED, reason=reason, pruned_at_epoch=at, prune_reason=record.prune_reason)
+    if record.state == "FAIL":
+        if reason_is_divergence(record.fail_reason):
+            return replace(diagnosis, label=UNSTABLE, reason=record.fail_reason)
         if diagnosis.label != UNSTABLE:
-            return _replace(diagnosis, label=FAILED, reason=reason or "failed without a recorded reason")
-    if state == "PRUNED" and diagnosis.label != NO_CURVES:
-        at = attrs.get("pruned_at_epoch") or diagnosis.epochs
-        return _replace(diagnosis, reason=f"{diagnosis.reason}; pruned at epoch {at}")
+            return replace(diagnosis, label=FAILED, reason=record.fail_reason or "failed without a recorded reason")
     return diagnosis
-
-
-def _replace(d: Diagnosis, **changes: Any) -> Diagnosis:
-    return Diagnosis(**{**d.to_dict(), **changes})
 
 
 # --- the study level ------------------------------------------------------------------------------------
@@ -263,7 +333,8 @@ def _replace(d: Diagnosis, **changes: Any) -> Diagnosis:
 
 @dataclass
 class StudySummary:
-    """What the diagnoses of a study add up to, and what to do about it."""
+    """What the diagnoses of a study add up to, and what to do about it. Pruned trials are counted apart
+    (``n_pruned``): they are not in ``counts`` and never make a verdict."""
 
     n_trials: int
     n_with_curves: int
@@ -273,7 +344,13 @@ class StudySummary:
     typical_turn_epoch: float | None  # median epoch where validation loss bottomed, over trials that overfit
     median_best_epoch_top: float | None
     top_still_improving: int
+    n_pruned: int = 0
+    metric: str = "value"
     recommendations: list[str] = field(default_factory=list)
+
+    @property
+    def n_diagnosed(self) -> int:
+        return self.n_trials - self.n_pruned
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -292,6 +369,7 @@ def summarize(
     diagnoses: Sequence[Diagnosis],
     top: Sequence[Diagnosis],
     *,
+    metric: str = "value",
     max_epochs: int | None = None,
     unstable_lr: tuple[float, float] | None = None,
 ) -> StudySummary:
@@ -300,7 +378,7 @@ def summarize(
     ``unstable_lr`` is (median learning rate of unstable trials, median of the others), when known, so the
     advice can say which end of the range to cut.
     """
-    with_curves = [d for d in diagnoses if d.label not in (NO_CURVES, FAILED)]
+    with_curves = [d for d in diagnoses if d.label not in (NO_CURVES, FAILED, PRUNED)]
 
     def turns(ds: Sequence[Diagnosis]) -> list[float]:
         return [d.val_loss_min_epoch for d in ds if d.label == OVERFITTING and d.val_loss_min_epoch]
@@ -317,6 +395,8 @@ def summarize(
         typical_turn_epoch=turn,
         median_best_epoch_top=_median(best_epochs),
         top_still_improving=sum(d.still_improving for d in top),
+        n_pruned=sum(d.label == PRUNED for d in diagnoses),
+        metric=metric,
     )
     summary.recommendations = recommend(summary, max_epochs=max_epochs, unstable_lr=unstable_lr)
     return summary
@@ -329,10 +409,15 @@ def recommend(
     if s.n_trials == 0:
         return ["The study has no trials yet: run a search first."]
     if s.n_with_curves == 0:
+        if s.n_pruned and s.n_pruned == s.n_trials:
+            return [
+                f"All {s.n_pruned} trials were pruned, so none ran long enough to judge its fit: loosen the pruner "
+                "(more warm-up epochs) or raise the trial budget."
+            ]
         return [
             "No per-epoch curves were recorded, so over- and underfitting cannot be judged. Searches run "
             "with `automl search` record them; for other studies, store each epoch's metrics in the "
-            "trial's 'curves' user attribute."
+            f"trial's {TrialKey.CURVES!r} user attribute."
         ]
     advice: list[str] = []
     top_with_curves = sum(v for k, v in s.top_counts.items() if k not in (NO_CURVES, FAILED))
@@ -349,9 +434,9 @@ def recommend(
     under = s.counts.get(UNDERFITTING, 0)
     if under / s.n_with_curves > MAJORITY - 1e-9 and under:
         advice.append(
-            f"{under} of {s.n_with_curves} trials underfit (training and validation accuracy below "
-            f"{UNDERFIT_ACCURACY:.2f}): widen the layers, raise the learning-rate range, "
-            "or allow more epochs."
+            f"{under} of {s.n_with_curves} trials that ran to the end underfit (training and validation "
+            f"{held_out_metric(s.metric)} below {UNDERFIT_SCORE:.2f}): widen the layers, raise the learning-rate "
+            "range, or allow more epochs."
         )
     unstable = s.counts.get(UNSTABLE, 0)
     if unstable and unstable / max(s.n_trials, 1) >= 0.2:

@@ -1,4 +1,4 @@
-"""The report's figures as PNG bytes. Renderers only: every number comes from :mod:`automl.reporting`.
+"""The report's figures as PNG bytes. Renderers only: every number comes from :mod:`automl.reports.data`.
 
 Figures are built on ``matplotlib.figure.Figure`` with the Agg canvas, never through ``pyplot``, so no global
 state or display is touched (safe in a worker thread, on a headless server, inside a notebook).
@@ -11,7 +11,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from automl.diagnostics import FAILED, GOOD_FIT, NO_CURVES, OVERFIT_GAP, OVERFITTING, UNDERFITTING, UNSTABLE
+from automl.diagnostics import FAILED, GOOD_FIT, NO_CURVES, OVERFITTING, PRUNED, UNDERFITTING, UNSTABLE
+from automl.record import held_out_metric
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -24,6 +25,7 @@ LABEL_COLORS = {
     UNDERFITTING: "#1f77b4",
     UNSTABLE: "#ff7f0e",
     FAILED: "#7f7f7f",
+    PRUNED: "#9edae5",
     NO_CURVES: "#bcbcbc",
 }
 TRAIN_COLOR = "#555555"
@@ -50,25 +52,32 @@ def _finite(values: Sequence[Any]) -> list[tuple[int, float]]:
     return [(i + 1, float(v)) for i, v in enumerate(values) if isinstance(v, int | float) and math.isfinite(v)]
 
 
+def curve_panels(metric: str) -> list[tuple[str, str, str]]:
+    """(training curve, validation curve, name) per panel: the objective, then the loss every family records."""
+    panels = []
+    if metric.startswith("val_") and metric != "val_loss":
+        panels.append((held_out_metric(metric), metric, held_out_metric(metric)))
+    return panels + [("loss", "val_loss", "loss")]
+
+
 def learning_curves(trials: Sequence[Mapping[str, Any]], metric: str) -> bytes:
-    """One row per top trial: accuracy (left) and loss (right); training grey dashed, validation solid in the
-    colour of the trial's diagnosis; a dotted line at the best epoch.
+    """One row per top trial: the objective (left) and the loss (right); training grey dashed, validation solid in
+    the colour of the trial's diagnosis; a dotted line at the best epoch.
 
     Each trial: ``rank``, ``number``, ``value``, ``label`` (diagnosis), ``best_epoch``, ``curves``.
     """
     from matplotlib.lines import Line2D
 
     rows = max(1, len(trials))
-    fig = _figure(11, 2.4 * rows + 0.9)
-    axes = fig.subplots(rows, 2, squeeze=False)
+    panels = curve_panels(metric)
+    fig = _figure(5.5 * len(panels), 2.4 * rows + 0.9)
+    axes = fig.subplots(rows, len(panels), squeeze=False)
     fig.suptitle("Learning curves of the top configurations", fontsize=12)
     for row, trial in zip(axes, trials, strict=False):
         color = LABEL_COLORS.get(trial["label"], "#333333")
         curves = trial.get("curves") or {}
         title = f"#{trial['rank']}  trial {trial['number']}: {trial['label']}  ({metric} {trial['value']:.4f})"
-        for ax, (train_key, val_key, name) in zip(
-            row, (("accuracy", "val_accuracy", "accuracy"), ("loss", "val_loss", "loss")), strict=True
-        ):
+        for ax, (train_key, val_key, name) in zip(row, panels, strict=True):
             drawn = False
             for key, style, line_color, face in ((train_key, "--", TRAIN_COLOR, "white"), (val_key, "-", color, color)):
                 points = _finite(curves.get(key) or [])
@@ -87,9 +96,9 @@ def learning_curves(trials: Sequence[Mapping[str, Any]], metric: str) -> bytes:
                 ax.set_ylabel(name)
                 ax.xaxis.get_major_locator().set_params(integer=True)
                 ax.grid(alpha=0.3)
-            ax.set_title(title if name == "accuracy" else "loss", fontsize=9.5, loc="left", color=color)
-        row[0].set_xlabel("epoch", fontsize=8)
-        row[1].set_xlabel("epoch", fontsize=8)
+            ax.set_title(title if ax is row[0] else name, fontsize=9.5, loc="left", color=color)
+        for ax in row:
+            ax.set_xlabel("epoch", fontsize=8)
     if not trials:
         axes[0][0].text(0.5, 0.5, "no completed trials", ha="center", va="center")
     handles = [
@@ -110,6 +119,7 @@ def optimization_history(
     """Every trial's value by trial number, the best so far, and (when known) the winner's test score and CI.
 
     Each point: ``number``, ``state`` (COMPLETE/PRUNED/FAIL), ``value`` (last reported value for pruned trials).
+    ``test``: ``metric``, ``value`` and, when there is an interval, ``low`` and ``high``.
     """
     fig = _figure(9, 4.5)
     ax = fig.subplots()
@@ -137,14 +147,11 @@ def optimization_history(
         ax.step(xs, best, where="post", color="#d62728", linewidth=1.8, label="best so far", zorder=3)
     failed = sum(p["state"] == "FAIL" for p in points)
     if test:
-        ax.axhspan(
-            test["low"],
-            test["high"],
-            color="#2ca02c",
-            alpha=0.15,
-            label=f"winner retrained: test accuracy {test['value']:.4f}, 95% CI",
-        )
-        ax.axhline(test["value"], color="#2ca02c", linewidth=1.2)
+        label = f"winner retrained: test {test['metric']} {test['value']:.4f}"
+        if test.get("low") is not None and test.get("high") is not None:
+            ax.axhspan(test["low"], test["high"], color="#2ca02c", alpha=0.15, label=label + ", 95% CI")
+            label = ""
+        ax.axhline(test["value"], color="#2ca02c", linewidth=1.2, **({"label": label} if label else {}))
     ax.set_xlabel("trial number")
     ax.set_ylabel(metric)
     title = f"Optimization history ({'higher' if maximize else 'lower'} is better)"
@@ -178,10 +185,11 @@ def importances(values: Mapping[str, float], evaluator: str, n_trials: int, n_co
     return _png(fig)
 
 
-def gap_vs_value(points: Sequence[Mapping[str, Any]], metric: str) -> bytes:
-    """Each trial's train-validation accuracy gap at its last epoch against its validation score.
+def gap_vs_value(points: Sequence[Mapping[str, Any]], metric: str, threshold: float | None = None) -> bytes:
+    """Each trial's train-validation gap in the objective at its last epoch against its validation score.
 
-    Each point: ``number``, ``gap``, ``value``, ``label``, ``rank`` (set for the top trials).
+    Each point: ``number``, ``gap``, ``value``, ``label``, ``rank`` (set for the top trials). ``threshold`` is the
+    overfitting line when it is one number for every trial (bounded metrics); relative thresholds are not drawn.
     """
     fig = _figure(8, 5)
     ax = fig.subplots()
@@ -222,15 +230,16 @@ def gap_vs_value(points: Sequence[Mapping[str, Any]], metric: str) -> bytes:
             label=f"best (trial {winner['number']})",
             zorder=4,
         )
-    ax.axvline(
-        OVERFIT_GAP,
-        color="#d62728",
-        linestyle="--",
-        linewidth=1,
-        label=f"overfitting threshold (gap {OVERFIT_GAP:.2f})",
-    )
+    if threshold is not None:
+        ax.axvline(
+            threshold,
+            color="#d62728",
+            linestyle="--",
+            linewidth=1,
+            label=f"overfitting threshold (gap {threshold:.2f})",
+        )
     ax.axvline(0, color="#888888", linewidth=0.8)
-    ax.set_xlabel("train minus validation accuracy at the last epoch (gap)")
+    ax.set_xlabel(f"how much better training looks than validation in {held_out_metric(metric)} at the last epoch")
     ax.set_ylabel(metric)
     ax.set_title("Generalisation gap against validation score", fontsize=11)
     ax.grid(alpha=0.3)
@@ -241,7 +250,7 @@ def gap_vs_value(points: Sequence[Mapping[str, Any]], metric: str) -> bytes:
 def pruning_savings(points: Sequence[Mapping[str, Any]], stats: Mapping[str, Any]) -> bytes:
     """Left: epochs each trial trained against its full budget. Right: the cumulative totals.
 
-    Each point: ``number``, ``state``, ``trained``, ``budget``. ``stats`` from ``reporting.pruning_stats``.
+    Each point: ``number``, ``state``, ``trained``, ``budget``. ``stats`` from ``reports.data.pruning_stats``.
     """
     pts = sorted((p for p in points if p["state"] in ("COMPLETE", "PRUNED", "FAIL")), key=lambda p: p["number"])
     fig = _figure(12, 4.5)

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 import optuna
 from optuna.trial import TrialState
 
+from automl.record import read_trial
 from automl.ticker import Ticker
 
 
@@ -96,13 +97,15 @@ class Progress:
             self.best = trial.value
         self.current = None
         if self._live is None and not self.quiet:
+            record = read_trial(trial)
             detail = ""
             if trial.state == TrialState.COMPLETE:
-                detail = f"value={trial.value:.4f} at epoch {trial.user_attrs.get('best_epoch')}"
+                detail = f"value={trial.value:.4f} at epoch {record.best_epoch}"
             elif trial.state == TrialState.PRUNED:
-                detail = f"at epoch {trial.user_attrs.get('pruned_at_epoch', '?')}"
+                at = record.pruned_at_epoch if record.pruned_at_epoch is not None else "?"
+                detail = f"at epoch {at}" + (f" ({record.prune_reason})" if record.prune_reason else "")
             elif trial.state == TrialState.FAIL:
-                detail = trial.user_attrs.get("fail_reason", "")
+                detail = record.fail_reason
             line = f"[automl] trial {trial.number} {state} {detail} | {self.status_line()}"
             if self._ticker is not None:
                 self._ticker.say(line)

@@ -293,6 +293,35 @@ def read_final(raw: Any, metric: str) -> FinalRecord | None:
     )
 
 
+@dataclass(frozen=True)
+class SeedSpread:
+    """One configuration retrained with several seeds and scored once each on the held-out split."""
+
+    values: tuple[float, ...]  # one held-out score per seed, in the study's test metric
+    mean: float
+    std: float
+    low: float
+    high: float
+
+
+def read_seed_spreads(raw: Any) -> dict[int, SeedSpread]:
+    """The ``seed_evaluations`` attribute by trial number. Version 1 named the scores ``test_accuracy``; later
+    records name them ``test_values``. Entries without scores are skipped."""
+    spreads: dict[int, SeedSpread] = {}
+    for key, entry in (raw or {}).items() if isinstance(raw, dict) else ():
+        if not isinstance(entry, dict) or not str(key).lstrip("-").isdigit():
+            continue
+        values = tuple(
+            float(v) for v in entry.get("test_values") or entry.get("test_accuracy") or () if is_finite_number(v)
+        )
+        if not values:
+            continue
+        mean = sum(values) / len(values)
+        std = math.sqrt(sum((v - mean) ** 2 for v in values) / (len(values) - 1)) if len(values) > 1 else 0.0
+        spreads[int(key)] = SeedSpread(values, mean, std, min(values), max(values))
+    return spreads
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Studies
 

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from automl.errors import StorageError
+from automl.record import RecordError, read_study_attrs
 
 if TYPE_CHECKING:
     import optuna
@@ -28,6 +29,7 @@ class StudyRow:
     last_activity: datetime | None = None
     budget: int | None = None  # the study's recorded trial budget, for automl studies
     metric: str | None = None
+    note: str = ""  # why some facts are missing, e.g. a study recorded by a newer automl
 
     @property
     def finished(self) -> int:
@@ -52,16 +54,23 @@ def summarize(
             values.append(float(trial.value))
         moments += [m for m in (trial.datetime_start, trial.datetime_complete) if m is not None]
     best = (max if direction == "maximize" else min)(values) if values and direction != "multi" else None
-    settings = (user_attrs or {}).get("settings") or {}
-    budget = settings.get("trials")
+    budget: int | None = None
+    metric: str | None = None
+    note = ""
+    try:
+        record = read_study_attrs(name, direction, user_attrs or {})
+        budget, metric = record.budget, record.metric if "metric" in record.settings else None
+    except RecordError:  # a newer automl's study is still listed; only its settings are not read
+        note = "recorded by a newer automl"
     return StudyRow(
         name=name,
         direction=direction,
         counts=counts,
         best_value=best,
         last_activity=max(moments) if moments else None,
-        budget=int(budget) if isinstance(budget, int) else None,
-        metric=settings.get("metric"),
+        budget=budget,
+        metric=metric,
+        note=note,
     )
 
 

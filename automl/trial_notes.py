@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from automl.record import RecordError, StudyKey, held_out_metric, read_study, read_study_attrs, read_trial
+
 if TYPE_CHECKING:
     import optuna
 
@@ -23,7 +25,8 @@ FINISHED = ("COMPLETE", "PRUNED", "FAIL")
 
 @dataclass(frozen=True)
 class CurveFacts:
-    """The numbers a note shows. Epochs are 1-based; gaps are train minus validation accuracy."""
+    """The numbers a note shows. Epochs are 1-based; gaps compare the objective's training and validation values
+    (``fit_metric``), positive when training looks better."""
 
     epochs: int
     best_epoch: int | None
@@ -31,20 +34,22 @@ class CurveFacts:
     gap_at_end: float | None
     diagnosis: str | None = None
     reason: str | None = None
+    fit_metric: str | None = None
 
 
 def trial_facts(trial: optuna.trial.FrozenTrial, metric: str, maximize: bool) -> CurveFacts:
     """What the note shows, from :mod:`automl.diagnostics` (the same diagnosis the reports give)."""
     from automl.diagnostics import diagnose_trial
 
-    d = diagnose_trial(trial, metric, maximize)
+    d = diagnose_trial(read_trial(trial), metric, maximize)
     return CurveFacts(
         epochs=d.epochs,
         best_epoch=d.best_epoch,
         gap_at_best=d.gap_at_best,
         gap_at_end=d.gap_at_end,
-        diagnosis=d.label,
+        diagnosis=d.title,
         reason=d.reason,
+        fit_metric=d.fit_metric,
     )
 
 
@@ -56,44 +61,41 @@ def _fmt(value: Any) -> str:
 
 def render_note(trial: optuna.trial.FrozenTrial, metric: str, facts: CurveFacts) -> str:
     """The Markdown body. Kept short: the dashboard shows it beside the trial's parameters and values."""
-    state = trial.state.name.lower()
-    head = f"### automl · trial {trial.number} · {state}"
-    if trial.value is not None:
-        head += f" · {metric} {trial.value:.4f}"
+    record = read_trial(trial)
+    head = f"### automl · trial {record.number} · {record.state.lower()}"
+    if record.value is not None:
+        head += f" · {metric} {record.value:.4f}"
     lines = [head, ""]
     if facts.diagnosis:
         lines.append(f"**Diagnosis: {facts.diagnosis}**: {facts.reason}")
         lines.append("")
     epoch_line = f"- Best epoch: {facts.best_epoch if facts.best_epoch is not None else '-'} of {facts.epochs} trained"
-    if trial.user_attrs.get("pruned_at_epoch") is not None:
-        epoch_line += f" (pruned at epoch {trial.user_attrs['pruned_at_epoch']})"
+    if record.pruned_at_epoch is not None:
+        epoch_line += f" (pruned at epoch {record.pruned_at_epoch})"
     lines.append(epoch_line)
     if facts.gap_at_best is not None or facts.gap_at_end is not None:
         at_best = "-" if facts.gap_at_best is None else f"{facts.gap_at_best:+.3f}"
         at_end = "-" if facts.gap_at_end is None else f"{facts.gap_at_end:+.3f}"
-        lines.append(f"- Train − validation accuracy gap: {at_best} at the best epoch, {at_end} at the last")
+        name = held_out_metric(facts.fit_metric or metric)
+        lines.append(f"- Train − validation {name} gap: {at_best} at the best epoch, {at_end} at the last")
     extras = []
-    if trial.user_attrs.get("n_params"):
-        extras.append(f"{trial.user_attrs['n_params']:,} parameters")
-    if trial.user_attrs.get("train_seconds") is not None:
-        extras.append(f"trained in {trial.user_attrs['train_seconds']:.1f} s")
+    if record.n_params:
+        extras.append(f"{record.n_params:,} parameters")
+    if record.train_seconds is not None:
+        extras.append(f"trained in {record.train_seconds:.1f} s")
     if extras:
         lines.append("- " + ", ".join(extras))
-    if trial.user_attrs.get("fail_reason"):
-        lines.append(f"- Failed: {trial.user_attrs['fail_reason']}")
-    config = trial.user_attrs.get("config") or trial.params
-    if config:
+    if record.fail_reason:
+        lines.append(f"- Failed: {record.fail_reason}")
+    if record.config:
         lines += ["", "| parameter | value |", "|---|---|"]
-        lines += [f"| {key} | {_fmt(value)} |" for key, value in config.items()]
+        lines += [f"| {key} | {_fmt(value)} |" for key, value in record.config.items()]
     return "\n".join(lines) + "\n"
 
 
 def _study_metric(study: optuna.Study) -> tuple[str, bool]:
-    import optuna
-
-    settings = study.user_attrs.get("settings") or {}
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    return str(settings.get("metric", "val_accuracy")), maximize
+    record = read_study(study)
+    return record.metric, record.maximize
 
 
 def write_trial_note(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
@@ -137,14 +139,17 @@ def write_missing_notes(storage: optuna.storages.BaseStorage) -> int:
 
     Studies without automl's recorded space are left alone: their trials lack the facts a note shows.
     """
-    import optuna
-
     pending = []
     for summary in storage.get_all_studies():
-        if "space" not in summary.user_attrs:
+        if StudyKey.SPACE not in summary.user_attrs:
             continue
-        metric = str((summary.user_attrs.get("settings") or {}).get("metric", "val_accuracy"))
-        maximize = summary.direction == optuna.study.StudyDirection.MAXIMIZE
+        direction = summary.directions[0].name.lower() if len(summary.directions) == 1 else "multi"
+        try:
+            record = read_study_attrs(summary.study_name, direction, summary.user_attrs)
+        except RecordError as exc:  # one unreadable study must not keep the dashboard from starting
+            log.warning("%s; its trials get no notes", exc)
+            continue
+        metric, maximize = record.metric, record.maximize
         system_attrs = storage.get_study_system_attrs(summary._study_id)
         pending += [
             (summary._study_id, metric, maximize, trial)

@@ -22,7 +22,7 @@ from pathlib import Path
 import optuna
 from optuna.trial import TrialState
 
-from automl.reporting import load_study, write_report
+from automl.reports import load_study, write_report
 from automl.spaces import load_space
 
 BUDGET = 30  # longest synthetic run; the space allows 40 epochs, so the report counts 10+ saved per trial

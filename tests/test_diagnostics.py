@@ -1,13 +1,13 @@
-"""Diagnoses of known curves, with the numbers behind them, and the study-level advice."""
+"""Diagnoses of known curves (any metric, either direction), pruned and failed trials, and the study-level advice."""
 
 from __future__ import annotations
 
 import math
-from types import SimpleNamespace
 
 import pytest
 
 from automl import diagnostics as dg
+from automl.record import TrialRecord
 
 # Epoch 1..6. Training keeps improving; validation loss bottoms at epoch 3 then climbs 60%.
 OVERFIT = {
@@ -38,7 +38,7 @@ def test_overfitting_curve_gets_its_turning_point_and_gaps() -> None:
     assert d.epochs == 6
     assert d.best_epoch == 3  # first epoch reaching val_accuracy 0.86
     assert d.gap_at_best == pytest.approx(0.92 - 0.86)
-    assert d.gap_at_end == pytest.approx(0.99 - 0.84)
+    assert d.gap_at_end == pytest.approx(0.99 - 0.84) and d.gap_limit == dg.OVERFIT_GAP
     # Smoothed over 3 epochs: [0.75, 0.667, 0.55, 0.567, 0.667, 0.725]; the minimum is 0.55 at epoch 3.
     assert d.val_loss_min_epoch == 3
     assert d.val_loss_rise == pytest.approx(0.725 / 0.55 - 1)
@@ -50,7 +50,7 @@ def test_overfitting_curve_gets_its_turning_point_and_gaps() -> None:
 def test_underfitting_curve_is_not_called_overfitting() -> None:
     d = dg.diagnose_curves(UNDERFIT)
     assert d.label == dg.UNDERFITTING
-    assert d.train_accuracy_at_end == pytest.approx(0.4)
+    assert d.train_value_at_end == pytest.approx(0.4) and d.fit_metric == "val_accuracy"
     assert d.best_epoch == 4 and d.still_improving
     assert "0.400" in d.reason
 
@@ -133,20 +133,69 @@ def test_loss_metric_picks_the_lowest_validation_loss_epoch() -> None:
     assert dg.diagnose_curves(OVERFIT, metric="val_loss", maximize=False).best_epoch == 3
 
 
-def trial(state: str, curves: object = None, **attrs: object) -> SimpleNamespace:
-    return SimpleNamespace(state=SimpleNamespace(name=state), user_attrs={"curves": curves, **attrs})
+def trial(state: str, curves: dict | None = None, **fields: object) -> TrialRecord:
+    return TrialRecord(number=0, state=state, value=None, params={}, config={}, curves=curves or {}, **fields)
 
 
-def test_trial_level_reads_failure_reasons_and_pruning() -> None:
+def test_a_failure_reason_decides_divergence_by_whole_words() -> None:
     # Keras stops before recording the NaN epoch, so the failure reason is what tells divergence.
-    diverged = trial("FAIL", GOOD, fail_reason="loss became nan at epoch 5; training diverged")
-    assert dg.diagnose_trial(diverged).label == dg.UNSTABLE
-    broken = trial("FAIL", None, fail_reason="ValueError: bad shape")
-    d = dg.diagnose_trial(broken)
-    assert d.label == dg.FAILED and d.reason == "ValueError: bad shape"
-    pruned = dg.diagnose_trial(trial("PRUNED", UNDERFIT, pruned_at_epoch=4))
-    assert pruned.label == dg.UNDERFITTING and pruned.reason.endswith("pruned at epoch 4")
+    for reason in (
+        "loss became nan at epoch 5; training diverged",
+        "val_loss became inf at epoch 2; training diverged",
+        "loss became -inf at epoch 2",
+        "gradients were non-finite",
+    ):
+        assert dg.diagnose_trial(trial("FAIL", GOOD, fail_reason=reason)).label == dg.UNSTABLE, reason
+    # "info", "infeasible", "nanny": the substrings 'inf' and 'nan' are no evidence of divergence.
+    for reason in ("could not write info file", "infeasible configuration", "worker nanny-3 lost", "ValueError"):
+        d = dg.diagnose_trial(trial("FAIL", None, fail_reason=reason))
+        assert d.label == dg.FAILED and d.reason == reason
+    assert dg.diagnose_trial(trial("FAIL")).reason == "failed without a recorded reason"
+    # Curves that already hold the NaN epoch say it themselves, whatever the reason.
+    assert dg.diagnose_trial(trial("FAIL", NAN, fail_reason="see log")).label == dg.UNSTABLE
     assert dg.diagnose_trial(trial("COMPLETE")).label == dg.NO_CURVES
+
+
+def test_a_pruned_trial_is_pruned_at_its_epoch_never_underfitting() -> None:
+    # Its curves would read as underfitting (40% training accuracy): stopped early is no such evidence.
+    assert dg.diagnose_curves(UNDERFIT).label == dg.UNDERFITTING
+    d = dg.diagnose_trial(trial("PRUNED", UNDERFIT, pruned_at_epoch=4))
+    assert d.label == dg.PRUNED and d.title == "pruned at epoch 4"
+    assert "underfit" not in d.title and "stopped at epoch 4 by the pruner" in d.reason
+    assert d.best_epoch == 4  # the curve's numbers stay available
+    timed = dg.diagnose_trial(trial("PRUNED", UNDERFIT, pruned_at_epoch=2, prune_reason="time budget"))
+    assert timed.title == "pruned at epoch 2 (time budget)" and "by time budget" in timed.reason
+    # No recorded epoch: the intermediate values say how far it got.
+    d = dg.diagnose_trial(trial("PRUNED", intermediate={1: 0.3, 2: 0.4, 3: 0.45}))
+    assert d.title == "pruned at epoch 3"
+
+
+def test_a_minimised_unbounded_metric_gets_a_signed_gap_and_a_relative_threshold() -> None:
+    # Regression: RMSE falls; training 0.5 against validation 1.0 at the end is a 100% gap.
+    curves = {
+        "loss": [4.0, 2.0, 1.0, 0.5],
+        "rmse": [2.0, 1.4, 0.9, 0.5],
+        "val_loss": [4.0, 2.2, 1.4, 1.1],
+        "val_rmse": [2.0, 1.5, 1.1, 1.0],
+    }
+    d = dg.diagnose_curves(curves, metric="val_rmse", maximize=False)
+    assert d.best_epoch == 4 and d.fit_metric == "val_rmse"
+    assert d.gap_at_end == pytest.approx(0.5)  # validation minus training: positive = training looks better
+    assert d.gap_limit == pytest.approx(dg.OVERFIT_GAP_RELATIVE * 1.0)
+    assert d.label == dg.OVERFITTING and "rmse gap 0.500" in d.reason
+    # A close fit on the same scale is good, and underfitting is not judged: RMSE has no absolute bar.
+    close = {**curves, "rmse": [2.0, 1.5, 1.1, 0.97]}
+    good = dg.diagnose_curves(close, metric="val_rmse", maximize=False)
+    assert good.label == dg.GOOD_FIT and good.gap_at_end == pytest.approx(0.03)
+    assert "underfitting not judged (val_rmse has no absolute bar)" in good.reason
+    assert not dg.is_bounded("val_rmse") and dg.is_bounded("val_accuracy") and dg.is_bounded("val_auc")
+
+
+def test_a_small_gap_on_a_large_scale_is_not_overfitting() -> None:
+    # An absolute 0.05 would call any gap on a scale of hundreds overfitting; 3 against 300 is 1%.
+    curves = {"loss": [9.0, 5.0, 4.0], "mae": [400.0, 320.0, 297.0], "val_mae": [410.0, 330.0, 300.0]}
+    d = dg.diagnose_curves(curves, metric="val_mae", maximize=False)
+    assert d.label == dg.GOOD_FIT and d.gap_at_end == pytest.approx(3.0)
 
 
 def test_summary_advises_regularisation_when_the_top_overfit() -> None:
@@ -165,9 +214,10 @@ def test_summary_advises_regularisation_when_the_top_overfit() -> None:
 def test_summary_advises_capacity_when_most_underfit_and_lr_when_unstable() -> None:
     under = dg.diagnose_curves(UNDERFIT)
     nan = dg.diagnose_curves(NAN)
-    s = dg.summarize([under, under, under, nan], [under, under], unstable_lr=(0.2, 0.003))
+    s = dg.summarize([under, under, under, nan], [under, under], metric="val_accuracy", unstable_lr=(0.2, 0.003))
     text = " ".join(s.recommendations)
-    assert "3 of 4 trials underfit" in text and "widen the layers" in text
+    assert "3 of 4 trials that ran to the end underfit (training and validation accuracy below 0.90)" in text
+    assert "widen the layers" in text
     assert "1 of 4 trials were unstable" in text and "median learning rate was 0.2 against 0.003" in text
     assert "raise the epoch budget" in text  # both top trials were still improving
 
@@ -177,6 +227,20 @@ def test_summary_without_curves_says_so() -> None:
     s = dg.summarize([none, none], [none])
     assert s.n_with_curves == 0 and s.counts == {dg.NO_CURVES: 2}
     assert s.recommendations[0].startswith("No per-epoch curves were recorded")
+
+
+def test_pruned_trials_are_counted_apart_from_the_diagnoses() -> None:
+    # Most of a default run's "underfitting" trials were pruned ones; they must not make that verdict.
+    pruned = dg.diagnose_trial(trial("PRUNED", UNDERFIT, pruned_at_epoch=2))
+    good = dg.diagnose_curves(GOOD)
+    under = dg.diagnose_curves(UNDERFIT)
+    s = dg.summarize([pruned, pruned, pruned, good, good, under], [good])
+    assert s.n_pruned == 3 and s.n_diagnosed == 3 and s.n_with_curves == 3
+    assert s.counts == {dg.GOOD_FIT: 2, dg.UNDERFITTING: 1} and dg.PRUNED not in s.counts
+    # 1 underfit of the 3 that ran to the end is no majority; counting the pruned as underfit would make 4 of 6.
+    assert not any("underfit" in r for r in s.recommendations)
+    only = dg.summarize([pruned, pruned], [])
+    assert only.recommendations[0].startswith("All 2 trials were pruned")
 
 
 def test_every_threshold_is_stated() -> None:

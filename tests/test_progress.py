@@ -7,11 +7,12 @@ import io
 import optuna
 
 from automl.progress import Progress
+from automl.record import TrialKey
 
 
 def finished_trial(study: optuna.Study, value: float, epoch: int) -> optuna.trial.FrozenTrial:
     trial = study.ask()
-    trial.set_user_attr("best_epoch", epoch)
+    trial.set_user_attr(TrialKey.BEST_EPOCH, epoch)
     study.tell(trial, value)
     return study.trials[-1]
 
@@ -29,6 +30,24 @@ def test_plain_lines_when_not_a_terminal() -> None:
     assert len(lines) == 2
     assert lines[0].startswith("[automl] trial 0 complete value=0.9100 at epoch 3 | trials 1/5")
     assert "best 0.9100" in lines[1] and "trials 2/5" in lines[1] and "s left" in lines[1]
+
+
+def test_pruned_and_failed_trials_say_where_and_why() -> None:
+    stream = io.StringIO()
+    study = optuna.create_study(direction="maximize")
+    with Progress("s", budget=None, timeout=None, direction="maximize", stream=stream) as progress:
+        trial = study.ask()
+        trial.set_user_attr(TrialKey.PRUNED_AT_EPOCH, 4)
+        trial.set_user_attr(TrialKey.PRUNE_REASON, "time budget")
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        progress.trial_finished(study, study.trials[-1])
+        trial = study.ask()
+        trial.set_user_attr(TrialKey.FAIL_REASON, "loss became nan at epoch 2; training diverged")
+        study.tell(trial, state=optuna.trial.TrialState.FAIL)
+        progress.trial_finished(study, study.trials[-1])
+    pruned, failed = stream.getvalue().splitlines()
+    assert pruned.startswith("[automl] trial 0 pruned at epoch 4 (time budget) | trials 1 (pruned 1, failed 0)")
+    assert failed.startswith("[automl] trial 1 fail loss became nan at epoch 2; training diverged |")
 
 
 def test_live_panel_shows_the_running_trial_and_epoch() -> None:

@@ -13,6 +13,7 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 from optuna_dashboard import get_note, save_note
 
+from automl.record import RECORD_VERSION, StudyKey, TrialKey
 from automl.storage import open_storage
 from automl.trial_notes import with_trial_notes, write_missing_notes
 
@@ -32,7 +33,7 @@ def add_trial(study: optuna.Study, state: TrialState, **user_attrs: object) -> o
             value=0.80 if state == TrialState.COMPLETE else None,
             params={"learning_rate": 0.01},
             distributions={"learning_rate": FloatDistribution(1e-3, 1e-1, log=True)},
-            user_attrs={"config": CONFIG, **user_attrs},
+            user_attrs={TrialKey.CONFIG: CONFIG, **{getattr(TrialKey, k.upper()): v for k, v in user_attrs.items()}},
         )
     )
     return study.trials[-1]
@@ -51,8 +52,8 @@ def storage(tmp_path: Path) -> optuna.storages.RDBStorage:
 @pytest.fixture
 def automl_study(storage: optuna.storages.RDBStorage) -> optuna.Study:
     study = optuna.create_study(study_name="ours", storage=storage, direction="maximize")
-    study.set_user_attr("space", {"name": "tiny"})
-    study.set_user_attr("settings", {"metric": "val_accuracy"})
+    study.set_user_attr(StudyKey.SPACE, {"name": "tiny"})
+    study.set_user_attr(StudyKey.SETTINGS, {"metric": "val_accuracy"})
     return study
 
 
@@ -77,7 +78,9 @@ def test_backfill_writes_each_finished_trial_its_note_once(
     assert "- Train − validation accuracy gap: +0.150 at the best epoch, +0.210 at the last" in note
     assert "25,450 parameters" in note
     assert "| units_1 | 32 |" in note and "| learning_rate | 0.01 |" in note
-    assert "(pruned at epoch 2)" in note_of(automl_study, pruned)
+    pruned_note = note_of(automl_study, pruned)
+    assert "**Diagnosis: pruned at epoch 2**: stopped at epoch 2 by the pruner" in pruned_note
+    assert "(pruned at epoch 2)" in pruned_note and "Diagnosis: underfitting" not in pruned_note
     failed_note = note_of(automl_study, failed)
     assert "Diagnosis: unstable/diverged" in failed_note
     assert "- Failed: loss became nan at epoch 2; training diverged" in failed_note
@@ -110,3 +113,17 @@ def test_a_note_that_cannot_be_written_costs_a_warning_not_the_search(
         with_trial_notes(None)(automl_study, gone)
     assert "trial 7: could not write its dashboard note" in caplog.text
     assert note_of(automl_study, trial) == ""
+
+
+def test_a_study_from_a_newer_automl_gets_no_notes_and_stops_nothing(
+    storage: optuna.storages.RDBStorage, automl_study: optuna.Study, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_trial(automl_study, TrialState.COMPLETE, curves=OVERFIT)
+    newer = optuna.create_study(study_name="newer", storage=storage, direction="maximize")
+    newer.set_user_attr(StudyKey.SPACE, {"name": "tiny"})
+    newer.set_user_attr(StudyKey.RECORD_VERSION, RECORD_VERSION + 1)
+    add_trial(newer, TrialState.COMPLETE, curves=OVERFIT)
+    with caplog.at_level(logging.WARNING, logger="automl.trial_notes"):
+        assert write_missing_notes(storage) == 1  # ours only
+    assert "study 'newer': was recorded by a newer automl" in caplog.text
+    assert note_of(newer, newer.trials[0]) == ""

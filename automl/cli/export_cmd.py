@@ -1,4 +1,4 @@
-"""``automl export STUDY --out DIR``: the winner as a plain Keras model, its configuration and the report."""
+"""``automl export STUDY --out DIR``: the winner's saved model file, its configuration and the report."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from automl.storage import default_storage_url
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "export",
-        help="export the retrained winner (.keras), its configuration (YAML) and the report",
-        description="Write DIR/model.keras (loadable with keras.saving.load_model, no automl needed), "
-        "DIR/config.yaml and DIR/report/. The winner is retrained first if the study has no saved model for it.",
+        help="export the retrained winner (its model file), its configuration (YAML) and the report",
+        description="Write the winner's model file as its family saved it (model.keras for the Keras families; "
+        "loadable without automl), DIR/config.yaml and DIR/report/. The winner is retrained first if the study "
+        "has no saved model for it.",
     )
     p.add_argument("study", help="study name")
     p.add_argument("--out", required=True, help="folder to write into (created if missing)")
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from automl.reporting import export_study, load_study
+    from automl.reports import export_study, load_study
     from automl.storage import redact, resolve_url
 
     url = resolve_url(args.storage)
@@ -33,5 +34,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"Model:  {result.model} ({how}; trial {result.trial})")
     print(f"Config: {result.config}")
     print(f"Report: {result.report}")
-    print(f'Load it with: keras.saving.load_model("{result.model}")')
+    print(f"Load it with: {result.load_hint}")
     return 0

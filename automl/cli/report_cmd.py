@@ -35,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from automl.errors import AutomlError
     from automl.evaluation import ensure_final, seed_spread, study_dataset
-    from automl.reporting import load_study, terminal_summary, top_trials, write_report
+    from automl.record import read_study
+    from automl.reports import load_study, terminal_summary, top_trials, write_report
     from automl.storage import redact, resolve_url
 
     if args.top < 1:
@@ -43,14 +44,14 @@ def run(args: argparse.Namespace) -> int:
     if args.seeds < 0:
         raise AutomlError(f"--seeds: must be an integer >= 0, got {args.seeds}; pass e.g. --seeds 3")
     url = resolve_url(args.storage)
-    study = load_study(args.study, url)
+    study = load_study(args.study, url)  # a study recorded by a newer automl stops here, in one line
     out_dir = Path(args.reports) / study.study_name
-    has_data = bool(study.user_attrs.get("dataset"))
+    record = read_study(study)
     if args.seeds and args.no_evaluate:
         raise AutomlError("--seeds retrains models and --no-evaluate forbids training; drop one of them")
-    if not args.no_evaluate and (args.seeds or (has_data and not study.user_attrs.get("final"))):
+    if not args.no_evaluate and (args.seeds or (record.dataset and record.final is None)):
         data = study_dataset(study, args.data_dir)  # a plain Optuna study fails here only if --seeds asked for it
-        if not study.user_attrs.get("final") and top_trials(study, 1):
+        if record.final is None and top_trials(study, 1):
             print(f"Retraining the winner of {study.study_name} and scoring it on the test split...", file=sys.stderr)
             ensure_final(study, data, out_dir)
         if args.seeds:

@@ -64,6 +64,8 @@ def _list(storage: BaseStorage, where: str) -> int:
             if r.last_activity is None
             else f"{r.last_activity:%Y-%m-%d %H:%M} ({describe_age(r.last_activity, now)})"
         )
+        if r.note:
+            when += f"; {r.note}"
         table.append(
             (
                 r.name,

@@ -69,7 +69,7 @@ def test_report_command_with_seed_spread(
     assert main(args) == 0
     out = capsys.readouterr().out
     assert f"Report: {reports / 'tiny' / 'report.html'}" in out
-    assert "95% CI [" in out and "Selection bias (validation - test)" in out
+    assert "95% CI [" in out and "Selection bias (how much better validation looked than test)" in out
     markdown = (reports / "tiny" / "report.md").read_text()
     assert "| trial | seeds | mean test accuracy | std | min | max |" in markdown
     assert len(re.findall(r"^\| \d+ \| 2 \| 0\.\d{4} \|", markdown, flags=re.M)) == 1  # the top 1, two seeds
@@ -89,7 +89,8 @@ def test_export_loads_with_plain_keras_and_retrains_when_the_model_is_gone(
     model = keras.saving.load_model(first / "model.keras")
     assert model.predict(images, verbose=0).shape == (5, 10)
     config = yaml.safe_load((first / "config.yaml").read_text())
-    assert config["input"]["shape"] == [784] and config["classes"] == 10
+    assert config["family"] == "keras_mlp" and config["model"] == "model.keras"
+    assert config["load"] == f'keras.saving.load_model("{first / "model.keras"}")' and "input" in config["data"]
     assert config["config"] == searched.result.best_params
     assert (first / "report" / "report.html").is_file()
 

@@ -12,6 +12,7 @@ from conftest import POSTGRES_URL
 from optuna.trial import TrialState, create_trial
 
 from automl.cli import main
+from automl.record import RECORD_VERSION, StudyKey
 from automl.storage import default_storage_url, open_storage
 from automl.studies import describe_age, summarize
 
@@ -35,7 +36,7 @@ def test_a_row_counts_states_and_picks_the_best_by_direction() -> None:
         fake_trial("PRUNED", 0.5, 10),  # a pruned trial's value is not a result
         fake_trial("FAIL", None, 5),
     ]
-    attrs = {"settings": {"trials": 30, "metric": "val_accuracy"}}
+    attrs = {StudyKey.SETTINGS: {"trials": 30, "metric": "val_accuracy"}}
     row = summarize("s", "maximize", trials, attrs)
     assert row.counts == {"complete": 2, "pruned": 1, "fail": 1, "running": 0, "waiting": 0}
     assert row.best_value == 0.95 and row.finished == 3 and row.total == 4 and row.budget == 30
@@ -62,7 +63,7 @@ def test_ages_read_in_the_largest_whole_unit(ago: timedelta, text: str) -> None:
 
 def add_trials(name: str, url: str, states_values: list[tuple[TrialState, float | None]]) -> None:
     study = optuna.create_study(study_name=name, storage=open_storage(url, heartbeat=False), direction="maximize")
-    study.set_user_attr("settings", {"trials": 10, "metric": "val_accuracy"})
+    study.set_user_attr(StudyKey.SETTINGS, {"trials": 10, "metric": "val_accuracy"})
     dist = {"x": optuna.distributions.FloatDistribution(0, 1)}
     for state, value in states_values:
         study.add_trial(create_trial(state=state, value=value, params={"x": 0.5}, distributions=dist))
@@ -83,6 +84,15 @@ def test_the_listing_shows_each_study(capsys: pytest.CaptureFixture[str]) -> Non
     assert alpha[:9] == ["alpha", "2/10", "2", "0", "1", "0", "0", "0.9300", "val_accuracy"]
     assert "just now" in lines[2]
     assert beta[:2] == ["beta", "0/10"] and beta[-1] == "-"  # never active
+
+
+def test_a_study_from_a_newer_automl_is_listed_with_a_note(capsys: pytest.CaptureFixture[str]) -> None:
+    url = default_storage_url()
+    add_trials("future", url, [(TrialState.COMPLETE, 0.5)])
+    optuna.load_study(study_name="future", storage=url).set_user_attr(StudyKey.RECORD_VERSION, RECORD_VERSION + 1)
+    assert main(["studies"]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("future"))
+    assert row.split()[:2] == ["future", "1"] and row.endswith("; recorded by a newer automl")
 
 
 def test_delete_asks_first(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:

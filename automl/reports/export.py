@@ -1,0 +1,148 @@
+"""``automl export``: the final model file, its configuration (YAML) and the report, in one folder.
+
+The model is whatever the winner's family saved (``model.keras`` for the Keras families, ``model.json`` for the
+synthetic one); export copies the file and asks the family how to load it, so it never loads a library itself.
+When the study has no saved model for its current winner (a continued search found a new one, or the reports folder
+was deleted), the winner is retrained first through ``retrain``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from automl.errors import AutomlError
+from automl.record import FinalRecord, StudyRecord, read_study
+from automl.reports.data import DEFAULT_TOP_K, final_estimate, top_trials
+from automl.reports.write import write_report
+
+DEFAULT_FAMILY = "keras_mlp"  # studies recorded before spaces could name another family
+
+Retrain = Callable[[Any, Path], None]  # (study, folder): retrain the winner, save it there, record `final`
+
+
+@dataclass
+class ExportResult:
+    directory: Path
+    model: Path
+    config: Path
+    report: Path
+    trial: int
+    retrained: bool
+    family: str
+    load_hint: str
+
+
+def family_name(record: StudyRecord, config: dict[str, Any]) -> str:
+    """The family that trained the winner: the space's ``model``, or, when the space chooses among several
+    families (``model`` is a list), the one the winner's configuration names."""
+    declared = (record.space or {}).get("model")
+    if isinstance(declared, list):
+        chosen = config.get("model")
+        if not isinstance(chosen, str) or chosen not in declared:
+            raise AutomlError(
+                f"study {record.name!r}: its space chooses among {declared}, but the winner's configuration names "
+                f"no family (model={chosen!r}); the study is damaged"
+            )
+        return chosen
+    return str(declared) if declared else DEFAULT_FAMILY
+
+
+def _saved_model(record: StudyRecord, winner: int) -> tuple[FinalRecord, Path] | None:
+    """The final evaluation and its model file, when both exist and belong to the current winner."""
+    final = record.final
+    if final is None or not final.model_path or final.best_trial != winner:
+        return None
+    path = Path(final.model_path)
+    return (final, path) if path.is_file() else None
+
+
+def _retrain_winner(data_dir: str | None) -> Retrain:
+    def retrain(study: Any, out: Path) -> None:
+        from automl.evaluation import study_dataset
+        from automl.finish import finalize
+
+        finalize(study, study_dataset(study, data_dir), out)
+
+    return retrain
+
+
+_HEADER = """\
+# Exported by automl from study {study!r}: the winning configuration ({family}), retrained on train+validation.
+# Load the model without automl:
+#   {hint}
+"""
+_IMAGE_INPUT = "flatten each image to one row and scale pixels to [0, 1] (divide by 255)"
+
+
+def export_study(
+    study: Any,
+    out_dir: str | Path,
+    *,
+    storage: str = "",
+    data_dir: str | None = None,
+    top_k: int = DEFAULT_TOP_K,
+    retrain: Retrain | None = None,
+) -> ExportResult:
+    """Copy the winner's saved model into ``out_dir``, write ``config.yaml`` beside it and the report under
+    ``report/``. ``retrain`` (default: the search's own final stage, on the study's recorded data, read from
+    ``data_dir`` when given) runs only when the saved model is missing or belongs to an earlier winner."""
+    import yaml
+
+    from automl.models import get_family
+
+    out = Path(out_dir)
+    winners = top_trials(study, 1)
+    if not winners:
+        raise AutomlError(f"study {study.study_name!r}: no trial completed, so there is no winner to export")
+    winner = winners[0]
+    record = read_study(study)
+    found = _saved_model(record, winner.number)
+    retrained = found is None
+    if found is None:
+        out.mkdir(parents=True, exist_ok=True)
+        (retrain or _retrain_winner(data_dir))(study, out)
+        record = read_study(study)
+        found = _saved_model(record, winner.number)
+        if found is None:
+            raise AutomlError(
+                f"study {record.name!r}: retraining trial {winner.number} saved no model; see the messages above"
+            )
+    final, saved = found
+    name = family_name(record, final.config)
+    family = get_family(name)
+    out.mkdir(parents=True, exist_ok=True)
+    model_path = out / saved.name
+    if saved.resolve() != model_path.resolve():
+        shutil.copy2(saved, model_path)
+    hint = family.load_hint(model_path)
+    estimate = final_estimate(final, record.metric, record.maximize)
+    document: dict[str, Any] = {
+        "study": record.name,
+        "trial": winner.number,
+        "family": name,
+        "metric": record.metric,
+        "direction": record.direction,
+        "validation_value": round(float(winner.value), 6),
+        "test_metric": estimate.test_metric,
+        "test_value": round(estimate.test_value, 6),
+        "test_ci95": [round(v, 4) for v in estimate.ci] if estimate.ci else None,
+        "n_test": estimate.n_test,
+        "baseline": {"label": estimate.baseline_label, "test_value": estimate.baseline_test_value},
+        "epochs": estimate.epochs,
+        "members": len(estimate.member_test_values) or 1,
+        "model": model_path.name,
+        "load": hint,
+        "data": {"dataset": record.dataset, "kind": record.data_kind, "task": record.task},
+        "config": final.config,
+    }
+    if record.data_kind == "images":
+        document["data"]["input"] = _IMAGE_INPUT
+    config_path = out / "config.yaml"
+    header = _HEADER.format(study=record.name, family=name, hint=hint)
+    config_path.write_text(header + yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    files = write_report(study, out / "report", top_k=top_k, storage=storage)
+    return ExportResult(out, model_path, config_path, files.html, winner.number, retrained, name, hint)

@@ -1,0 +1,41 @@
+"""Opening an existing study for a report or an export: read-only, and refused in one line when it can't be read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from automl.errors import AutomlError, StorageError
+from automl.record import check_version
+
+
+def load_study(name: str, storage: str | None = None) -> Any:
+    """Load an existing study (automl's or a plain Optuna one), or raise a one-line error.
+
+    A study recorded by a newer automl raises :class:`automl.record.RecordError` here, before anything is written.
+    """
+    import optuna
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from automl.storage import open_storage, redact, resolve_url
+
+    url = resolve_url(storage)
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        parsed = None
+    database = parsed.database if parsed is not None and parsed.get_backend_name() == "sqlite" else None
+    # Opening a missing SQLite file would create an empty one; a report should not leave files behind.
+    if database and database != ":memory:" and not Path(database).expanduser().is_file():
+        raise StorageError(f"storage {redact(url)}: no such SQLite file; pass --storage with the study's URL")
+    rdb = open_storage(url, heartbeat=False)
+    names = sorted(s.study_name for s in rdb.get_all_studies())
+    if name not in names:
+        known = ", ".join(names[:20]) + (" ..." if len(names) > 20 else "") if names else "none"
+        raise StorageError(f"study {name!r}: not found in {redact(url)}; known studies: {known}")
+    study = optuna.load_study(study_name=name, storage=rdb)
+    if len(study.directions) > 1:
+        raise AutomlError(f"study {name!r}: has {len(study.directions)} objectives; reports cover one objective")
+    check_version(name, study.user_attrs)
+    return study
