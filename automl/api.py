@@ -35,6 +35,7 @@ class SearchResult:
     test_metric: str | None
     test_value: float | None
     baseline_test_value: float | None
+    baseline_label: str
     counts: dict[str, int]
     data_source: str
     elapsed_seconds: float
@@ -190,7 +191,8 @@ def _conclude(
     from automl.finish import best_trial, finalize, trial_config
     from automl.progress import StepLog
     from automl.record import read_study, read_trial
-    from automl.reporting import write_report
+    from automl.reports import write_report
+    from automl.studies import STATES
     from automl.summary import render_summary_md, summary_data
 
     winner = best_trial(study)
@@ -221,7 +223,7 @@ def _conclude(
         write_report(study, out_dir, storage=url)
     except AutomlError as exc:
         log.warning("report: not written (%s); retry: automl report %s", exc, study.study_name)
-    counts: dict[str, int] = {}
+    counts = dict.fromkeys(STATES, 0)
     for trial in study.get_trials(deepcopy=False):
         state = read_trial(trial).state.lower()
         counts[state] = counts.get(state, 0) + 1
@@ -234,6 +236,7 @@ def _conclude(
         test_metric=final.test_metric if final else None,
         test_value=final.test_value if final else None,
         baseline_test_value=final.baseline_test_value if final else None,
+        baseline_label=final.baseline_label if final else "",
         counts=counts,
         data_source=str(read_study(study).data_source or dataset.source),
         elapsed_seconds=time.monotonic() - clock.started,

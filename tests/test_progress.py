@@ -57,7 +57,7 @@ def test_live_panel_shows_the_running_trial_and_epoch() -> None:
         progress.trial_started(4, {})
         progress.epoch(4, 2, {"val_accuracy": 0.75, "loss": 0.5})
         panel = progress._panel()
-    assert "running trial 4, epoch 2" in panel.renderable and "val_accuracy=0.7500" in panel.renderable
+    assert "trial 4 running: epoch 2 done" in panel.renderable and "val_accuracy=0.7500" in panel.renderable
     assert "automl search - live-study" in stream.getvalue()
 
 

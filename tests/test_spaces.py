@@ -105,7 +105,7 @@ def test_describe_lists_every_parameter_and_condition() -> None:
         (with_param("z", {"type": "weird"}), "params.z.type", "must be one of"),
         (with_param("z", {"type": "fixed"}), "params.z", "needs 'value'"),
         ({"model": "keras_mlp", "params": {}}, "params", "non-empty mapping"),
-        ({**BASE, "model": "resnet"}, "model", "must be one of"),
+        ({**BASE, "model": "resnet"}, "model", "must be a model family"),
         ({**BASE, "search": {"warm_start": [{"depth": 2}]}}, "search.warm_start[0].depth", "not a searched parameter"),
         ({**BASE, "search": {"warm_start": [{"lr": 5.0}]}}, "search.warm_start[0].lr", "outside the parameter's range"),
         ({**BASE, "search": {"warm_start": [{"optimizer": "lbfgs"}]}}, "search.warm_start[0].optimizer", "outside"),

@@ -15,8 +15,9 @@ import pytest
 from conftest import POSTGRES_URL
 from test_workers import FINISHED, delete_pg_studies, load, make_study, unique, write_space
 
-from automl.errors import AutomlError, StorageError
+from automl.errors import StorageError
 from automl.storage import FailurePolicy, StudyLock, default_storage_url, open_storage, redact
+from automl.validation import ArgumentError
 from automl.workers import run_local_workers
 
 PASSWORD = "s3cret-pw"
@@ -46,17 +47,19 @@ def test_an_unreachable_server_is_reported_without_the_password() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "flag"),
+    ("kwargs", "name", "flag"),
     [
-        ({"heartbeat_interval": 0}, "--heartbeat-interval"),
-        ({"heartbeat_interval": 5, "grace_period": 5}, "--grace-period"),
-        ({"max_retry": -1}, "--max-retry"),
-        ({"max_consecutive_failures": 0}, "--max-failures"),
+        ({"heartbeat_interval": 0}, "heartbeat_interval", "--heartbeat-interval"),
+        ({"heartbeat_interval": 5, "grace_period": 5}, "grace_period", "--grace-period"),
+        ({"max_retry": -1}, "max_retry", "--max-retry"),
+        ({"max_consecutive_failures": 0}, "max_consecutive_failures", "--max-failures"),
     ],
 )
-def test_failure_settings_are_checked(kwargs: dict[str, int], flag: str) -> None:
-    with pytest.raises(AutomlError, match=flag):
+def test_failure_settings_are_checked_and_named_for_their_caller(kwargs: dict[str, int], name: str, flag: str) -> None:
+    with pytest.raises(ArgumentError) as caught:
         FailurePolicy(**kwargs)
+    assert str(caught.value).startswith(f"{name}: ")  # the Python API's argument
+    assert caught.value.for_cli().startswith(f"{flag}: ")  # the command line's flag
 
 
 @pytest.mark.parametrize("where", ["default", "postgresql"])

@@ -75,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {key}: {value}", file=out)
     print(f"Validation {result.metric}: {result.best_value:.4f}", file=out)
     if result.test_value is not None:
-        baseline = "" if result.baseline_test_value is None else f"   baseline: {result.baseline_test_value:.4f}"
+        baseline = ""
+        if result.baseline_test_value is not None:
+            baseline = f" | {result.baseline_label}: {result.baseline_test_value:.4f}"
         print(f"Test {result.test_metric} (held-out, retrained winner): {result.test_value:.4f}{baseline}", file=out)
     if result.final_note:
         print(f"Final stage: {result.final_note}", file=out)

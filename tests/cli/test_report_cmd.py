@@ -51,7 +51,7 @@ def test_search_writes_the_full_report(searched: Searched) -> None:
     pngs = sorted(out.glob("*.png"))
     assert len(pngs) == 5
     html = (out / "report.html").read_text()
-    assert html.count("src='data:image/png;base64,") == len(pngs)
+    assert html.count('src="data:image/png;base64,') == len(pngs)
     assert "Honest final estimate" in html and f"{searched.result.test_accuracy:.4f}" in html
     trials = optuna.load_study(study_name="tiny", storage=searched.url).get_trials()
     table = pd.read_csv(out / "trials.csv")
@@ -76,7 +76,7 @@ def test_report_command_with_seed_spread(
     study = optuna.load_study(study_name="tiny", storage=searched.url)
     spread = study.user_attrs["seed_evaluations"][str(study.user_attrs["final"]["best_trial"])]
     # Seed 0 is the seed of the final model's first member: the same training, the same score.
-    assert spread["test_accuracy"][0] == pytest.approx(study.user_attrs["final"]["member_test_accuracies"][0])
+    assert spread["test_values"][0] == pytest.approx(study.user_attrs["final"]["member_test_values"][0])
 
 
 def test_export_loads_with_plain_keras_and_retrains_when_the_model_is_gone(
