@@ -18,7 +18,7 @@ from automl import __version__
 from automl.errors import AutomlError
 
 # Subcommand modules, in the order `automl --help` lists them.
-COMMAND_MODULES = ("search", "spaces", "dashboard", "report", "export", "worker", "studies")
+COMMAND_MODULES = ("search", "spaces", "dashboard", "report", "export", "worker", "studies", "sweep", "scheduler")
 
 
 EXAMPLES = """\
