@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sweep_helpers import SYNTHETIC_SPACE, write_spec
+from sweep_helpers import REPO_ROOT, SYNTHETIC_SPACE, write_spec
 
 from automl.cli import main
 from automl.sweeps.spec import SweepSpecError, load_spec, load_sweeps
@@ -103,3 +103,8 @@ def test_a_folder_of_specs_leaves_out_a_bad_one_and_says_why(tmp_path: Path) -> 
     specs = load_sweeps(tmp_path, on_error=lambda path, exc: errors.append(str(exc)))
     assert [s.name for s in specs] == ["good"]
     assert len(errors) == 1 and "when: unknown key" in errors[0]
+
+
+def test_the_example_spec_is_valid() -> None:
+    spec = load_spec(REPO_ROOT / "examples" / "sweeps" / "nightly.yaml")
+    assert (spec.schedule, spec.timezone, spec.top_k, spec.keep_runs) == ("30 2 * * *", "Europe/Berlin", 5, 14)
