@@ -48,11 +48,6 @@ def read_run_study(url: str | None, name: str) -> RunStudy:
     return RunStudy(read_study(study), [read_trial(t) for t in study.get_trials(deepcopy=False)])
 
 
-def study_exists(url: str | None, name: str) -> bool:
-    storage = open_storage(url, heartbeat=False)
-    return any(s.study_name == name for s in storage.get_all_studies())
-
-
 def link_study(url: str | None, name: str, attrs: dict[str, Any]) -> None:
     study = _load(url, name)
     for key, value in attrs.items():
