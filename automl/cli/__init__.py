@@ -19,7 +19,7 @@ from automl.errors import AutomlError
 from automl.validation import ArgumentError
 
 # Subcommand modules, in the order `automl --help` lists them.
-COMMAND_MODULES = ("search", "spaces", "dashboard", "report", "export", "worker", "studies")
+COMMAND_MODULES = ("search", "spaces", "dashboard", "report", "export", "worker", "studies", "sweep", "scheduler")
 
 
 EXAMPLES = """\

@@ -1,0 +1,457 @@
+"""The scheduler's record on a storage URL (SQLAlchemy Core, beside Optuna's tables): sweeps, runs, the lease.
+
+Exactly once rests on three things, all in this module:
+
+1. every run has one row, and ``UNIQUE(sweep, scheduled_for)`` forbids a second for the same due time;
+2. the rows for new due times and the sweep's ``checked_until`` (how far its schedule has been read) are written
+   in one transaction, so a scheduler dying half-way leaves either both or neither;
+3. that transaction runs under a cross-process lock (a PostgreSQL advisory lock, an ``flock`` beside an SQLite
+   file), and inside it a scheduler acts only while it holds the lease row, so of two schedulers on one storage
+   one acts and the other stands by until the lease runs out.
+
+A run moves pending -> running by compare-and-set (:meth:`StateStore.claim`), so it is started at most once; a
+running run whose heartbeat stops is recorded failed ("lost"), never started again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    and_,
+    create_engine,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Connection, Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from automl.errors import StorageError
+from automl.storage import SQLITE_BUSY_TIMEOUT, _file_lock, _lock_file_beside, _lock_key, redact, resolve_url
+
+RUNNING = "running"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+ACTIVE = ("pending", RUNNING)  # a run of the sweep is going: what overlap looks at
+FINISHED = (SUCCEEDED, FAILED, "skipped")
+
+metadata = MetaData()
+
+sweeps_table = Table(
+    "automl_sweeps",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("schedule", String(200)),
+    Column("timezone", String(64)),
+    Column("source", Text),
+    Column("checked_until", DateTime, nullable=False),  # due times up to here have been decided
+    Column("created_at", DateTime, nullable=False),
+)
+
+runs_table = Table(
+    "automl_sweep_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("sweep", String(100), nullable=False, index=True),
+    Column("scheduled_for", DateTime),  # NULL for a run started by hand (`automl sweep run`)
+    Column("trigger", String(20), nullable=False),  # schedule | catch-up | manual
+    Column("status", String(20), nullable=False),  # pending | queued | running | succeeded | failed | skipped
+    Column("reason", Text, nullable=False, default=""),
+    Column("start_after", DateTime),
+    Column("created_at", DateTime, nullable=False),
+    Column("started_at", DateTime),
+    Column("finished_at", DateTime),
+    Column("heartbeat_at", DateTime),
+    Column("owner", String(200)),  # the scheduler (or process) that started it
+    Column("study", String(200)),
+    Column("previous_study", String(200)),
+    Column("storage", Text),  # the sweep's storage, redacted
+    Column("metric", String(100)),
+    Column("direction", String(20)),
+    Column("trials", Integer),
+    Column("best_value", Float),
+    Column("test_metric", String(100)),
+    Column("test_value", Float),
+    Column("warm_started", Integer),
+    Column("notes", Text, nullable=False, default=""),  # warm start and data messages
+    Column("ray_job", String(200)),
+    Column("study_deleted", Boolean, nullable=False, default=False),
+    UniqueConstraint("sweep", "scheduled_for", name="uq_automl_sweep_runs_due"),
+)
+
+lease_table = Table(
+    "automl_scheduler_lease",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+_LOCK_KEY = _lock_key("automl-sweeps")
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """An instant read back from the database (stored naive, in UTC) as an aware datetime."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _db(value: datetime | None) -> datetime | None:
+    """An aware instant as the naive UTC the tables store (SQLite keeps no offsets)."""
+    return value.astimezone(UTC).replace(tzinfo=None) if value is not None else None
+
+
+def new_owner() -> str:
+    """host:pid:random, unique per scheduler object, so two in one process are still two."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    sweep: str
+    scheduled_for: datetime | None
+    trigger: str
+    status: str
+    reason: str
+    start_after: datetime | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    owner: str | None
+    study: str | None
+    previous_study: str | None
+    storage: str | None
+    metric: str | None
+    direction: str | None
+    trials: int | None
+    best_value: float | None
+    test_metric: str | None
+    test_value: float | None
+    warm_started: int | None
+    notes: str
+    ray_job: str | None
+    study_deleted: bool
+
+    @classmethod
+    def from_row(cls, row: Any) -> RunRow:
+        values = dict(row._mapping)
+        for key in ("scheduled_for", "start_after", "created_at", "started_at", "finished_at", "heartbeat_at"):
+            values[key] = utc(values[key])
+        values["notes"] = values["notes"] or ""
+        values["reason"] = values["reason"] or ""
+        values["study_deleted"] = bool(values["study_deleted"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class SweepRow:
+    name: str
+    schedule: str | None
+    timezone: str | None
+    source: str | None
+    checked_until: datetime
+    created_at: datetime
+
+
+class StateStore:
+    """The scheduler's tables on ``url`` (default: ``$AUTOML_STORAGE``, else the embedded SQLite file)."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = resolve_url(url)
+        self.engine = _engine(self.url)
+        self._thread_lock = threading.Lock()
+        parsed = make_url(self.url)
+        self._kind = parsed.get_backend_name()
+        self._lock_path = _lock_file_beside(parsed.database, "sweeps") if self._kind == "sqlite" else None
+        with self.transaction() as conn:  # under the lock: processes opening a fresh storage race on CREATE
+            metadata.create_all(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction under the cross-process lock (see the module docstring)."""
+        with self._thread_lock:
+            if self._kind == "postgresql":
+                with self.engine.begin() as conn:
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
+                    yield conn
+            elif self._lock_path is not None:
+                with _file_lock(self._lock_path), self.engine.begin() as conn:
+                    yield conn
+            else:
+                with self.engine.begin() as conn:
+                    yield conn
+
+    # ---------------------------------------------------------------------------------------------------------
+    # The lease
+
+    def take_lease(self, conn: Connection, holder: str, now: datetime, ttl: timedelta, name: str) -> str | None:
+        """Hold (or renew) the lease ``name`` until ``now + ttl``; returns None when taken, else the holder."""
+        row = conn.execute(select(lease_table).where(lease_table.c.name == name)).first()
+        if row is not None and row.holder != holder and utc(row.expires_at) > now:  # type: ignore[operator]
+            return str(row.holder)
+        values = {"holder": holder, "expires_at": _db(now + ttl)}
+        if row is None:
+            conn.execute(insert(lease_table).values(name=name, **values))
+        else:
+            conn.execute(update(lease_table).where(lease_table.c.name == name).values(**values))
+        return None
+
+    def release_lease(self, holder: str, name: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                update(lease_table)
+                .where(and_(lease_table.c.name == name, lease_table.c.holder == holder))
+                .values(expires_at=datetime(1970, 1, 1))
+            )
+
+    # ---------------------------------------------------------------------------------------------------------
+    # Sweeps
+
+    def ensure_sweep(
+        self, conn: Connection, name: str, schedule: str, timezone: str, source: str, now: datetime
+    ) -> SweepRow:
+        """The sweep's row; a sweep seen for the first time starts reading its schedule at ``now`` (nothing
+        before it was ever due). A changed schedule keeps ``checked_until``: due times already decided stay so."""
+        row = conn.execute(select(sweeps_table).where(sweeps_table.c.name == name)).first()
+        if row is None:
+            conn.execute(
+                insert(sweeps_table).values(
+                    name=name,
+                    schedule=schedule,
+                    timezone=timezone,
+                    source=source,
+                    checked_until=_db(now),
+                    created_at=_db(now),
+                )
+            )
+            return SweepRow(name, schedule, timezone, source, now, now)
+        if (row.schedule, row.timezone, row.source) != (schedule, timezone, source):
+            conn.execute(
+                update(sweeps_table)
+                .where(sweeps_table.c.name == name)
+                .values(schedule=schedule, timezone=timezone, source=source)
+            )
+        return SweepRow(name, schedule, timezone, source, utc(row.checked_until), utc(row.created_at))  # type: ignore[arg-type]
+
+    def set_checked(self, conn: Connection, name: str, until: datetime) -> None:
+        conn.execute(update(sweeps_table).where(sweeps_table.c.name == name).values(checked_until=_db(until)))
+
+    def sweeps(self) -> dict[str, SweepRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(sweeps_table)).all()
+        return {
+            r.name: SweepRow(r.name, r.schedule, r.timezone, r.source, utc(r.checked_until), utc(r.created_at))  # type: ignore[arg-type]
+            for r in rows
+        }
+
+    # ---------------------------------------------------------------------------------------------------------
+    # Runs
+
+    def add_run(self, conn: Connection, sweep: str, **values: Any) -> int:
+        """Insert a run row; the unique (sweep, scheduled_for) key refuses a second row for one due time."""
+        for key in ("scheduled_for", "start_after", "created_at", "started_at", "heartbeat_at"):
+            if key in values:
+                values[key] = _db(values[key])
+        result = conn.execute(insert(runs_table).values(sweep=sweep, **values))
+        return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def has_run_for(self, conn: Connection, sweep: str, scheduled_for: datetime) -> bool:
+        query = select(runs_table.c.id).where(
+            and_(runs_table.c.sweep == sweep, runs_table.c.scheduled_for == _db(scheduled_for))
+        )
+        return conn.execute(query).first() is not None
+
+    def counts(self, conn: Connection, sweep: str) -> tuple[int, int]:
+        """(runs going: pending or running, runs waiting: queued) for ``sweep``."""
+        query = (
+            select(runs_table.c.status, func.count())
+            .where(and_(runs_table.c.sweep == sweep, runs_table.c.status.in_((*ACTIVE, "queued"))))
+            .group_by(runs_table.c.status)
+        )
+        by_status = dict(conn.execute(query).all())
+        return sum(by_status.get(s, 0) for s in ACTIVE), by_status.get("queued", 0)
+
+    def promote_queued(self, conn: Connection, sweep: str, now: datetime) -> int | None:
+        """Make the oldest waiting run pending when no run of ``sweep`` is going; its id, or None."""
+        active, waiting = self.counts(conn, sweep)
+        if active or not waiting:
+            return None
+        row = conn.execute(
+            select(runs_table.c.id)
+            .where(and_(runs_table.c.sweep == sweep, runs_table.c.status == "queued"))
+            .order_by(runs_table.c.scheduled_for, runs_table.c.id)
+        ).first()
+        conn.execute(
+            update(runs_table).where(runs_table.c.id == row.id).values(status="pending", start_after=_db(now))  # type: ignore[union-attr]
+        )
+        return int(row.id)  # type: ignore[union-attr]
+
+    def claim(self, conn: Connection, owner: str, now: datetime, sweeps: list[str]) -> list[RunRow]:
+        """Move every pending run of ``sweeps`` whose start time has come to running, owned by ``owner``.
+        Compare-and-set on the status, so a run is claimed once however many schedulers try."""
+        due = conn.execute(
+            select(runs_table)
+            .where(
+                and_(
+                    runs_table.c.status == "pending",
+                    runs_table.c.sweep.in_(sweeps),
+                    runs_table.c.start_after <= _db(now),
+                )
+            )
+            .order_by(runs_table.c.scheduled_for, runs_table.c.id)
+        ).all()
+        claimed = []
+        for row in due:
+            result = conn.execute(
+                update(runs_table)
+                .where(and_(runs_table.c.id == row.id, runs_table.c.status == "pending"))
+                .values(status=RUNNING, owner=owner, started_at=_db(now), heartbeat_at=_db(now))
+            )
+            if result.rowcount == 1:
+                claimed.append(self._get(conn, row.id))
+        return claimed
+
+    def fail_lost(self, conn: Connection, now: datetime, grace: timedelta, keep_owner: str | None = None) -> list[int]:
+        """Record as failed every running run whose heartbeat is older than ``grace`` (its process or its
+        scheduler died). It is not started again: its due time has had its run."""
+        rows = conn.execute(
+            select(runs_table).where(and_(runs_table.c.status == RUNNING, runs_table.c.heartbeat_at < _db(now - grace)))
+        ).all()
+        lost = [r for r in rows if r.owner != keep_owner]
+        for r in lost:
+            conn.execute(
+                update(runs_table)
+                .where(and_(runs_table.c.id == r.id, runs_table.c.status == RUNNING))
+                .values(
+                    status=FAILED,
+                    finished_at=_db(now),
+                    reason=f"lost: no heartbeat since {utc(r.heartbeat_at):%Y-%m-%d %H:%M:%S} UTC "  # type: ignore[str-format]
+                    f"(its process or scheduler {r.owner} died)",
+                )
+            )
+        return [int(r.id) for r in lost]
+
+    def heartbeat(self, run_ids: list[int], now: datetime) -> None:
+        if not run_ids:
+            return
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(runs_table)
+                .where(and_(runs_table.c.id.in_(run_ids), runs_table.c.status == RUNNING))
+                .values(heartbeat_at=_db(now))
+            )
+
+    def start_manual(self, sweep: str, owner: str, now: datetime) -> int:
+        with self.transaction() as conn:
+            return self.add_run(
+                conn,
+                sweep,
+                trigger="manual",
+                status=RUNNING,
+                owner=owner,
+                created_at=now,
+                started_at=now,
+                heartbeat_at=now,
+                start_after=now,
+            )
+
+    def update_run(self, run_id: int, **values: Any) -> None:
+        for key in ("finished_at", "started_at", "heartbeat_at"):
+            if key in values:
+                values[key] = _db(values[key])
+        with self.engine.begin() as conn:
+            conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))
+
+    def finish(
+        self, run_id: int, status: str, now: datetime, reason: str = "", only_if_running: bool = False, **values: Any
+    ) -> bool:
+        """Record the run's end; with ``only_if_running``, only when nobody recorded it yet (returns whether)."""
+        where = runs_table.c.id == run_id
+        if only_if_running:
+            where = and_(where, runs_table.c.status == RUNNING)
+        with self.engine.begin() as conn:
+            result = conn.execute(
+                update(runs_table).where(where).values(status=status, reason=reason, finished_at=_db(now), **values)
+            )
+        return result.rowcount == 1
+
+    def get(self, run_id: int) -> RunRow:
+        with self.engine.connect() as conn:
+            return self._get(conn, run_id)
+
+    def _get(self, conn: Connection, run_id: int) -> RunRow:
+        row = conn.execute(select(runs_table).where(runs_table.c.id == run_id)).first()
+        if row is None:
+            raise StorageError(f"sweep run {run_id}: not found in {redact(self.url)}; check --storage")
+        return RunRow.from_row(row)
+
+    def runs(self, sweep: str | None = None) -> list[RunRow]:
+        """Runs oldest first (by due time, runs by hand by their creation)."""
+        query = select(runs_table).order_by(runs_table.c.created_at, runs_table.c.id)
+        if sweep is not None:
+            query = query.where(runs_table.c.sweep == sweep)
+        with self.engine.connect() as conn:
+            return [RunRow.from_row(r) for r in conn.execute(query).all()]
+
+    def last_success(self, sweep: str, before: int | None = None) -> RunRow | None:
+        """The latest succeeded run of ``sweep`` whose study still exists: the one a new run warm-starts from."""
+        rows = [
+            r
+            for r in self.runs(sweep)
+            if r.status == SUCCEEDED and r.study and not r.study_deleted and (before is None or r.id != before)
+        ]
+        return max(rows, key=lambda r: (r.finished_at or r.created_at, r.id)) if rows else None
+
+
+def _engine(url: str) -> Engine:
+    """An engine for the scheduler's tables, or a one-line StorageError."""
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {}
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT}
+    else:
+        kwargs["pool_pre_ping"] = True
+    try:
+        engine = create_engine(url, **kwargs)
+        with engine.connect() as conn:
+            if parsed.get_backend_name() == "sqlite":
+                conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # readers (sweep list) alongside a writer
+        return engine
+    except ModuleNotFoundError as exc:
+        raise StorageError(f"storage {redact(url)}: driver missing ({exc.name}); pip install it") from None
+    except (SQLAlchemyError, OSError) as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        text_ = (reason[0] if reason else type(exc).__name__)[:200].replace(url, redact(url))
+        raise StorageError(
+            f"storage {redact(url)}: cannot open the scheduler's tables ({text_}); check the URL and the server"
+        ) from None
