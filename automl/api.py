@@ -195,7 +195,16 @@ def _conclude(
     from automl.studies import STATES
     from automl.summary import render_summary_md, summary_data
 
-    winner = best_trial(study)
+    try:
+        winner = best_trial(study)
+    except AutomlError:
+        if settings.time_budget is None:
+            raise
+        used = time.monotonic() - clock.started
+        raise AutomlError(
+            f"study {study.study_name!r}: no trial completed within the time budget ({settings.time_budget:g} s, "
+            f"{used:.0f} s used); raise --time-budget, or resume with the same --study to search longer"
+        ) from None
     out_dir = reports_dir / study.study_name
     final = None
     if finish:

@@ -19,10 +19,10 @@ _POLL_SECONDS = 1.0
 class Ticker:
     """A daemon thread printing ``status()`` to ``stream`` after ``interval`` seconds without output."""
 
-    def __init__(self, status: Callable[[], str], stream: TextIO, interval: float = SILENCE_SECONDS) -> None:
+    def __init__(self, status: Callable[[], str], stream: TextIO, interval: float | None = None) -> None:
         self.status = status
         self.stream = stream
-        self.interval = interval
+        self.interval = SILENCE_SECONDS if interval is None else interval
         self._last = time.monotonic()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
