@@ -140,9 +140,8 @@ def main() -> None:
                 if profiler:
                     profiler.disable()
             raw, ours = min(raws), min(oursl)
-            print(
-                f"{kind:10s} runs: raw {', '.join(f'{r:.1f}' for r in raws)} s; automl {', '.join(f'{o:.1f}' for o in oursl)} s"
-            )
+            listed = "; ".join(f"raw {r:.1f} s, automl {o:.1f} s" for r, o in zip(raws, oursl, strict=True))
+            print(f"{kind:10s} runs: {listed}")
             print(
                 f"{kind:10s} best: raw Optuna {raw:6.1f} s ({1000 * raw / args.trials:5.0f} ms/trial)   "
                 f"automl {ours:6.1f} s ({1000 * ours / args.trials:5.0f} ms/trial)   ratio {ours / raw:.2f}"
