@@ -174,12 +174,12 @@ def open_storage(
         ) from None
 
 
-def _lock_key(label: str) -> int:
+def lock_key(label: str) -> int:
     """A PostgreSQL advisory-lock key (a signed 64-bit integer) for a label."""
     return int.from_bytes(hashlib.sha256(label.encode()).digest()[:8], "big", signed=True)
 
 
-def _lock_file_beside(database: str | None, purpose: str) -> Path | None:
+def lock_file_beside(database: str | None, purpose: str) -> Path | None:
     """The lock file next to an SQLite database file (``studies.db.<purpose>.lock``); None for in-memory ones."""
     if not database or database == ":memory:":
         return None
@@ -188,7 +188,7 @@ def _lock_file_beside(database: str | None, purpose: str) -> Path | None:
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     """An exclusive ``flock`` on ``path``, released by the kernel if the process dies."""
     import fcntl
 
@@ -212,7 +212,7 @@ def _advisory_lock(engine: Any, key: int) -> Iterator[None]:
 
 
 # One key for every automl process on a PostgreSQL server: schema creation is rare and brief.
-_SCHEMA_LOCK_KEY = _lock_key("automl-schema")
+_SCHEMA_LOCK_KEY = lock_key("automl-schema")
 
 
 @contextlib.contextmanager
@@ -228,9 +228,9 @@ def _schema_creation_lock(url: str) -> Iterator[None]:
 
     parsed = make_url(url)
     backend = parsed.get_backend_name()
-    lock_file = _lock_file_beside(parsed.database, "schema") if backend == "sqlite" else None
+    lock_file = lock_file_beside(parsed.database, "schema") if backend == "sqlite" else None
     if lock_file is not None:
-        with _file_lock(lock_file):
+        with file_lock(lock_file):
             yield
     elif backend == "postgresql":
         from sqlalchemy import create_engine
@@ -282,10 +282,10 @@ class StudyLock:
         backend = unwrapped(storage)  # Optuna wraps RDB storages in a caching layer
         self._engine = getattr(backend, "engine", None)
         self._kind = self._engine.name if self._engine is not None else "memory"
-        self._key = _lock_key(f"automl-study:{study_name}")
+        self._key = lock_key(f"automl-study:{study_name}")
         self._path: Path | None = None
         if self._kind == "sqlite":
-            self._path = _lock_file_beside(self._engine.url.database, "claims")  # type: ignore[union-attr]
+            self._path = lock_file_beside(self._engine.url.database, "claims")  # type: ignore[union-attr]
         elif self._kind not in ("postgresql", "memory"):
             log.warning(
                 "storage %s has no cross-process study lock; workers may exceed the budget by a trial each",
@@ -299,7 +299,7 @@ class StudyLock:
                 with _advisory_lock(self._engine, self._key):
                     yield
             elif self._path is not None:
-                with _file_lock(self._path):
+                with file_lock(self._path):
                     yield
             else:
                 yield

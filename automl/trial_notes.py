@@ -18,6 +18,8 @@ from automl.record import RecordError, StudyKey, held_out_metric, read_study, re
 if TYPE_CHECKING:
     import optuna
 
+from automl import optuna_compat as compat
+
 log = logging.getLogger(__name__)
 
 FINISHED = ("COMPLETE", "PRUNED", "FAIL")
@@ -112,9 +114,9 @@ def _save(study: optuna.Study, trial: optuna.trial.FrozenTrial, body: str) -> No
     # save_note wants a live Trial. Build it on a view of the study with a random sampler, because
     # ``Trial()`` calls the sampler's before_trial hook, which must not run the real sampler on a finished trial.
     view = optuna.study.Study(
-        study_name=study.study_name, storage=study._storage, sampler=optuna.samplers.RandomSampler()
+        study_name=study.study_name, storage=compat.storage_of(study), sampler=optuna.samplers.RandomSampler()
     )
-    save_note(optuna.trial.Trial(view, trial._trial_id), body)
+    save_note(optuna.trial.Trial(view, compat.trial_id(trial)), body)
 
 
 def with_trial_notes(
@@ -150,25 +152,24 @@ def write_missing_notes(storage: optuna.storages.BaseStorage) -> int:
             log.warning("%s; its trials get no notes", exc)
             continue
         metric, maximize = record.metric, record.maximize
-        system_attrs = storage.get_study_system_attrs(summary._study_id)
+        study_id = compat.summary_study_id(summary)
+        system_attrs = storage.get_study_system_attrs(study_id)
         pending += [
-            (summary._study_id, metric, maximize, trial)
-            for trial in storage.get_all_trials(summary._study_id, deepcopy=False)
-            if trial.state.name in FINISHED and not _has_note(system_attrs, trial._trial_id)
+            (study_id, metric, maximize, trial)
+            for trial in storage.get_all_trials(study_id, deepcopy=False)
+            if trial.state.name in FINISHED and not _has_note(system_attrs, compat.trial_id(trial))
         ]
     if len(pending) > 50:  # about 10 ms a note: say why the start waits
         seconds = len(pending) // 100 + 1
         log.info("adding the automl note to %d finished trials (once; about %d s)", len(pending), seconds)
     for study_id, metric, maximize, trial in pending:
         body = render_note(trial, metric, trial_facts(trial, metric, maximize))
-        _write_first_note(storage, study_id, trial._trial_id, body)
+        _write_first_note(storage, study_id, compat.trial_id(trial), body)
     return len(pending)
 
 
 def _has_note(study_system_attrs: Mapping[str, Any], trial_id: int) -> bool:
-    from optuna_dashboard._note import note_ver_key
-
-    return note_ver_key(trial_id) in study_system_attrs
+    return compat.note_version_key(trial_id) in study_system_attrs
 
 
 def _write_first_note(storage: optuna.storages.BaseStorage, study_id: int, trial_id: int, body: str) -> None:
@@ -178,8 +179,6 @@ def _write_first_note(storage: optuna.storages.BaseStorage, study_id: int, trial
     (500 trials: 28 s); a first note has nothing to replace, so two or three writes do. The version is written
     last so the dashboard never sees a version without its body.
     """
-    from optuna_dashboard._note import note_ver_key, split_body
-
-    for key, value in split_body(body, trial_id).items():
+    for key, value in compat.note_body_chunks(body, trial_id).items():
         storage.set_study_system_attr(study_id, key, value)
-    storage.set_study_system_attr(study_id, note_ver_key(trial_id), 1)
+    storage.set_study_system_attr(study_id, compat.note_version_key(trial_id), 1)

@@ -49,7 +49,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from automl.errors import StorageError
-from automl.storage import SQLITE_BUSY_TIMEOUT, _file_lock, _lock_file_beside, _lock_key, redact, resolve_url
+from automl.storage import SQLITE_BUSY_TIMEOUT, file_lock, lock_file_beside, lock_key, redact, resolve_url
 
 RUNNING = "running"
 SUCCEEDED = "succeeded"
@@ -109,7 +109,7 @@ lease_table = Table(
     Column("expires_at", DateTime, nullable=False),
 )
 
-_LOCK_KEY = _lock_key("automl-sweeps")
+_LOCK_KEY = lock_key("automl-sweeps")
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -187,7 +187,7 @@ class StateStore:
         self._thread_lock = threading.Lock()
         parsed = make_url(self.url)
         self._kind = parsed.get_backend_name()
-        self._lock_path = _lock_file_beside(parsed.database, "sweeps") if self._kind == "sqlite" else None
+        self._lock_path = lock_file_beside(parsed.database, "sweeps") if self._kind == "sqlite" else None
         with self.transaction() as conn:  # under the lock: processes opening a fresh storage race on CREATE
             metadata.create_all(conn)
 
@@ -203,7 +203,7 @@ class StateStore:
                     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
                     yield conn
             elif self._lock_path is not None:
-                with _file_lock(self._lock_path), self.engine.begin() as conn:
+                with file_lock(self._lock_path), self.engine.begin() as conn:
                     yield conn
             else:
                 with self.engine.begin() as conn:
