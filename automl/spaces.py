@@ -56,7 +56,7 @@ _KEYS_BY_TYPE = {
     "fixed": {"type", "value", "when"},
 }
 _METRIC_RE = re.compile(r"^val_[a-z][a-z0-9_]*$")
-_CONDITION_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<|\bin\b)\s*(.+?)\s*$")
+_CONDITION_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(==|!=|>=|<=|>|<|\bin\b)\s*(.+?)\s*$")
 
 
 class Suggester(Protocol):
