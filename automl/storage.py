@@ -84,11 +84,12 @@ def resolve_url(url: str | None) -> str:
 
 def redact(url: str) -> str:
     """The URL with its password replaced, safe to print, log or write into a report."""
-    try:
-        from sqlalchemy.engine import make_url
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
 
+    try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:
+    except (ArgumentError, ValueError):
         return "<unparseable storage URL>"
 
 
@@ -161,12 +162,16 @@ def open_storage(
             "grace_period": policy.grace_period,
             "heartbeat_stale_trial_callback": retry,
         }
+    from sqlalchemy.exc import SQLAlchemyError
+
     try:
         with _schema_creation_lock(url), warnings.catch_warnings():
             # Heartbeats and their retry callback are "experimental" since Optuna 2.8 and stable in behaviour.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)  # type: ignore[arg-type]
-    except Exception as exc:
+    # The database's own failures and Optuna's schema-version refusals (RuntimeError) are the user's to fix;
+    # anything else is a bug in automl and keeps its traceback.
+    except (SQLAlchemyError, OSError, ImportError, RuntimeError) as exc:
         reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
         reason = reason.replace(url, redact(url))
         raise StorageError(

@@ -165,3 +165,14 @@ def test_three_workers_finish_a_30_trial_postgresql_study_exactly(
     by_worker = Counter(t.user_attrs["worker"] for t in trials)
     assert len(by_worker) == 3, by_worker  # all three took part
     assert PASSWORD not in out + err and "Traceback" not in err
+
+
+def test_a_bug_while_opening_a_storage_is_not_blamed_on_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    import optuna.storages
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise TypeError("a programming error")
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", broken)
+    with pytest.raises(TypeError, match="a programming error"):  # not "check the URL", not exit 2
+        open_storage(default_storage_url())
