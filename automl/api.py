@@ -240,7 +240,7 @@ def _conclude(
         study_name=study.study_name,
         storage=url,
         best_params=trial_config(winner),
-        best_value=float(winner.value),
+        best_value=float(read_trial(winner).last_value),  # type: ignore[arg-type]
         metric=settings.metric,
         test_metric=final.test_metric if final else None,
         test_value=final.test_value if final else None,

@@ -33,18 +33,42 @@ SAFETY = 0.9  # plan to use at most this share of the time left: estimates from 
 
 
 def best_trial(study: Any) -> Any:
-    """The study's best completed trial with a finite value, or a one-line error when there is none."""
+    """The study's best completed trial with a finite value.
+
+    When none completed because the time budget stopped every trial (large data, a short budget), the best of
+    the trials the deadline stopped, by the last value it reported: a partial result, but the best the budget
+    bought; the final stage retrains it for the epochs it reached. Otherwise a one-line error.
+    """
     from optuna.trial import TrialState
 
     record = read_study(study)
+    pick = max if record.maximize else min
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
     complete = [t for t in complete if math.isfinite(t.value)]
-    if not complete:
-        raise AutomlError(
-            f"study {study.study_name!r}: no trial completed, so there is no winner to evaluate; "
-            "raise --trials or --timeout"
-        )
-    return (max if record.maximize else min)(complete, key=lambda t: t.value)
+    if complete:
+        return pick(complete, key=lambda t: t.value)
+    stopped = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+        if read_trial(t).prune_reason in STOPPED_BY_TIME and read_trial(t).last_value is not None
+    ]
+    if stopped:
+        return pick(stopped, key=lambda t: read_trial(t).last_value)
+    raise AutomlError(
+        f"study {study.study_name!r}: no trial completed, so there is no winner to evaluate; "
+        "raise --trials or --timeout"
+    )
+
+
+STOPPED_BY_TIME = ("time budget", "trial time cap")  # prune reasons that say nothing against the configuration
+
+
+def _best_reported_epoch(trial: TrialRecord, study: Any) -> int | None:
+    """The epoch of a stopped trial's best reported value (it recorded no best epoch of its own)."""
+    if not trial.intermediate:
+        return trial.epochs_seen
+    pick = max if study.maximize else min
+    return pick(trial.intermediate, key=lambda epoch: trial.intermediate[epoch])
 
 
 def trial_config(trial: Any) -> dict[str, Any]:
@@ -175,10 +199,15 @@ def finalize(
     space = study_space(study)
     winner = best_trial(study)
     winner_record = read_trial(winner)
+    if winner_record.state != "COMPLETE":
+        say(
+            f"no trial completed within the time budget; using trial {winner.number}, stopped by the "
+            f"{winner_record.prune_reason} at epoch {winner_record.pruned_at_epoch}, the best of those it stopped"
+        )
     family_name, config = space.family_of(winner_record.config)
     family = get_family(family_name)
     reference = baseline_family(space, family_name)
-    epochs = family.epochs_for_final(config, winner_record.best_epoch)
+    epochs = family.epochs_for_final(config, winner_record.best_epoch or _best_reported_epoch(winner_record, record))
     final_size = len(data.y_train) + len(data.y_val)
     plan = plan_final(
         members=max(1, members),
@@ -230,7 +259,7 @@ def finalize(
     final = FinalRecord(
         best_trial=winner.number,
         config=winner_record.config,
-        val_value=float(winner.value),
+        val_value=float(winner_record.last_value),  # type: ignore[arg-type]
         epochs=plan.epochs,
         test_metric=test_metric,
         test_value=float(evaluation.metrics[test_metric]),

@@ -61,7 +61,7 @@ params:
 
 
 def test_a_time_budget_covers_the_whole_job_and_the_final_stage_says_what_it_cut(tmp_path: Path) -> None:
-    budget, sleep = 10.0, 0.15  # a trial takes 1.2 s; a full final stage (3 members + baseline) about 6 s
+    budget, sleep = 15.0, 0.15  # a trial takes 1.2 s; a full final stage (3 members + baseline) about 6 s
     space = tmp_path / "slow.yaml"
     space.write_text(SLOW.format(budget=budget, sleep=sleep))
     started = time.monotonic()
@@ -96,3 +96,15 @@ def test_when_little_time_is_left_the_final_stage_shrinks_and_says_so(tmp_path: 
     assert final.final_stage["note"].startswith("1 member retrained for ")
     assert steps[0] == final.final_stage["note"] and steps[1].startswith("retraining member 1 of 1")
     assert final.baseline_test_value is None
+
+
+def test_when_time_stopped_every_trial_the_best_stopped_one_is_retrained(tmp_path: Path) -> None:
+    # Trials of 40 epochs of 0.2 s, each capped at 1.5 s: none can complete, and the job still ends with a model.
+    space = tmp_path / "long.yaml"
+    capped = SLOW.format(budget=600, sleep=0.2).replace("value: 8}", "value: 40}")
+    space.write_text(capped.replace("trials: 100,", "trials: 2, max_trial_seconds: 1.5,"))
+    result = automl.search("mnist", str(space), study="stopped", limit=TINY_LIMIT, quiet=True, reports_dir=tmp_path)
+    record = read_study(__import__("optuna").load_study(study_name="stopped", storage=default_storage_url()))
+    assert (result.counts["complete"], result.counts["pruned"]) == (0, 2)
+    assert record.final is not None and 1 <= record.final.epochs < 40
+    assert record.final.best_trial in (0, 1) and result.test_value is not None
