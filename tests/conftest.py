@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
-TINY_SPACE = FIXTURES / "tiny_mlp.yaml"
+TINY_SPACE = FIXTURES / "tiny_mlp.yaml"  # real Keras training: for the tests of training itself
+TINY_SYNTHETIC = FIXTURES / "tiny_synthetic.yaml"  # the same space on the synthetic family: coordination tests
+SLOW_SYNTHETIC = FIXTURES / "slow_synthetic.yaml"  # about a second per trial: tests that act while trials run
 TINY_LIMIT = 600  # examples: 384 train / 96 val / 120 test; a trial takes a second or two
 POSTGRES_URL = os.environ.get("AUTOML_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import TINY_LIMIT, TINY_SPACE
+from conftest import SLOW_SYNTHETIC, TINY_LIMIT
 from optuna.trial import TrialState
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
@@ -129,7 +129,7 @@ def wait_for_text(driver: webdriver.Chrome, *needles: str, timeout: float = 30) 
 
 def search_cmd(exe: str, tmp_path: Path, study: str, trials: int, *storage: str) -> list[str]:
     return [
-        exe, "search", "mnist", "--space", str(TINY_SPACE), "--limit", str(TINY_LIMIT), "--trials", str(trials),
+        exe, "search", "mnist", "--space", str(SLOW_SYNTHETIC), "--limit", str(TINY_LIMIT), "--trials", str(trials),
         "--study", study, "--reports", str(tmp_path / "reports"), "--no-live", *storage,
     ]  # fmt: skip
 

