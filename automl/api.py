@@ -21,7 +21,9 @@ from automl.storage import FailurePolicy
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SPACES = {"mnist": "mnist_mlp"}
+# The space a dataset searches when none is named. MNIST's is the CNN: 98-99% held-out against 96-97% for the
+# tutorial's MLP space in the same time (benchmarks/README.md); mnist_mlp stays, as the tutorial's own ground.
+DEFAULT_SPACES = {"mnist": "mnist_cnn"}
 DEFAULT_MEMBERS = 3  # the winner is retrained this many times and its members combined, time permitting
 
 

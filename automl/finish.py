@@ -174,11 +174,12 @@ class _EpochRelay:
 
 
 def baseline_family(space: SearchSpace, winner_family: str) -> ModelFamily | None:
-    """The winner's family if it has a baseline, else the first of the space's families that has one."""
+    """The family that trains the baseline: the winner's family's choice, else the first of the space's families
+    that names a baseline; None when none does."""
     for name in (winner_family, *space.families):
         family = get_family(name)
         if family.baseline is not None:
-            return family
+            return get_family(family.baseline_family) if family.baseline_family else family
     return None
 
 

@@ -25,14 +25,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    from automl.api import DEFAULT_SPACES
     from automl.spaces import list_spaces, load_space, spaces_dir
 
+    defaults = {space: dataset for dataset, space in DEFAULT_SPACES.items()}
     paths = list_spaces()
     if not paths:
         print(f"no spaces in {spaces_dir()}")
     for path in paths:
         space = load_space(str(path))
-        print(f"{path.stem:20s} {len(space.params):3d} params  {space.description}")
+        default = f"  [default for {defaults[path.stem]}]" if path.stem in defaults else ""
+        print(f"{path.stem:20s} {len(space.params):3d} params  {space.description}{default}")
     return 0
 
 

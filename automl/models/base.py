@@ -127,7 +127,7 @@ class ModelFamily(abc.ABC):
         ``tasks``: a subset of ``{"classification", "regression"}``.
         ``metrics``: the metrics :meth:`train` reports per epoch for each task (validation ones start ``val_``).
         ``baseline``: a reference configuration scored next to the winner (None: no baseline), described by
-        ``baseline_label``.
+        ``baseline_label`` and trained by ``baseline_family`` (None: this family).
 
     Training:
         :meth:`train` trains one configuration on ``data.x_train``, validates on ``data.x_val`` and calls
@@ -155,6 +155,7 @@ class ModelFamily(abc.ABC):
     }
     baseline: ClassVar[dict[str, Any] | None] = None
     baseline_label: ClassVar[str] = ""
+    baseline_family: ClassVar[str | None] = None  # the family that trains the baseline (None: this one)
 
     # ---- declaration -----------------------------------------------------------------------------------------
 

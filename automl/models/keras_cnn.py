@@ -26,29 +26,32 @@ Configuration keys (see ``search_spaces/mnist_cnn.yaml``):
 
 from __future__ import annotations
 
-import math
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from automl.errors import TrialFailed
+from automl.models._keras import OPTIMIZERS, KerasClassifierFamily, augmentation, image_side, optimizer
+from automl.models.base import HyperParam
+from automl.models.keras_mlp import ACTIVATIONS, TUTORIAL_BASELINE
 
 if TYPE_CHECKING:
     import keras
 
-_OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
+MAX_BLOCKS = 4
 # Keras's default moving-average momentum (0.99) needs a few hundred steps to forget its initial statistics; a
 # 3,200-image epoch at batch 128 is 25 steps, so validation accuracy sat near 10% for 3-6 epochs and early
 # stopping killed good trials. 0.9 settles within an epoch or two.
 _BN_MOMENTUM = 0.9
 
 
-def build(config: dict[str, Any], input_dim: int, n_classes: int) -> keras.Model:
+def build(config: Mapping[str, Any], input_dim: int, n_classes: int) -> keras.Model:
     """A compiled ``keras.Sequential`` CNN for ``config``; pure (no training, no global state besides Keras's).
 
     Raises :class:`TrialFailed` when the inputs are not square images or a key is out of its domain.
     """
     import keras
 
-    side = _side(input_dim)
+    side = image_side(input_dim, "a CNN")
     l2 = float(config.get("l2") or 0.0)
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
     batch_norm = bool(config.get("batch_norm"))
@@ -64,7 +67,7 @@ def build(config: dict[str, Any], input_dim: int, n_classes: int) -> keras.Model
         raise TrialFailed(f"{n_blocks} blocks halve {side}x{side} images below one pixel; use fewer blocks")
 
     layers: list[Any] = [keras.Input((input_dim,)), keras.layers.Reshape((side, side, 1))]
-    layers += _augmentation(config)
+    layers += augmentation(config)
     for block in range(1, n_blocks + 1):
         filters = int(config[f"filters_{block}"])
         for conv in range(1, convs + 1):
@@ -105,43 +108,47 @@ def build(config: dict[str, Any], input_dim: int, n_classes: int) -> keras.Model
     layers.append(keras.layers.Dense(n_classes, activation="softmax", kernel_regularizer=regularizer))
 
     model = keras.Sequential(layers)
-    model.compile(optimizer=_optimizer(config), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(optimizer=optimizer(config), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
-def _side(input_dim: int) -> int:
-    side = int(round(math.sqrt(input_dim)))
-    if side * side != input_dim:
-        raise TrialFailed(f"a CNN needs square greyscale images, but inputs have {input_dim} features")
-    return side
+class KerasCNN(KerasClassifierFamily):
+    """Convolution blocks and a dense head over square greyscale images; see the module docstring."""
 
+    name = "keras_cnn"
+    data_kinds = frozenset({"images"})
+    hyperparameters = (
+        HyperParam("n_blocks", "int", 1, MAX_BLOCKS, required=True, help="convolution blocks"),
+        HyperParam("filters_<i>", "int", 1, 1024, max_index=MAX_BLOCKS, help="filters of block i"),
+        HyperParam("convs_per_block", "int", 1, 4, default=1),
+        HyperParam("kernel_size", "int", 1, 7, default=3),
+        HyperParam("pooling", "categorical", choices=("max", "avg", "none"), default="max"),
+        HyperParam("batch_norm", "bool", default=False),
+        HyperParam("dropout", "float", 0.0, 0.9, default=0.0),
+        HyperParam("dense_units", "int", 0, 8192, default=0),
+        HyperParam("head_dropout", "float", 0.0, 0.9, default=0.0),
+        HyperParam("activation", "categorical", choices=ACTIVATIONS, default="relu"),
+        HyperParam("optimizer", "categorical", choices=OPTIMIZERS, required=True),
+        HyperParam("learning_rate", "float", 1e-7, 10.0, required=True),
+        HyperParam("momentum", "float", 0.0, 1.0, default=0.0, help="sgd only"),
+        HyperParam("l2", "float", 0.0, 1.0, default=0.0),
+        HyperParam("batch_size", "int", 1, 65536, default=64),
+        HyperParam("epochs", "int", 1, 10000, default=10),
+        HyperParam("shift", "float", 0.0, 0.5, default=0.0),
+        HyperParam("rotation", "float", 0.0, 0.5, default=0.0),
+        HyperParam("zoom", "float", 0.0, 0.9, default=0.0),
+    )
+    # The tutorial's MLP stays the reference every image search is measured against.
+    baseline = TUTORIAL_BASELINE
+    baseline_label = "tutorial baseline (Dense 64 relu, Adam, 10 epochs, batch 64)"
+    baseline_family = "keras_mlp"
 
-def _augmentation(config: dict[str, Any]) -> list[Any]:
-    """Random shifts, rotations and zooms of the (already reshaped) images, active only while training."""
-    import keras
+    def required(self, config: Mapping[str, Any]) -> list[str]:
+        names = super().required(config)
+        blocks = config.get("n_blocks")
+        if isinstance(blocks, int) and not isinstance(blocks, bool):
+            names += [f"filters_{i}" for i in range(1, min(blocks, MAX_BLOCKS) + 1)]
+        return names
 
-    shift, rotation, zoom = (float(config.get(k) or 0.0) for k in ("shift", "rotation", "zoom"))
-    layers: list[Any] = []
-    if shift:
-        layers.append(keras.layers.RandomTranslation(shift, shift, fill_mode="constant"))
-    if rotation:
-        layers.append(keras.layers.RandomRotation(rotation, fill_mode="constant"))
-    if zoom:
-        layers.append(keras.layers.RandomZoom(zoom, fill_mode="constant"))
-    return layers
-
-
-def _optimizer(config: dict[str, Any]) -> Any:
-    import keras
-
-    name, lr = str(config["optimizer"]), float(config["learning_rate"])
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=float(config.get("momentum", 0.0)))
-    factories = {
-        "adam": keras.optimizers.Adam,
-        "rmsprop": keras.optimizers.RMSprop,
-        "adagrad": keras.optimizers.Adagrad,
-    }
-    if name not in factories:
-        raise TrialFailed(f"unknown optimizer {name!r}; use one of {', '.join(_OPTIMIZERS)}")
-    return factories[name](learning_rate=lr)
+    def build(self, config: Mapping[str, Any], input_dim: int, n_classes: int) -> keras.Model:
+        return build(config, input_dim, n_classes)

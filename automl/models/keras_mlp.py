@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from automl.models._keras import OPTIMIZERS, KerasClassifierFamily, augmentation, optimizer
+from automl.models._keras import OPTIMIZERS, KerasClassifierFamily, augmentation, image_side, optimizer
 from automl.models.base import HyperParam
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def build(config: dict[str, Any], input_dim: int, n_classes: int) -> keras.Model
     l2 = float(config.get("l2") or 0.0)
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
     dropout = float(config.get("dropout") or 0.0)
-    layers: list[Any] = [keras.Input((input_dim,)), *augmentation(config, input_dim)]
+    layers: list[Any] = [keras.Input((input_dim,)), *_flat_augmentation(config, input_dim)]
     for i in range(1, int(config["n_layers"]) + 1):
         units = int(config[f"units_{i}"])
         if config.get("batch_norm"):
@@ -63,6 +63,17 @@ def build(config: dict[str, Any], input_dim: int, n_classes: int) -> keras.Model
         metrics=["accuracy"],
     )
     return model
+
+
+def _flat_augmentation(config: dict[str, Any], input_dim: int) -> list[Any]:
+    """The shared image augmentation, between a reshape to the image and a flatten back (the MLP sees pixels)."""
+    import keras
+
+    random_layers = augmentation(config)
+    if not random_layers:
+        return []
+    side = image_side(input_dim, "augmentation (shift, rotation, zoom); set them to 0, or it")
+    return [keras.layers.Reshape((side, side, 1)), *random_layers, keras.layers.Flatten()]
 
 
 class KerasMLP(KerasClassifierFamily):

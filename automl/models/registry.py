@@ -15,6 +15,7 @@ from automl.models.base import ModelFamily
 
 FAMILIES: dict[str, str] = {
     "keras_mlp": "automl.models.keras_mlp:KerasMLP",
+    "keras_cnn": "automl.models.keras_cnn:KerasCNN",
     "synthetic": "automl.models.synthetic:Synthetic",
 }
 
