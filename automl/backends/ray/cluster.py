@@ -65,7 +65,7 @@ def _probe(address: str) -> None:
 
 def _is_auth_refusal(text: str) -> bool:
     lowered = text.lower()
-    return any(word in lowered for word in ("unauthenticated", "authentication", "auth token", "permission denied"))
+    return any(word in lowered for word in ("unauthenticated", "authentication", "invalidauthtoken"))
 
 
 def connect(address: str | None, cpus_per_trial: float) -> Cluster:
@@ -84,6 +84,11 @@ def connect(address: str | None, cpus_per_trial: float) -> Cluster:
             else:
                 ray.init(address=address, **options)
     except ConnectionError as exc:
+        if _is_auth_refusal(f"{exc} {exc.__cause__}"):  # Ray wraps the refusal in a ConnectionError
+            raise ClusterError(
+                f"Ray cluster at {address}: refused the connection for authentication (token missing or wrong); "
+                "set the cluster's token in RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) before running automl"
+            ) from None
         raise ClusterError(
             f"Ray cluster at {address}: cannot connect ({str(exc).splitlines()[0][:200]}); start one with "
             "`ray start --head`, or give --address HOST:PORT"

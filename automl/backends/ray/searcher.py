@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import warnings
 from collections.abc import Callable
@@ -82,20 +83,40 @@ class DeadlineStopper(Stopper):
         return False  # running trials stop at their next epoch end, each recorded with what it reached
 
 
+def _trial_error(tune_trial: Any) -> Any:
+    """The exception a Tune trial last errored with. Tune writes it next to the driver (``local_path``) at once
+    and copies it to the experiment's storage later, so the local file is read first."""
+    import cloudpickle
+
+    metadata = getattr(tune_trial, "run_metadata", None)
+    local = getattr(tune_trial, "local_path", None)
+    pickled = getattr(metadata, "pickled_error_filename", None)
+    if local and pickled and os.path.exists(os.path.join(local, pickled)):
+        with open(os.path.join(local, pickled), "rb") as f:
+            return cloudpickle.load(f)
+    text_file = getattr(tune_trial, "error_file", None)
+    if text_file and os.path.exists(text_file):
+        with open(text_file) as f:
+            blocks = f.read().split("Failure # ")
+        return blocks[-1].split("\n", 1)[-1].strip() or None
+    return tune_trial.get_pickled_error() or tune_trial.get_error()
+
+
 def error_reason(tune_trial: Any) -> str:
     """Why a Tune trial errored, in one line: a dead worker process, or the exception the trainable raised."""
     from ray.exceptions import RayActorError, RayTaskError
 
-    exc: Any = None
     try:
-        exc = tune_trial.get_pickled_error() or tune_trial.get_error()
+        exc = _trial_error(tune_trial)
     except Exception:  # an error file that cannot be read back: say what is known
         exc = None
-    if isinstance(exc, RayActorError):
+    if isinstance(exc, RayActorError) or (isinstance(exc, str) and "actor died" in exc.lower()):
         text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         return f"worker process died (killed, out of memory or its node was lost): {text}"
     if isinstance(exc, RayTaskError) and getattr(exc, "cause", None) is not None:
         return failure_text(exc.cause)
+    if isinstance(exc, str):
+        return exc.splitlines()[0][:300]
     return failure_text(exc) if exc is not None else "the Ray trial errored (no error recorded)"
 
 
