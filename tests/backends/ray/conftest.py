@@ -198,9 +198,10 @@ def driver_env(cluster: RayCluster) -> dict[str, str]:
 def study_trials(study: str) -> list:
     import optuna
 
-    from automl.storage import default_storage_url
+    from automl.storage import open_storage
 
-    return optuna.load_study(study_name=study, storage=default_storage_url()).get_trials(deepcopy=False)
+    # open_storage serialises table creation with the driver, which may be creating the file right now
+    return optuna.load_study(study_name=study, storage=open_storage(heartbeat=False)).get_trials(deepcopy=False)
 
 
 def wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None):  # noqa: ANN001, ANN201
