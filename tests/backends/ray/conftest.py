@@ -35,9 +35,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def node_ports() -> list[str]:
-    """Ports two nodes on one machine must not share (each defaults to a fixed number)."""
-    base = random.randrange(30000, 59000, 500)
+def node_ports(index: int) -> list[str]:
+    """Ports two nodes on one machine must not share (each defaults to a fixed number). Worker ports come from
+    below Linux's ephemeral range (32768-60999), where the free ports picked here live, one block per node."""
+    base = random.randrange(20000, 31000, 1000) if index == 0 else 0
+    base = base or (_HEAD_WORKER_BASE[0] + 500)
+    _HEAD_WORKER_BASE[0] = base
     return [
         f"--node-manager-port={free_port()}",
         f"--object-manager-port={free_port()}",
@@ -48,6 +51,9 @@ def node_ports() -> list[str]:
         f"--min-worker-port={base}",
         f"--max-worker-port={base + 400}",
     ]
+
+
+_HEAD_WORKER_BASE = [0]
 
 
 @dataclass
@@ -62,7 +68,7 @@ class RayCluster:
         for proc in self.nodes:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 5  # then SIGKILL: a node drains for up to 30 s, nothing here needs it
         for proc in self.nodes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
@@ -107,9 +113,16 @@ def _wait_for_nodes(cluster: RayCluster, count: int) -> None:
         "    time.sleep(0.5)\n"
         f"sys.exit(0 if sum(1 for n in ray.nodes() if n['Alive']) >= {count} else 1)\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], env=cluster.env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"the Ray test cluster did not come up with {count} nodes: {result.stderr[-2000:]}")
+    waiter = subprocess.Popen([sys.executable, "-c", script], env=cluster.env, stderr=subprocess.PIPE, text=True)
+    while waiter.poll() is None:
+        if any(node.poll() is not None for node in cluster.nodes):  # a node that failed to start: say so now
+            waiter.kill()
+            logs = "".join(p.read_text()[-1500:] for p in sorted(cluster.temp_dir.glob("*.log")))
+            raise RuntimeError(f"a node of the Ray test cluster exited while starting: {logs}")
+        time.sleep(0.3)
+    if waiter.returncode != 0:
+        stderr = waiter.stderr.read() if waiter.stderr else ""
+        raise RuntimeError(f"the Ray test cluster did not come up with {count} nodes: {stderr[-2000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -139,7 +152,7 @@ def ray_cluster() -> Iterator[RayCluster]:
             "--include-dashboard=false",
             "--disable-usage-stats",
         ]
-        cluster.nodes.append(_start_node([*head, *common, *node_ports()], env, temp_dir / "head.log"))
+        cluster.nodes.append(_start_node([*head, *common, *node_ports(0)], env, temp_dir / "head.log"))
         end = time.monotonic() + START_TIMEOUT_S
         while True:  # the second node needs the head's GCS listening
             try:
@@ -151,7 +164,7 @@ def ray_cluster() -> Iterator[RayCluster]:
                     raise RuntimeError(f"the Ray head did not start: {log}") from None
                 time.sleep(0.3)
         worker = [f"--address={cluster.address}", "--disable-usage-stats"]
-        cluster.nodes.append(_start_node([*worker, *common, *node_ports()], env, temp_dir / "worker.log"))
+        cluster.nodes.append(_start_node([*worker, *common, *node_ports(1)], env, temp_dir / "worker.log"))
         _wait_for_nodes(cluster, 2)
         yield cluster
     finally:
