@@ -30,6 +30,7 @@ class Cluster:
     largest_node_cpus: float  # a trial's CPUs must fit on one node
     nodes: int
     started_here: bool
+    owned: bool  # this driver opened the Ray session, so it closes it
 
 
 def import_ray() -> Any:
@@ -76,7 +77,8 @@ def connect(address: str | None, cpus_per_trial: float) -> Cluster:
         _probe(address)
     # The driver's logs and Tune's console tables would drown the progress display; trials report through Tune.
     options: dict[str, Any] = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": False}
-    started_here = address is None and not ray.is_initialized()
+    owned = not ray.is_initialized()
+    started_here = address is None and owned
     try:
         if not ray.is_initialized():
             if address is None:
@@ -101,7 +103,7 @@ def connect(address: str | None, cpus_per_trial: float) -> Cluster:
                 "cluster's token in RAY_AUTH_TOKEN (or RAY_AUTH_TOKEN_PATH) before running automl"
             ) from None
         raise
-    cluster = describe(ray, address or "local", started_here)
+    cluster = describe(ray, address or "local", started_here, owned)
     if cluster.largest_node_cpus < cpus_per_trial:
         disconnect(cluster)
         raise ClusterError(
@@ -113,14 +115,17 @@ def connect(address: str | None, cpus_per_trial: float) -> Cluster:
     return cluster
 
 
-def describe(ray: Any, address: str, started_here: bool) -> Cluster:
+def describe(ray: Any, address: str, started_here: bool, owned: bool) -> Cluster:
     alive = [n for n in ray.nodes() if n.get("Alive")]
     cpus = [float(n.get("Resources", {}).get("CPU", 0.0)) for n in alive]
-    return Cluster(address, sum(cpus), max(cpus, default=0.0), len(alive), started_here)
+    return Cluster(address, sum(cpus), max(cpus, default=0.0), len(alive), started_here, owned)
 
 
-def disconnect(cluster: Cluster | None = None) -> None:
-    """Leave the cluster (a joined cluster keeps running; a runtime started here stops with the driver)."""
+def disconnect(cluster: Cluster) -> None:
+    """Leave the cluster (a joined cluster keeps running; a runtime started here stops). A Ray session the caller
+    had already opened (a notebook, a benchmark) is left as it was."""
+    if not cluster.owned:
+        return
     ray = import_ray()
     with contextlib.suppress(Exception):  # shutting down after a failure must not mask it
         ray.shutdown()

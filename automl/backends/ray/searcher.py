@@ -261,15 +261,15 @@ class StudySearcher(Searcher):
             trial.set_user_attr(TrialKey.WORKER, str(result[keys.WORKER]))
             trial.set_user_attr(TrialKey.NODE, str(result.get(keys.NODE) or ""))
             live.seen_worker = True
+        trial.set_user_attr(TrialKey.TRAIN_SECONDS, round(float(result.get(keys.TRAIN_SECONDS) or 0.0), 3))
         epoch = int(result.get(keys.EPOCH) or 0)
         if epoch <= live.epoch or keys.METRICS not in result:
-            return  # the final result repeats the last epoch
+            return  # the final result repeats the last epoch (its training seconds count the whole run)
         metrics: dict[str, float] = json.loads(result[keys.METRICS])
         for key, value in metrics.items():
             live.curves.setdefault(key, []).append(value)
         live.epoch = epoch
         trial.set_user_attr(TrialKey.CURVES, live.curves)
-        trial.set_user_attr(TrialKey.TRAIN_SECONDS, round(float(result.get(keys.TRAIN_SECONDS) or 0.0), 3))
         value = metrics.get(self.metric or "")
         if is_finite_number(value):
             trial.report(float(value), epoch)  # type: ignore[arg-type]
