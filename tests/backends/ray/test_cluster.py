@@ -44,3 +44,23 @@ def test_a_cluster_too_small_or_refusing_the_token_is_one_line(ray_cluster, auto
     refused = _search(automl_exe, ray_cluster, {**env, "RAY_AUTH_TOKEN": "0" * 64})
     assert refused.returncode == 2, refused.stderr[-2000:]
     assert "refused the connection for authentication" in refused.stderr.strip().splitlines()[-1]
+
+
+def test_cluster_options_need_the_ray_backend(capsys: pytest.CaptureFixture[str]) -> None:
+    from automl.cli import main
+
+    assert main(["search", "mnist", "--space", str(SLEEPY_SPACE), "--limit", "600", "--address", "auto"]) == 2
+    assert "--address: options of a cluster backend; add --backend ray" in capsys.readouterr().err
+    assert main(["search", "mnist", "--space", str(SLEEPY_SPACE), "--backend", "ray", "--workers", "2"]) == 2
+    assert "with --backend ray use --concurrency" in capsys.readouterr().err
+
+
+def test_a_space_chooses_its_backend_among_the_known_ones() -> None:
+    from automl.errors import SpaceError
+    from automl.spaces import parse_space
+
+    space = {"model": "synthetic", "params": {"learning_rate": {"type": "fixed", "value": 0.01}}}
+    assert parse_space({**space, "search": {"backend": "ray"}}).settings.backend == "ray"
+    assert parse_space(space).settings.to_dict()["backend"] == "optuna"
+    with pytest.raises(SpaceError, match=r"search.backend: must be one of \['optuna', 'ray'\], got 'spark'"):
+        parse_space({**space, "search": {"backend": "spark"}})
