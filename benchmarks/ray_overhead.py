@@ -56,25 +56,33 @@ def run_backend(space: Any, dataset: Any, concurrency: int, timeout: float | Non
     return time.perf_counter() - started, context.study
 
 
+_PLAIN_SPACE: list[Any] = []  # the space plain Ray Tune samples; module level, as OptunaSearch pickles its function
+
+
+def _plain_define_by_run(trial: Any) -> dict[str, Any]:
+    config = _PLAIN_SPACE[0].sample(trial)
+    return {k: v for k, v in config.items() if k not in trial.params}  # the fixed values, as constants
+
+
+def _plain_trainable(config: dict[str, Any]) -> None:
+    from ray import tune
+
+    from automl.models.synthetic import curves
+
+    planned = curves(config, int(config.get("epochs", 10)), 0)
+    for epoch in range(len(planned["val_accuracy"])):
+        tune.report({key: values[epoch] for key, values in planned.items()})
+
+
 def run_plain_tune(space: Any, trials: int, concurrency: int, reuse: bool) -> float:
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
 
-    from automl.models.synthetic import curves
-
-    def trainable(config: dict[str, Any]) -> None:
-        planned = curves(config, int(config.get("epochs", 10)), 0)
-        for epoch in range(len(planned["val_accuracy"])):
-            tune.report({key: values[epoch] for key, values in planned.items()})
-
-    def define_by_run(trial: Any) -> dict[str, Any]:
-        config = space.sample(trial)
-        return {k: v for k, v in config.items() if k not in trial.params}  # the fixed values, as constants
-
+    _PLAIN_SPACE[:] = [space]
     tuner = tune.Tuner(
-        trainable,
+        _plain_trainable,
         tune_config=tune.TuneConfig(
-            search_alg=OptunaSearch(space=define_by_run, metric="val_accuracy", mode="max", seed=0),
+            search_alg=OptunaSearch(space=_plain_define_by_run, metric="val_accuracy", mode="max", seed=0),
             num_samples=trials,
             max_concurrent_trials=concurrency,
             reuse_actors=reuse,
@@ -93,8 +101,11 @@ def overhead(trials: int, concurrency: int) -> dict[str, float]:
     space = _space(REPO / "tests" / "fixtures" / "tiny_synthetic.yaml", trials=trials, pruner="none", patience=100)
     space = replace(space, params=tuple(replace(p, value=10) if p.name == "epochs" else p for p in space.params))
     backend_s, _ = run_backend(space, dataset, concurrency, None)
+    print(f"backend: {backend_s:.1f} s for {trials} trials", flush=True)
     plain_s = run_plain_tune(space, trials, concurrency, reuse=False)
+    print(f"plain Ray Tune: {plain_s:.1f} s for {trials} trials", flush=True)
     plain_reuse_s = run_plain_tune(space, trials, concurrency, reuse=True)
+    print(f"plain Ray Tune, reused actors: {plain_reuse_s:.1f} s for {trials} trials", flush=True)
     return {
         "trials": trials,
         "backend_per_trial_s": backend_s / trials,

@@ -207,6 +207,9 @@ class RayBackend(Backend):
             self.cpus_per_trial,
             cluster.address,
         )
+        # Tune's result grid warns that it found no result files: automl turned its loggers off (the study is the
+        # record), so the warning says nothing a user can act on.
+        logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
         try:
             tuner.fit()
         except KeyboardInterrupt:

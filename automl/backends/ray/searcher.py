@@ -55,6 +55,7 @@ class LiveTrial:
     tune_id: str
     epoch: int = 0
     curves: dict[str, list[float]] = field(default_factory=dict)
+    train_seconds: float = 0.0
     seen_worker: bool = False
 
 
@@ -256,12 +257,15 @@ class StudySearcher(Searcher):
             self.on_trial_start(trial.number, config)
 
     def _record_epoch(self, live: LiveTrial, result: dict[str, Any]) -> None:
+        """One epoch: its objective value goes to the study now (the dashboard and a resume see it); the curves
+        and training seconds stay in memory until the trial ends. The worker's ``tune.report`` waits for this, so
+        every write here is on the trial's critical path, and a dead worker's curves are still in the driver."""
         trial = live.trial
         if not live.seen_worker and result.get(keys.WORKER):
             trial.set_user_attr(TrialKey.WORKER, str(result[keys.WORKER]))
             trial.set_user_attr(TrialKey.NODE, str(result.get(keys.NODE) or ""))
             live.seen_worker = True
-        trial.set_user_attr(TrialKey.TRAIN_SECONDS, round(float(result.get(keys.TRAIN_SECONDS) or 0.0), 3))
+        live.train_seconds = max(live.train_seconds, float(result.get(keys.TRAIN_SECONDS) or 0.0))
         epoch = int(result.get(keys.EPOCH) or 0)
         if epoch <= live.epoch or keys.METRICS not in result:
             return  # the final result repeats the last epoch (its training seconds count the whole run)
@@ -269,7 +273,6 @@ class StudySearcher(Searcher):
         for key, value in metrics.items():
             live.curves.setdefault(key, []).append(value)
         live.epoch = epoch
-        trial.set_user_attr(TrialKey.CURVES, live.curves)
         value = metrics.get(self.metric or "")
         if is_finite_number(value):
             trial.report(float(value), epoch)  # type: ignore[arg-type]
@@ -306,6 +309,9 @@ class StudySearcher(Searcher):
         reason: str | None,
     ) -> optuna.trial.FrozenTrial:
         trial = live.trial
+        if live.curves:  # what the trial trained, whatever its end; the outcome's own history replaces it
+            attrs = {TrialKey.CURVES: live.curves, **attrs}
+        attrs.setdefault(TrialKey.TRAIN_SECONDS, round(live.train_seconds, 3))
         if state is None and not is_finite_number(value):
             state, reason = TrialState.FAIL, f"the objective returned {value!r}, not a finite number"
         try:
