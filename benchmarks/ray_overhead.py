@@ -3,7 +3,8 @@
 1. Per-trial overhead against plain Ray Tune, on a trivial objective: the ``synthetic`` family's curves (10 epochs,
    no sleep), FIFO, ``--concurrency`` trials at a time, one Ray runtime shared by every run. Plain Ray Tune is a
    function trainable reporting the same curves, with Ray's ``OptunaSearch`` (define-by-run on the same space) and
-   Tune's defaults (no actor reuse); the same with ``reuse_actors=True`` is shown too. Per-trial time = the run's
+   Tune's defaults (no actor reuse); the same with ``reuse_actors=True`` is shown too. Both sample at random, so
+   that the sampler's own cost (TPE's grows with the trials) is not counted as the backend's. Per-trial time = the run's
    wall time (``Tuner.fit``, or the backend's ``run``) / trials.
 2. The share of trial-slot time spent training on the default MNIST space (search_spaces/mnist_mlp.yaml) with 2
    concurrent trials: the seconds inside the family's training for each trial's epochs, summed (``train_seconds``
@@ -75,6 +76,7 @@ def _plain_trainable(config: dict[str, Any]) -> None:
 
 
 def run_plain_tune(space: Any, trials: int, concurrency: int, reuse: bool) -> float:
+    import optuna
     from ray import tune
     from ray.tune.search.optuna import OptunaSearch
 
@@ -82,7 +84,12 @@ def run_plain_tune(space: Any, trials: int, concurrency: int, reuse: bool) -> fl
     tuner = tune.Tuner(
         _plain_trainable,
         tune_config=tune.TuneConfig(
-            search_alg=OptunaSearch(space=_plain_define_by_run, metric="val_accuracy", mode="max", seed=0),
+            search_alg=OptunaSearch(
+                space=_plain_define_by_run,
+                metric="val_accuracy",
+                mode="max",
+                sampler=optuna.samplers.RandomSampler(seed=0),
+            ),
             num_samples=trials,
             max_concurrent_trials=concurrency,
             reuse_actors=reuse,
@@ -98,7 +105,14 @@ def overhead(trials: int, concurrency: int) -> dict[str, float]:
     from automl import data
 
     dataset = data.load_dataset("mnist", limit=600)
-    space = _space(REPO / "tests" / "fixtures" / "tiny_synthetic.yaml", trials=trials, pruner="none", patience=100)
+    # Random sampling on both sides: the comparison is of the record and the orchestration, not of samplers.
+    space = _space(
+        REPO / "tests" / "fixtures" / "tiny_synthetic.yaml",
+        trials=trials,
+        pruner="none",
+        patience=100,
+        sampler="random",
+    )
     space = replace(space, params=tuple(replace(p, value=10) if p.name == "epochs" else p for p in space.params))
     backend_s, _ = run_backend(space, dataset, concurrency, None)
     print(f"backend: {backend_s:.1f} s for {trials} trials", flush=True)
