@@ -95,6 +95,10 @@ def search(
     threads: int | None = None,
     workers: int = 1,
     failure_policy: FailurePolicy | None = None,
+    backend: str | None = None,
+    address: str | None = None,
+    cpus_per_trial: int | None = None,
+    concurrency: int | None = None,
 ) -> SearchResult:
     """Search ``space`` on ``dataset``, record everything in the study, then evaluate and report the winner.
 
@@ -105,6 +109,9 @@ def search(
     ``workers`` > 1 runs that many workers on this machine against the study, this process and ``workers - 1``
     child processes (see automl.workers); ``failure_policy`` sets heartbeats, retries of lost trials and the
     consecutive-failure cap.
+    ``backend`` names the engine that runs the trials (default: the space's ``search.backend``, else optuna);
+    ``address`` (a cluster to join; None starts a local runtime), ``cpus_per_trial`` and ``concurrency`` are a
+    cluster backend's options.
     """
     from automl import data as data_mod
     from automl import pipeline
@@ -129,9 +136,15 @@ def search(
     log.info("data: %s from %s, splits %s", dataset, dataset_obj.source, dataset_obj.sizes())
     pipeline.families_for(space_obj, dataset_obj)  # this data suits every family of the space
     name = study or default_study_name(dataset)
-    backend = pipeline.get_backend("optuna")
+    engine, engine_options = _engine(
+        backend or space_obj.settings.backend, workers, address, cpus_per_trial, concurrency
+    )
+    if engine != "optuna":  # a cluster re-runs a trial whose worker died as often as a lost Optuna worker's
+        engine_options["max_retry"] = policy.max_retry
+    backend_obj = pipeline.get_backend(engine, **engine_options)
+    settings = replace(settings, backend=engine)
     resuming = name in {s.study_name for s in rdb.get_all_studies()}
-    context = backend.open_study(
+    context = backend_obj.open_study(
         rdb,
         name,
         space_obj,
@@ -141,18 +154,18 @@ def search(
     )
     if resuming:  # the recorded settings, with this call's budgets; the workers read them from the study
         context.settings = apply_overrides(context.settings, **overrides)
-        backend.record_settings(context.study, context.settings)
+        backend_obj.record_settings(context.study, context.settings)
     settings = context.settings
     clock = pipeline.job_clock(started, settings, context.space, dataset_obj, members=DEFAULT_MEMBERS)
 
     if workers > 1:
-        _search_in_workers(backend, context, url, workers, seed, clock, dataset_obj, data_dir, policy, quiet)
+        _search_in_workers(backend_obj, context, url, workers, seed, clock, dataset_obj, data_dir, policy, quiet)
     else:
         progress = Progress(name, settings.trials, clock.search_seconds(), settings.direction, live=live, quiet=quiet)
         progress.resume_from(context.study)
         with progress:
             pipeline.run_trials(
-                backend,
+                backend_obj,
                 context,
                 dataset_obj,
                 seed=seed,
@@ -175,6 +188,24 @@ def search(
         live=live,
         quiet=quiet,
     )
+
+
+def _engine(
+    name: str, workers: int, address: str | None, cpus_per_trial: int | None, concurrency: int | None
+) -> tuple[str, dict[str, Any]]:
+    """The backend's name and constructor options, checked against what the caller combined."""
+    from automl.pipeline import BACKENDS
+
+    if name not in BACKENDS:
+        raise AutomlError(f"backend {name!r}: unknown; use one of {sorted(BACKENDS)}")
+    options = {"address": address, "cpus_per_trial": cpus_per_trial, "concurrency": concurrency}
+    given = {key: value for key, value in options.items() if value is not None}
+    if name == "optuna" and given:
+        flags = ", ".join("--" + key.replace("_", "-") for key in given)
+        raise AutomlError(f"{flags}: options of a cluster backend; add --backend ray, or drop them")
+    if name != "optuna" and workers > 1:
+        raise AutomlError(f"--workers {workers}: for the optuna backend; with --backend {name} use --concurrency")
+    return name, given
 
 
 def _conclude(

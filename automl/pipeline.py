@@ -24,17 +24,17 @@ from automl.storage import FailurePolicy
 
 log = logging.getLogger(__name__)
 
-BACKENDS = {"optuna": "automl.backends.optuna:OptunaBackend"}
+BACKENDS = {"optuna": "automl.backends.optuna:OptunaBackend", "ray": "automl.backends.ray:RayBackend"}
 
 
-def get_backend(name: str = "optuna") -> Backend:
-    """The backend registered as ``name``, imported on first use."""
+def get_backend(name: str = "optuna", **options: Any) -> Backend:
+    """The backend registered as ``name``, imported on first use; ``options`` go to its constructor."""
     import importlib
 
     if name not in BACKENDS:
         raise AutomlError(f"backend {name!r}: unknown; use one of {sorted(BACKENDS)}")
     module_name, class_name = BACKENDS[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)()
+    return getattr(importlib.import_module(module_name), class_name)(**options)
 
 
 def threads_from_env() -> int | None:

@@ -32,6 +32,7 @@ from automl.errors import SpaceError
 PARAM_TYPES = ("float", "int", "categorical", "fixed")
 SAMPLERS = ("tpe", "random", "cmaes", "grid")
 PRUNERS = ("median", "successive_halving", "hyperband", "none")
+BACKENDS = ("optuna", "ray")
 DIRECTIONS = ("maximize", "minimize")
 MODEL_PARAM = "model"  # the categorical parameter of a space that chooses among families
 CONDITION_OPERATORS = ("==", "!=", ">=", "<=", ">", "<", "in")
@@ -48,6 +49,7 @@ _SEARCH_KEYS = {
     "max_trial_seconds",
     "patience",
     "warm_start",
+    "backend",
 }
 _KEYS_BY_TYPE = {
     "float": {"type", "low", "high", "log", "step", "when"},
@@ -172,6 +174,7 @@ class SearchSettings:
     # Configurations to try first (Optuna's enqueue_trial): known-good starting points, so a short budget
     # does not spend its first trials on blind random search.
     warm_start: tuple[dict[str, Any], ...] = ()
+    backend: str = "optuna"  # the engine that runs the trials; the CLI's --backend overrides it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -185,6 +188,7 @@ class SearchSettings:
             "time_budget": self.time_budget,
             "max_trial_seconds": self.max_trial_seconds,
             "patience": self.patience,
+            "backend": self.backend,
         }
 
 
@@ -421,7 +425,7 @@ def _parse_settings(raw: Any, fail: Any) -> SearchSettings:
         raise fail("search", f"must be a mapping, got {type(raw).__name__}")
     _reject_unknown(raw, _SEARCH_KEYS, "search.", fail)
     defaults = SearchSettings()
-    choices = {"direction": DIRECTIONS, "sampler": SAMPLERS, "pruner": PRUNERS}
+    choices = {"direction": DIRECTIONS, "sampler": SAMPLERS, "pruner": PRUNERS, "backend": BACKENDS}
     values: dict[str, Any] = {}
     metric = raw.get("metric", defaults.metric)
     if not isinstance(metric, str) or not _METRIC_RE.match(metric):

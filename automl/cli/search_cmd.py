@@ -40,6 +40,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="worker processes on this machine sharing the study and the cores (default 1); "
         "more machines join with `automl worker --study NAME`",
     )
+    g = p.add_argument_group("backend")
+    g.add_argument(
+        "--backend",
+        choices=("optuna", "ray"),
+        help="the engine that runs the trials (default: the space's search.backend, else optuna)",
+    )
+    g.add_argument(
+        "--address",
+        metavar="auto|HOST:PORT",
+        help="with --backend ray: the cluster to join (default: start a local Ray runtime on this machine)",
+    )
+    g.add_argument("--cpus-per-trial", type=int, metavar="K", help="with --backend ray: CPUs per trial (default 1)")
+    g.add_argument(
+        "--concurrency", type=int, metavar="N", help="with --backend ray: trials at a time (default: CPUs / K)"
+    )
     add_failure_flags(p)
     p.set_defaults(handler=run)
 
@@ -62,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
         live=False if args.no_live else None,
         workers=args.workers,
         failure_policy=failure_policy(args),
+        backend=args.backend,
+        address=args.address,
+        cpus_per_trial=args.cpus_per_trial,
+        concurrency=args.concurrency,
     )
     out = sys.stdout
     c = result.counts

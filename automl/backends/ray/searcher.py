@@ -1,0 +1,385 @@
+"""A Tune ``Searcher`` over Optuna's ask-and-tell on the automl study, and the driver-side record of each trial.
+
+Ray Tune's own ``OptunaSearch`` tells a trial the scheduler stopped early as COMPLETE with its partial score, hides
+retries until the last failure, leaves a trial RUNNING when ``tell`` raises (a NaN value), and never receives the
+metric and mode when given its own space. This searcher instead:
+
+- samples with the space's own code (``space.sample(trial)``, define-by-run), so conditions and inclusive integer
+  bounds are the Optuna backend's;
+- records each epoch as it arrives (curves, intermediate value, worker and node);
+- ends each trial in the state that happened: COMPLETE with the family's outcome; PRUNED at the epoch where the
+  scheduler or the deadline stopped it, with the reason; FAIL with the reason, never left RUNNING;
+- on a retry (Tune's ``FailureConfig``) fails the dead attempt with its reason and starts a new Optuna trial with
+  the same parameters, linked through ``failed_trial`` as the Optuna backend does;
+- counts the study's budget itself: ``--trials`` is the study's total of finished trials, so it returns FINISHED
+  once it is reached and waits while the last slots are running.
+
+Only the driver writes the study; Ray workers never open it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+from ray.tune import Callback, Stopper
+from ray.tune.search import Searcher
+
+from automl import optuna_compat as compat
+from automl.backends.base import Deadline, StudyContext, TrialEndHook
+from automl.backends.optuna.loop import BUDGET_STATES
+from automl.backends.optuna.objective import failure_text
+from automl.backends.ray import trainable as keys
+from automl.backends.ray.recovery import DRIVER_KEY, this_driver
+from automl.backends.ray.schedulers import mode_of
+from automl.models.base import TrialOutcome
+from automl.record import TrialKey, is_finite_number, outcome_attrs
+from automl.storage import StudyLock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LiveTrial:
+    """An Optuna trial a Tune trial is running, and what the driver has recorded of it so far."""
+
+    trial: optuna.Trial
+    tune_id: str
+    epoch: int = 0
+    curves: dict[str, list[float]] = field(default_factory=dict)
+    train_seconds: float = 0.0
+    seen_worker: bool = False
+
+
+class DeadlineStopper(Stopper):
+    """Stops a trial at the epoch end where the search's deadline (or the trial's own time cap) has passed. It is
+    consulted on the driver with every result, so a deadline the job clock moves earlier applies at once."""
+
+    def __init__(self, deadline: Deadline) -> None:
+        self.deadline = deadline
+        self.reasons: dict[str, str] = {}
+
+    def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
+        if keys.OUTCOME in result or keys.FAILED in result or not result.get(keys.EPOCH):
+            return False  # the trial is ending by itself: let its outcome arrive
+        reason = None
+        if self.deadline.passed():
+            reason = "time budget"
+        elif (cap := self.deadline.max_trial_seconds) is not None and float(result.get("time_total_s") or 0) >= cap:
+            reason = "trial time cap"
+        if reason is None:
+            return False
+        self.reasons[trial_id] = reason
+        return True
+
+    def stop_all(self) -> bool:
+        return False  # running trials stop at their next epoch end, each recorded with what it reached
+
+
+def _trial_error(tune_trial: Any) -> Any:
+    """The exception a Tune trial last errored with. Tune writes it next to the driver (``local_path``) at once
+    and copies it to the experiment's storage later, so the local file is read first."""
+    import cloudpickle
+
+    metadata = getattr(tune_trial, "run_metadata", None)
+    local = getattr(tune_trial, "local_path", None)
+    pickled = getattr(metadata, "pickled_error_filename", None)
+    if local and pickled and os.path.exists(os.path.join(local, pickled)):
+        with open(os.path.join(local, pickled), "rb") as f:
+            return cloudpickle.load(f)
+    text_file = getattr(tune_trial, "error_file", None)
+    if text_file and os.path.exists(text_file):
+        with open(text_file) as f:
+            blocks = f.read().split("Failure # ")
+        return blocks[-1].split("\n", 1)[-1].strip() or None
+    return tune_trial.get_pickled_error() or tune_trial.get_error()
+
+
+def error_reason(tune_trial: Any) -> str:
+    """Why a Tune trial errored, in one line: a dead worker process, or the exception the trainable raised."""
+    from ray.exceptions import RayActorError, RayTaskError
+
+    try:
+        exc = _trial_error(tune_trial)
+    except Exception:  # an error file that cannot be read back: say what is known
+        exc = None
+    if isinstance(exc, RayActorError) or (isinstance(exc, str) and "actor died" in exc.lower()):
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        return f"worker process died (killed, out of memory or its node was lost): {text}"
+    if isinstance(exc, RayTaskError) and getattr(exc, "cause", None) is not None:
+        return failure_text(exc.cause)
+    if isinstance(exc, str):
+        return exc.splitlines()[0][:300]
+    return failure_text(exc) if exc is not None else "the Ray trial errored (no error recorded)"
+
+
+class StudySearcher(Searcher):
+    """See the module docstring. Tune calls it from the driver's event loop; one heartbeat thread beats for the
+    running trials, so a driver killed elsewhere is noticed on resume (see :mod:`.recovery`)."""
+
+    def __init__(
+        self,
+        context: StudyContext,
+        *,
+        budget: int | None,
+        deadline: Deadline,
+        stopper: DeadlineStopper,
+        max_consecutive_failures: int,
+        on_trial_start: Callable[[int, dict[str, Any]], None] | None = None,
+        on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+        on_trial_end: TrialEndHook | None = None,
+    ) -> None:
+        super().__init__(metric=context.settings.metric, mode=mode_of(context.settings))
+        self.study: optuna.Study = context.study
+        self.space = context.space
+        self.budget = budget
+        self.deadline = deadline
+        self.stopper = stopper
+        self.max_consecutive_failures = max_consecutive_failures
+        self.on_trial_start = on_trial_start
+        self.on_epoch = on_epoch
+        self.on_trial_end = on_trial_end
+        self.live: dict[str, LiveTrial] = {}
+        self.tune_trials: dict[str, Any] = {}  # Tune's Trial objects, from TrialEvents: their errors
+        self.driver = this_driver()
+        self.lock = StudyLock(compat.storage_of(self.study), self.study.study_name)
+        self.ran = 0
+        self.consecutive_failures = 0
+        self.aborted: str | None = None
+        self._heartbeat = _Heartbeat(self)
+
+    # ---- Tune's Searcher API ---------------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Tune pickles its configuration for Tuner.restore, which automl does not use: a search resumes by
+        # continuing the study, the one state there is. The study handle, its lock and the hooks don't pickle.
+        return {"study_name": self.study.study_name}
+
+    def save(self, checkpoint_path: str) -> None:
+        return None  # the study is the searcher's state; nothing to add to Tune's experiment checkpoint
+
+    def restore(self, checkpoint_path: str) -> None:
+        return None
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+        return True  # metric and mode come from the space's settings, given at construction
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+        if self.aborted is not None or self.deadline.passed():
+            return Searcher.FINISHED
+        with self.lock.hold():
+            if self.budget is not None:
+                counted = self.study.get_trials(deepcopy=False, states=(*BUDGET_STATES, TrialState.RUNNING))
+                finished = sum(1 for t in counted if t.state in BUDGET_STATES)
+                if finished >= self.budget:
+                    return Searcher.FINISHED
+                if len(counted) >= self.budget:
+                    return None  # every remaining slot is running; one may still fail and need re-running
+            with warnings.catch_warnings():
+                # "Heartbeat of storage is supposed to be used with Study.optimize": this driver beats itself.
+                warnings.simplefilter("ignore", UserWarning)
+                trial = self.study.ask()
+        compat.storage_of(self.study).set_trial_system_attr(compat.trial_id(trial), DRIVER_KEY, self.driver)
+        config = self.space.sample(trial)
+        self._start(trial, trial_id, config)
+        self._heartbeat.ensure_started()
+        return {"config": config, "number": trial.number}
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        live = self.live.get(trial_id)
+        if live is not None:
+            self._record_epoch(live, result)
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
+        live = self.live.pop(trial_id, None)
+        if live is None:
+            return
+        if result:
+            self._record_epoch(live, result)
+        if error:
+            tune_trial = self.tune_trials.get(trial_id)
+            self._fail(live, error_reason(tune_trial) if tune_trial is not None else "the Ray trial errored")
+        elif result and keys.OUTCOME in result:
+            self._complete(live, json.loads(result[keys.OUTCOME]))
+        elif result and keys.FAILED in result:
+            self._fail(live, str(result[keys.FAILED]))
+        else:
+            self._stopped(live, self.stopper.reasons.pop(trial_id, "scheduler"))
+
+    # ---- retries and the end of the run ----------------------------------------------------------------------
+
+    def retry(self, trial_id: str, tune_trial: Any) -> None:
+        """Tune re-runs ``trial_id`` after its worker died: fail the attempt, start its re-run in the study."""
+        live = self.live.pop(trial_id, None)
+        if live is None:
+            return
+        frozen = self._fail(live, error_reason(tune_trial))
+        template = optuna.trial.create_trial(
+            state=TrialState.RUNNING,
+            params=frozen.params,
+            distributions=frozen.distributions,
+            user_attrs={TrialKey.CONFIG: frozen.user_attrs.get(TrialKey.CONFIG), TrialKey.TUNE_TRIAL_ID: trial_id},
+            system_attrs={TrialKey.RETRY_OF: frozen.number, DRIVER_KEY: self.driver},
+        )
+        storage = compat.storage_of(self.study)
+        new_id = storage.create_new_trial(compat.study_id(self.study), template_trial=template)
+        trial = optuna.Trial(self.study, new_id)
+        log.info("trial %d: its worker died; re-running it as trial %d", frozen.number, trial.number)
+        self._start(trial, trial_id, dict(frozen.user_attrs.get(TrialKey.CONFIG) or {}), record=False)
+
+    def close(self, reason_running: str, interrupted: bool = False) -> None:
+        """End every trial still open when Tune returns: PRUNED at its last epoch when it has one (the search's
+        time ran out), else FAIL; FAIL with ``reason_running`` when ``interrupted``."""
+        for trial_id in list(self.live):
+            live = self.live.pop(trial_id)
+            if interrupted or live.epoch == 0:
+                self._fail(live, reason_running)
+            else:
+                self._stopped(live, reason_running)
+        self._heartbeat.stop()
+
+    # ---- the record ------------------------------------------------------------------------------------------
+
+    def _start(self, trial: optuna.Trial, tune_id: str, config: dict[str, Any], record: bool = True) -> None:
+        if record:
+            trial.set_user_attr(TrialKey.CONFIG, config)
+            trial.set_user_attr(TrialKey.TUNE_TRIAL_ID, tune_id)
+        self.live[tune_id] = LiveTrial(trial, tune_id)
+        if self.on_trial_start is not None:
+            self.on_trial_start(trial.number, config)
+
+    def _record_epoch(self, live: LiveTrial, result: dict[str, Any]) -> None:
+        """One epoch: its objective value goes to the study now (the dashboard and a resume see it); the curves
+        and training seconds stay in memory until the trial ends. The worker's ``tune.report`` waits for this, so
+        every write here is on the trial's critical path, and a dead worker's curves are still in the driver."""
+        trial = live.trial
+        if not live.seen_worker and result.get(keys.WORKER):
+            trial.set_user_attr(TrialKey.WORKER, str(result[keys.WORKER]))
+            trial.set_user_attr(TrialKey.NODE, str(result.get(keys.NODE) or ""))
+            live.seen_worker = True
+        live.train_seconds = max(live.train_seconds, float(result.get(keys.TRAIN_SECONDS) or 0.0))
+        epoch = int(result.get(keys.EPOCH) or 0)
+        if epoch <= live.epoch or keys.METRICS not in result:
+            return  # the final result repeats the last epoch (its training seconds count the whole run)
+        metrics: dict[str, float] = json.loads(result[keys.METRICS])
+        for key, value in metrics.items():
+            live.curves.setdefault(key, []).append(value)
+        live.epoch = epoch
+        value = metrics.get(self.metric or "")
+        if is_finite_number(value):
+            trial.report(float(value), epoch)  # type: ignore[arg-type]
+        if self.on_epoch is not None:
+            self.on_epoch(trial.number, epoch, metrics)
+
+    def _complete(self, live: LiveTrial, outcome: dict[str, Any]) -> None:
+        result = TrialOutcome(**outcome)
+        attrs = outcome_attrs(result)
+        # The worker's own measure: seconds inside the family's training, waits on Tune excluded.
+        attrs.pop(TrialKey.TRAIN_SECONDS, None)
+        self._tell(live, result.value, None, attrs, None)
+
+    def _stopped(self, live: LiveTrial, reason: str) -> None:
+        attrs = {
+            TrialKey.PRUNED_AT_EPOCH: live.epoch,
+            TrialKey.PRUNE_REASON: reason,
+            TrialKey.EPOCHS_TRAINED: live.epoch,
+        }
+        if live.epoch == 0:
+            self._fail(live, f"stopped before its first epoch ended ({reason})")
+            return
+        self._tell(live, None, TrialState.PRUNED, attrs, None)
+
+    def _fail(self, live: LiveTrial, reason: str) -> optuna.trial.FrozenTrial:
+        return self._tell(live, None, TrialState.FAIL, {}, reason)
+
+    def _tell(
+        self,
+        live: LiveTrial,
+        value: float | None,
+        state: TrialState | None,
+        attrs: dict[str, Any],
+        reason: str | None,
+    ) -> optuna.trial.FrozenTrial:
+        trial = live.trial
+        if live.curves:  # what the trial trained, whatever its end; the outcome's own history replaces it
+            attrs = {TrialKey.CURVES: live.curves, **attrs}
+        attrs.setdefault(TrialKey.TRAIN_SECONDS, round(live.train_seconds, 3))
+        if state is None and not is_finite_number(value):
+            state, reason = TrialState.FAIL, f"the objective returned {value!r}, not a finite number"
+        try:
+            for key, item in attrs.items():
+                trial.set_user_attr(key, item)
+            if reason is not None:
+                trial.set_user_attr(TrialKey.FAIL_REASON, reason)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # Optuna warns about values the reason already explains
+                frozen = self.study.tell(trial, float(value) if state is None else None, state=state)  # type: ignore[arg-type]
+        except optuna.exceptions.UpdateFinishedTrialError:
+            frozen = compat.storage_of(self.study).get_trial(compat.trial_id(trial))
+        except Exception as exc:  # tell must never leave the trial RUNNING
+            log.warning("trial %d: recording its result failed (%s); recorded as failed", trial.number, exc)
+            trial.set_user_attr(TrialKey.FAIL_REASON, f"recording the result failed: {failure_text(exc)}")
+            frozen = self.study.tell(trial, state=TrialState.FAIL)
+        self.ran += 1
+        self.consecutive_failures = self.consecutive_failures + 1 if frozen.state == TrialState.FAIL else 0
+        if self.consecutive_failures >= self.max_consecutive_failures and self.aborted is None:
+            self.aborted = frozen.user_attrs.get(TrialKey.FAIL_REASON, "unknown")
+        if self.on_trial_end is not None:
+            self.on_trial_end(self.study, frozen)
+        return frozen
+
+
+class TrialEvents(Callback):
+    """Tune's trial events the Searcher API does not receive: the Trial objects (their error files) and retries."""
+
+    def __init__(self, searcher: StudySearcher) -> None:
+        self.searcher = searcher
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}  # see StudySearcher.__getstate__
+
+    def on_trial_start(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self.searcher.tune_trials[trial.trial_id] = trial
+
+    def on_trial_recover(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        self.searcher.retry(trial.trial_id, trial)
+
+
+class _Heartbeat:
+    """Beats for the driver's running trials, so that a resume elsewhere can tell a dead driver's trials."""
+
+    def __init__(self, searcher: StudySearcher) -> None:
+        self.searcher = searcher
+        storage = compat.storage_of(searcher.study)
+        getter = getattr(storage, "get_heartbeat_interval", None)
+        self.interval = getter() if getter is not None else None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def ensure_started(self) -> None:
+        if self.interval and self._thread is None:
+            self._thread = threading.Thread(target=self._beat, name="ray-driver-heartbeat", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _beat(self) -> None:
+        storage = compat.storage_of(self.searcher.study)
+        while not self._stop.is_set():
+            for live in list(self.searcher.live.values()):
+                try:
+                    storage.record_heartbeat(compat.trial_id(live.trial))
+                except Exception as exc:  # a blip of the database must not stop the search; the next beat retries
+                    log.warning("heartbeat of trial %d failed: %s", live.trial.number, exc)
+            self._stop.wait(self.interval or 5)

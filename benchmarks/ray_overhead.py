@@ -1,0 +1,179 @@
+"""The Ray backend's costs, measured on this machine (see benchmarks/README.md, "Ray backend").
+
+1. Per-trial overhead against plain Ray Tune, on a trivial objective: the ``synthetic`` family's curves (10 epochs,
+   no sleep), FIFO, ``--concurrency`` trials at a time, one Ray runtime shared by every run. Plain Ray Tune is a
+   function trainable reporting the same curves, with Ray's ``OptunaSearch`` (define-by-run on the same space) and
+   Tune's defaults (no actor reuse); the same with ``reuse_actors=True`` is shown too. Both sample at random, so
+   that the sampler's own cost (TPE's grows with the trials) is not counted as the backend's. Per-trial time = the run's
+   wall time (``Tuner.fit``, or the backend's ``run``) / trials.
+2. The share of trial-slot time spent training on the default MNIST space (search_spaces/mnist_mlp.yaml) with 2
+   concurrent trials: the seconds inside the family's training for each trial's epochs, summed (``train_seconds``
+   of every trial the run recorded), divided by (2 x the search's wall time). The wall time is the backend's
+   ``run``, Ray start-up included; the share after start-up (from the first trial's start) is shown too.
+
+Run: ``PYTHONPATH=. python benchmarks/ray_overhead.py [--trials 40] [--mnist-seconds 180]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("AUTOML_HOME", tempfile.mkdtemp(prefix="automl-bench-"))
+os.environ.setdefault("AUTOML_OFFLINE", "1")
+os.environ["PYTHONPATH"] = f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"  # for Ray's workers
+
+
+def _space(path: Path, **settings: Any) -> Any:
+    from automl.spaces import load_space
+
+    space = load_space(str(path))
+    return replace(space, settings=replace(space.settings, **settings))
+
+
+def run_backend(space: Any, dataset: Any, concurrency: int, timeout: float | None) -> tuple[float, Any]:
+    from automl import pipeline
+    from automl.backends.base import Deadline
+    from automl.storage import FailurePolicy, open_storage
+
+    storage = open_storage()
+    backend = pipeline.get_backend("ray", concurrency=concurrency)
+    name = f"bench-{space.name}-{time.time_ns()}"
+    context = backend.open_study(
+        storage, name, space, space.settings, seed=0, data_info=pipeline.data_info(dataset, seed=0, limit=None)
+    )
+    started = time.perf_counter()
+    pipeline.run_trials(
+        backend, context, dataset, seed=0, threads=None, deadline=Deadline.after(timeout), policy=FailurePolicy()
+    )
+    return time.perf_counter() - started, context.study
+
+
+_PLAIN_SPACE: list[Any] = []  # the space plain Ray Tune samples; module level, as OptunaSearch pickles its function
+
+
+def _plain_define_by_run(trial: Any) -> dict[str, Any]:
+    config = _PLAIN_SPACE[0].sample(trial)
+    return {k: v for k, v in config.items() if k not in trial.params}  # the fixed values, as constants
+
+
+def _plain_trainable(config: dict[str, Any]) -> None:
+    from ray import tune
+
+    from automl.models.synthetic import curves
+
+    planned = curves(config, int(config.get("epochs", 10)), 0)
+    for epoch in range(len(planned["val_accuracy"])):
+        tune.report({key: values[epoch] for key, values in planned.items()})
+
+
+def run_plain_tune(space: Any, trials: int, concurrency: int, reuse: bool) -> float:
+    import optuna
+    from ray import tune
+    from ray.tune.search.optuna import OptunaSearch
+
+    _PLAIN_SPACE[:] = [space]
+    tuner = tune.Tuner(
+        _plain_trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=OptunaSearch(
+                space=_plain_define_by_run,
+                metric="val_accuracy",
+                mode="max",
+                sampler=optuna.samplers.RandomSampler(seed=0),
+            ),
+            num_samples=trials,
+            max_concurrent_trials=concurrency,
+            reuse_actors=reuse,
+        ),
+        run_config=tune.RunConfig(storage_path=tempfile.mkdtemp(prefix="automl-bench-tune-"), verbose=0),
+    )
+    started = time.perf_counter()
+    tuner.fit()
+    return time.perf_counter() - started
+
+
+def overhead(trials: int, concurrency: int) -> dict[str, float]:
+    from automl import data
+
+    dataset = data.load_dataset("mnist", limit=600)
+    # Random sampling on both sides: the comparison is of the record and the orchestration, not of samplers.
+    space = _space(
+        REPO / "tests" / "fixtures" / "tiny_synthetic.yaml",
+        trials=trials,
+        pruner="none",
+        patience=100,
+        sampler="random",
+    )
+    space = replace(space, params=tuple(replace(p, value=10) if p.name == "epochs" else p for p in space.params))
+    backend_s, _ = run_backend(space, dataset, concurrency, None)
+    print(f"backend: {backend_s:.1f} s for {trials} trials", flush=True)
+    plain_s = run_plain_tune(space, trials, concurrency, reuse=False)
+    print(f"plain Ray Tune: {plain_s:.1f} s for {trials} trials", flush=True)
+    plain_reuse_s = run_plain_tune(space, trials, concurrency, reuse=True)
+    print(f"plain Ray Tune, reused actors: {plain_reuse_s:.1f} s for {trials} trials", flush=True)
+    return {
+        "trials": trials,
+        "backend_per_trial_s": backend_s / trials,
+        "plain_tune_per_trial_s": plain_s / trials,
+        "plain_tune_reuse_per_trial_s": plain_reuse_s / trials,
+        "ratio_vs_plain": backend_s / plain_s,
+        "ratio_vs_plain_reuse": backend_s / plain_reuse_s,
+    }
+
+
+def slot_share(seconds: float) -> dict[str, float]:
+    from automl import data
+    from automl.record import read_trial
+
+    dataset = data.load_dataset("mnist")
+    space = _space(REPO / "search_spaces" / "mnist_mlp.yaml", timeout=seconds, trials=None)
+    wall, study = run_backend(space, dataset, 2, seconds)
+    records = [read_trial(t) for t in study.get_trials(deepcopy=False)]
+    training = sum(r.train_seconds or 0.0 for r in records)
+    first = min(r.datetime_start for r in records if r.datetime_start)
+    last = max(r.datetime_complete for r in records if r.datetime_complete)
+    after_startup = (last - first).total_seconds()
+    return {
+        "trials": len(records),
+        "finished": sum(r.state in ("COMPLETE", "PRUNED") for r in records),
+        "wall_s": wall,
+        "training_s": training,
+        "share": training / (2 * wall),
+        "share_after_startup": training / (2 * after_startup),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--mnist-seconds", type=float, default=180.0)
+    parser.add_argument("--skip", choices=("overhead", "mnist"), action="append", default=[])
+    args = parser.parse_args()
+    import ray
+
+    # One runtime for every run, so that no run pays Ray's start-up; the backend leaves a caller's session open.
+    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    results: dict[str, Any] = {"cpus": os.cpu_count(), "ray": ray.__version__}
+    if "overhead" not in args.skip:
+        results["overhead"] = overhead(args.trials, args.concurrency)
+        print(json.dumps(results["overhead"], indent=2), flush=True)
+    if "mnist" not in args.skip:
+        ray.shutdown()  # the share counts Ray's start-up, as a search from the command line pays it
+        results["mnist"] = slot_share(args.mnist_seconds)
+        print(json.dumps(results["mnist"], indent=2), flush=True)
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
