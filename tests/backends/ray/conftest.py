@@ -179,12 +179,6 @@ SLEEPY_SPACE = REPO / "tests" / "fixtures" / "sleepy_synthetic.yaml"
 DRIVER_LIMIT = 600  # examples; the synthetic family ignores the data, the study records it
 
 
-def reporting_broken(stderr: str) -> bool:
-    """The report module is being rewritten on another branch; until it lands, the search's last step may fail
-    to import it after every trial is recorded. Only that failure is tolerated."""
-    return "automl/reporting.py" in stderr and "ImportError" in stderr
-
-
 def search_command(automl_exe: str, cluster: RayCluster, study: str, *extra: str) -> list[str]:
     return [
         automl_exe,

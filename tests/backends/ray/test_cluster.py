@@ -33,7 +33,6 @@ def test_ray_client_addresses_are_refused() -> None:
         connect("ray://127.0.0.1:10001", 1)
 
 
-@pytest.mark.slow
 def test_a_cluster_too_small_or_refusing_the_token_is_one_line(ray_cluster, automl_exe: str) -> None:  # noqa: ANN001
     env = driver_env(ray_cluster)
     small = _search(automl_exe, ray_cluster, env, "--cpus-per-trial", "4")
