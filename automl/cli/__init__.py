@@ -14,7 +14,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from automl import __version__
+from automl import __version__, interrupts
 from automl.errors import AutomlError
 from automl.validation import ArgumentError
 
@@ -97,10 +97,6 @@ def _polish_help(parser: argparse.ArgumentParser) -> None:
                 action.metavar = action.dest.upper()
 
 
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever `sys.stderr` is at emit time, not the one current at setup.
 
@@ -135,8 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     configure_logging(args.verbose)
-    # SIGTERM (a scheduler stopping us) takes the same clean path as Ctrl-C.
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # SIGTERM (a scheduler stopping us) takes the same clean path as Ctrl-C; both are remembered, so one that a
+    # library's callback swallows still stops the search at the next epoch end (see automl.interrupts).
+    interrupts.clear()
+    previous = {sig: signal.signal(sig, interrupts.handle_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         return int(args.handler(args) or 0)
     except ArgumentError as exc:  # named as a flag here, as a Python argument in the API
@@ -149,7 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("automl: interrupted; completed trials are kept in the study", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from automl import interrupts
 from automl import optuna_compat as compat
 from automl.backends.base import Deadline, RunStats
 from automl.backends.optuna.objective import failure_text
@@ -216,10 +217,18 @@ def run(
     lock = StudyLock(compat.storage_of(study), study.study_name)
     waiting = False
     while True:
+        interrupts.check()
         if deadline.passed():
             break
-        with _interrupts_deferred(), lock.hold():
-            claim = _claim(study, budget)
+        claim: optuna.Trial | str | None = None
+        try:
+            with _interrupts_deferred(), lock.hold():
+                claim = _claim(study, budget)
+        except KeyboardInterrupt:  # delivered as the claim ends: its trial exists and must not stay RUNNING
+            if isinstance(claim, optuna.Trial):
+                with _interrupts_deferred():
+                    _finish(study, claim, None, TrialState.FAIL, "interrupted (Ctrl-C or SIGTERM) before it started")
+            raise
         if claim == _DONE:
             break
         if claim == _WAIT:

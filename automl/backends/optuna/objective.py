@@ -8,6 +8,7 @@ from typing import Any
 
 import optuna
 
+from automl import interrupts
 from automl.backends.base import Deadline, TrialRunner, TrialStopped
 from automl.errors import TrialFailed
 from automl.record import TrialKey, outcome_attrs
@@ -40,6 +41,7 @@ class OptunaReporter:
         self.started = time.monotonic()
 
     def report(self, epoch: int, metrics: dict[str, float]) -> None:
+        interrupts.check()  # an interrupt a library's callback swallowed during the epoch stops the trial here
         for key, value in metrics.items():
             self.curves.setdefault(key, []).append(value)
         self.trial.set_user_attr(TrialKey.CURVES, self.curves)

@@ -111,3 +111,30 @@ def test_a_per_trial_cap_stops_each_trial_and_the_search_goes_on() -> None:
     assert all(r.prune_reason == "trial time cap" and r.pruned_at_epoch is not None for r in records)
     assert all(r.pruned_at_epoch < 30 for r in records)  # type: ignore[operator]
     assert {TrialKey.CONFIG, TrialKey.CURVES} <= set(study.trials[0].user_attrs)
+
+
+def test_an_interrupt_a_callback_swallowed_still_stops_the_trial_at_the_next_epoch() -> None:
+    from automl import interrupts
+
+    space = slow_space(0.0, 10)
+    study = optuna.create_study(direction="maximize")
+
+    def swallow_an_interrupt(number: int, epoch: int, metrics: dict[str, float]) -> None:
+        if epoch == 2:
+            try:  # as Python does inside a weakref or GC callback: the KeyboardInterrupt is printed and lost
+                interrupts.handle_signal(2, None)
+            except KeyboardInterrupt:
+                pass
+
+    objective = make_objective(
+        space, "val_accuracy", synthetic_runner(space), Deadline(), on_epoch=swallow_an_interrupt
+    )
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            run(study, objective, budget=5, deadline=Deadline())
+    finally:
+        interrupts.clear()
+    (trial,) = study.trials
+    record = read_trial(trial)
+    assert record.state == "FAIL" and record.fail_reason.startswith("interrupted")
+    assert len(record.curves["val_accuracy"]) == 2  # stopped at the epoch after the lost interrupt
