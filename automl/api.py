@@ -128,6 +128,9 @@ def search(
     overrides = {"trials": trials, "timeout": timeout, "time_budget": time_budget}
     settings = apply_overrides(space_obj.settings, **overrides)
     check_workers(workers)
+    engine, engine_options = _engine(
+        backend or space_obj.settings.backend, workers, address, cpus_per_trial, concurrency
+    )
     threads = threads if threads is not None else pipeline.threads_from_env()
     url = resolve_url(storage)
     policy = failure_policy or FailurePolicy()
@@ -136,9 +139,6 @@ def search(
     log.info("data: %s from %s, splits %s", dataset, dataset_obj.source, dataset_obj.sizes())
     pipeline.families_for(space_obj, dataset_obj)  # this data suits every family of the space
     name = study or default_study_name(dataset)
-    engine, engine_options = _engine(
-        backend or space_obj.settings.backend, workers, address, cpus_per_trial, concurrency
-    )
     if engine != "optuna":  # a cluster re-runs a trial whose worker died as often as a lost Optuna worker's
         engine_options["max_retry"] = policy.max_retry
     backend_obj = pipeline.get_backend(engine, **engine_options)
