@@ -106,7 +106,7 @@ def final_stage_estimator(dataset: Any, members: int, baseline_epochs: int | Non
 
     def estimate(study: Any) -> float | None:
         from automl.errors import AutomlError
-        from automl.finish import best_trial, plan_final, seconds_per_epoch
+        from automl.finish import SAFETY, best_trial, plan_final, seconds_per_epoch
         from automl.record import read_trial
 
         try:
@@ -124,6 +124,7 @@ def final_stage_estimator(dataset: Any, members: int, baseline_epochs: int | Non
         )
         if plan.seconds_per_member is None:
             return None
-        return plan.members * plan.seconds_per_member + (plan.seconds_for_baseline or 0.0)
+        # The final stage plans to use only SAFETY of the time it is given; reserve enough for the full plan.
+        return (plan.members * plan.seconds_per_member + (plan.seconds_for_baseline or 0.0)) / SAFETY
 
     return estimate
