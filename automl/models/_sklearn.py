@@ -238,7 +238,7 @@ class SklearnFamily(ModelFamily):
     metrics = METRICS
     baseline: dict[str, Any] | None = {}  # the linear family at its defaults
     baseline_family = "sklearn_linear"
-    baseline_label = "default-parameter linear model (logistic regression, or ridge for regression)"
+    baseline_label = "default-parameter linear model (logistic regression / ridge)"
     max_members = 1  # a retrained scikit-learn model is one file; seeds barely move most of them
 
     # ---- what a subclass says ------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ class Linear(SklearnFamily):
         HyperParam("max_iter", "int", 1, 100000, default=100, help="solver iterations (logistic regression)"),
         HyperParam("class_weight", "categorical", choices=(None, "balanced"), default=None),
     )
-    baseline_label = "default-parameter linear model (logistic regression, or ridge for regression)"
+    baseline_label = "default-parameter linear model (logistic regression / ridge)"
 
     def estimator(self, config: Mapping[str, Any], task: str, seed: int) -> Any:
         from sklearn.linear_model import LogisticRegression, Ridge
