@@ -202,6 +202,13 @@ def score_reference(ref: Reference, data: Any, test_metric: str, seed: int) -> d
     }
 
 
+def baseline_epochs(reference: ModelFamily | None) -> int | None:
+    """The baseline's training length in its family's epochs or steps (1 for a model fitted in one go)."""
+    if reference is None or reference.baseline is None:
+        return None
+    return reference.epochs_for_final(reference.baseline, None)
+
+
 def finalize(
     study: Any,
     data: Any,
@@ -233,7 +240,7 @@ def finalize(
         members=max(1, min(members, family.max_members or members)),
         epochs=epochs,
         per_epoch=seconds_per_epoch(winner_record, len(data.y_train), final_size),
-        baseline_epochs=int(reference.baseline.get("epochs", 10)) if reference else None,  # type: ignore[union-attr]
+        baseline_epochs=baseline_epochs(reference),
         time_left=time_left,
     )
     if plan.note:

@@ -191,11 +191,13 @@ def job_clock(
     joining: bool = False,
 ) -> JobClock:
     """The clock of a search (``joining=False``) or of a worker joining one, with its final-stage estimator."""
-    from automl.finish import baseline_family
+    from automl.finish import baseline_epochs, baseline_family
+    from automl.models.registry import get_family
 
     base = baseline_family(space, space.families[0])
-    baseline_epochs = int(base.baseline.get("epochs", 10)) if base is not None and base.baseline else None
-    estimate = final_stage_estimator(dataset, members, baseline_epochs)
+    # families that retrain one member (scikit-learn's) need no reserve for three
+    members = max(min(members, get_family(name).max_members or members) for name in space.families)
+    estimate = final_stage_estimator(dataset, members, baseline_epochs(base))
     if joining:
         return JobClock.joining(
             job_ends_unix=job_ends_unix,
