@@ -202,11 +202,12 @@ def score_reference(ref: Reference, data: Any, test_metric: str, seed: int) -> d
     }
 
 
-def baseline_epochs(reference: ModelFamily | None) -> int | None:
-    """The baseline's training length in its family's epochs or steps (1 for a model fitted in one go)."""
+def baseline_epochs(reference: ModelFamily | None, task: str = "classification") -> int | None:
+    """The baseline's training length in its family's epochs or steps (1 for a model fitted in one go), counted
+    once more for each further reference model the family scores, so the plan leaves time for them too."""
     if reference is None or reference.baseline is None:
         return None
-    return reference.epochs_for_final(reference.baseline, None)
+    return reference.epochs_for_final(reference.baseline, None) * (1 + len(reference.references(task)))
 
 
 def finalize(
@@ -239,8 +240,11 @@ def finalize(
     plan = plan_final(
         members=max(1, min(members, family.max_members or members)),
         epochs=epochs,
-        per_epoch=seconds_per_epoch(winner_record, len(data.y_train), final_size),
-        baseline_epochs=baseline_epochs(reference),
+        # a cross-validated trial trained every fold: its time per epoch covers cv_folds fits
+        per_epoch=seconds_per_epoch(
+            winner_record, len(data.y_train) * max(1, getattr(data, "cv_folds", 0)), final_size
+        ),
+        baseline_epochs=baseline_epochs(reference, str(getattr(data, "task", "classification"))),
         time_left=time_left,
     )
     if plan.note:

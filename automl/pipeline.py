@@ -197,7 +197,7 @@ def job_clock(
     base = baseline_family(space, space.families[0])
     # families that retrain one member (scikit-learn's) need no reserve for three
     members = max(min(members, get_family(name).max_members or members) for name in space.families)
-    estimate = final_stage_estimator(dataset, members, baseline_epochs(base))
+    estimate = final_stage_estimator(dataset, members, baseline_epochs(base, str(getattr(dataset, "task", ""))))
     if joining:
         return JobClock.joining(
             job_ends_unix=job_ends_unix,
