@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 # The space a dataset searches when none is named. MNIST's is the CNN: 98-99% held-out against 96-97% for the
 # tutorial's MLP space in the same time (benchmarks/README.md); mnist_mlp stays, as the tutorial's own ground.
-DEFAULT_SPACES = {"mnist": "mnist_cnn"}
+DEFAULT_SPACES = {"mnist": "mnist_cnn", "fashion_mnist": "mnist_cnn"}
+# Tables (a CSV/Parquet file, iris, diabetes...) get a tabular space by task: automl.defaults.DEFAULT_TABLE_SPACES.
 DEFAULT_MEMBERS = 3  # the winner is retrained this many times and its members combined, time permitting
 
 
@@ -44,6 +45,8 @@ class SearchResult:
     report_dir: Path | None
     model_path: Path | None
     final_note: str = ""  # what the final stage cut to fit the time budget, if anything
+    references: list[dict[str, Any]] = field(default_factory=list)  # further reference models, held-out scores
+    verdicts: list[str] = field(default_factory=list)  # references the winner does not beat beyond its interval
 
     @property
     def test_accuracy(self) -> float | None:
@@ -59,7 +62,8 @@ class SearchResult:
 
 
 def default_study_name(dataset: str) -> str:
-    return f"{dataset}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    stem = Path(dataset).stem if ("/" in dataset or "." in dataset) else dataset  # a table file: its name
+    return f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
 def apply_overrides(
@@ -99,6 +103,8 @@ def search(
     address: str | None = None,
     cpus_per_trial: int | None = None,
     concurrency: int | None = None,
+    target: str | None = None,
+    task: str | None = None,
 ) -> SearchResult:
     """Search ``space`` on ``dataset``, record everything in the study, then evaluate and report the winner.
 
@@ -108,7 +114,9 @@ def search(
     ``time_budget`` bounds the whole call: searching, the final retraining, the baseline and the report.
     ``workers`` > 1 runs that many workers on this machine against the study, this process and ``workers - 1``
     child processes (see automl.workers); ``failure_policy`` sets heartbeats, retries of lost trials and the
-    consecutive-failure cap.
+    consecutive-failure cap. ``dataset`` may be a CSV or Parquet file: ``target`` names its target column and
+    ``task`` ("classification" or "regression") overrides the task inferred from it. Without ``space``, a table
+    searches the tabular default space for its task (see automl.defaults).
     ``backend`` names the engine that runs the trials (default: the space's ``search.backend``, else optuna);
     ``address`` (a cluster to join; None starts a local runtime), ``cpus_per_trial`` and ``concurrency`` are a
     cluster backend's options.
@@ -123,6 +131,14 @@ def search(
     started = time.monotonic()
     data_mod.check_dataset_name(dataset)
     validation.whole_number("seed", seed, minimum=0, example=0)
+    dataset_obj = None
+    if space is None and data_mod.data_kind_of(dataset) == "table":  # the default space depends on the table's task
+        from automl.defaults import table_default_space
+
+        dataset_obj = data_mod.load_dataset(
+            dataset, data_dir=data_dir, seed=seed, limit=limit, target=target, task=task
+        )
+        space = table_default_space(dataset_obj)
     space_obj = space if isinstance(space, SearchSpace) else load_space(space or DEFAULT_SPACES.get(dataset, dataset))
     check_space(space_obj)  # before the storage and the data: a wrong space costs nothing
     overrides = {"trials": trials, "timeout": timeout, "time_budget": time_budget}
@@ -135,7 +151,10 @@ def search(
     url = resolve_url(storage)
     policy = failure_policy or FailurePolicy()
     rdb = open_storage(url, policy=policy)
-    dataset_obj = data_mod.load_dataset(dataset, data_dir=data_dir, seed=seed, limit=limit)
+    if dataset_obj is None:
+        dataset_obj = data_mod.load_dataset(
+            dataset, data_dir=data_dir, seed=seed, limit=limit, target=target, task=task
+        )
     log.info("data: %s from %s, splits %s", dataset, dataset_obj.source, dataset_obj.sizes())
     pipeline.families_for(space_obj, dataset_obj)  # this data suits every family of the space
     name = study or default_study_name(dataset)
@@ -226,7 +245,7 @@ def _conclude(
     from automl.record import read_study, read_trial
     from automl.reports import write_report
     from automl.studies import STATES
-    from automl.summary import render_summary_md, summary_data
+    from automl.summary import reference_verdicts, render_summary_md, summary_data
 
     try:
         winner = best_trial(study)
@@ -285,6 +304,10 @@ def _conclude(
         report_dir=out_dir,
         model_path=Path(final.model_path) if final and final.model_path else None,
         final_note=str(final.final_stage.get("note") or "") if final else "",
+        references=[dict(r) for r in final.references] if final else [],
+        verdicts=[v.replace("**", "") for v in reference_verdicts(final.to_dict(), read_study(study).maximize)]
+        if final
+        else [],
     )
 
 

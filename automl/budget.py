@@ -114,7 +114,8 @@ def final_stage_estimator(dataset: Any, members: int, baseline_epochs: int | Non
         except AutomlError:  # no completed trial yet
             return None
         final_size = len(dataset.y_train) + len(dataset.y_val)
-        per_epoch = seconds_per_epoch(winner, len(dataset.y_train), final_size)
+        fits = max(1, int(getattr(dataset, "cv_folds", 0) or 0))  # a cross-validated trial trained every fold
+        per_epoch = seconds_per_epoch(winner, len(dataset.y_train) * fits, final_size)
         plan = plan_final(
             members=members,
             epochs=winner.best_epoch or winner.epochs_seen or 1,

@@ -21,7 +21,7 @@ import yaml
 
 from automl.errors import AutomlError
 from automl.evaluation import mean_interval
-from automl.models.base import ModelFamily
+from automl.models.base import ModelFamily, Reference
 from automl.models.registry import get_family
 from automl.record import FinalRecord, StudyKey, TrialRecord, held_out_metric, read_study, read_trial
 from automl.spaces import SearchSpace, parse_space
@@ -183,6 +183,33 @@ def baseline_family(space: SearchSpace, winner_family: str) -> ModelFamily | Non
     return None
 
 
+def score_reference(ref: Reference, data: Any, test_metric: str, seed: int) -> dict[str, Any]:
+    """One reference model trained on train+validation and scored on the held-out split, with its interval."""
+    reference_family = get_family(ref.family)
+    config = dict(ref.config)
+    model = reference_family.fit_final(config, data, reference_family.epochs_for_final(config, None), seed)
+    evaluation = reference_family.evaluate(model, data.x_test, data.y_test)
+    value = evaluation.metrics.get(test_metric)
+    interval = evaluation.intervals.get(test_metric) or (
+        mean_interval(evaluation.per_example[test_metric]) if test_metric in evaluation.per_example else None
+    )
+    return {
+        "label": ref.label,
+        "family": ref.family,
+        "test_value": float(value) if value is not None else None,
+        "ci_low": interval[0] if interval else None,
+        "ci_high": interval[1] if interval else None,
+    }
+
+
+def baseline_epochs(reference: ModelFamily | None, task: str = "classification") -> int | None:
+    """The baseline's training length in its family's epochs or steps (1 for a model fitted in one go), counted
+    once more for each further reference model the family scores, so the plan leaves time for them too."""
+    if reference is None or reference.baseline is None:
+        return None
+    return reference.epochs_for_final(reference.baseline, None) * (1 + len(reference.references(task)))
+
+
 def finalize(
     study: Any,
     data: Any,
@@ -211,10 +238,13 @@ def finalize(
     epochs = family.epochs_for_final(config, winner_record.best_epoch or _best_reported_epoch(winner_record, record))
     final_size = len(data.y_train) + len(data.y_val)
     plan = plan_final(
-        members=max(1, members),
+        members=max(1, min(members, family.max_members or members)),
         epochs=epochs,
-        per_epoch=seconds_per_epoch(winner_record, len(data.y_train), final_size),
-        baseline_epochs=int(reference.baseline.get("epochs", 10)) if reference else None,  # type: ignore[union-attr]
+        # a cross-validated trial trained every fold: its time per epoch covers cv_folds fits
+        per_epoch=seconds_per_epoch(
+            winner_record, len(data.y_train) * max(1, getattr(data, "cv_folds", 0)), final_size
+        ),
+        baseline_epochs=baseline_epochs(reference, str(getattr(data, "task", "classification"))),
         time_left=time_left,
     )
     if plan.note:
@@ -234,7 +264,9 @@ def finalize(
             f"study {study.study_name!r}: {family.name} does not compute {test_metric!r} on held-out data; "
             f"it computes {sorted(evaluation.metrics)}"
         )
-    interval = mean_interval(evaluation.per_example[test_metric]) if test_metric in evaluation.per_example else None
+    interval = evaluation.intervals.get(test_metric) or (
+        mean_interval(evaluation.per_example[test_metric]) if test_metric in evaluation.per_example else None
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = family.save(model, out_dir)
     config_path = out_dir / "config.yaml"
@@ -257,6 +289,11 @@ def finalize(
         base_epochs = int(base.get("epochs", 10))
         base_model = reference.fit_final(base, data, base_epochs, seed, _EpochRelay(on_epoch, "baseline", base_epochs))
         baseline_value = reference.evaluate(base_model, data.x_test, data.y_test).metrics.get(test_metric)
+    references = []
+    if plan.baseline:
+        for ref in family.references(str(getattr(data, "task", "classification"))):
+            say(f"scoring the reference: {ref.label}")
+            references.append(score_reference(ref, data, test_metric, seed))
     final = FinalRecord(
         best_trial=winner.number,
         config=winner_record.config,
@@ -273,6 +310,7 @@ def finalize(
         model_path=str(model_path),
         config_path=str(config_path),
         member_test_values=tuple(float(v) for v in member_values if v is not None),
+        references=tuple(references),
         final_stage={**plan.to_dict(), "seconds": round(time.monotonic() - started, 1)},
     )
     study.set_user_attr(StudyKey.FINAL, final.to_dict())

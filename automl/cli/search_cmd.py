@@ -16,8 +16,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Search a space on a dataset, retrain the winner, score it once on the held-out test split "
         "and write reports/<study>/summary.md. Budgets default to the space's 'search' settings.",
     )
-    p.add_argument("dataset", help="dataset name (known: mnist)")
-    p.add_argument("--space", help="space name from search_spaces/ or a YAML path (default: <dataset>_mlp)")
+    p.add_argument(
+        "dataset",
+        help="dataset name (mnist, fashion_mnist, iris, wine, breast_cancer, digits, diabetes) or a CSV/Parquet file",
+    )
+    p.add_argument(
+        "--space",
+        help="space name from search_spaces/ or a YAML path (default: the dataset's default; a table's by its task; "
+        "see `automl spaces list`)",
+    )
+    p.add_argument("--target", help="a table file's target column")
+    p.add_argument(
+        "--task",
+        choices=("classification", "regression"),
+        help="override the task inferred from a table's target",
+    )
     p.add_argument("--study", help="study name; an existing study is continued (default: <dataset>-<timestamp>)")
     p.add_argument("--storage", help=f"Optuna storage URL (default: $AUTOML_STORAGE or {default_storage_url()})")
     p.add_argument("--trials", type=int, help="total finished trials the study should reach")
@@ -81,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         address=args.address,
         cpus_per_trial=args.cpus_per_trial,
         concurrency=args.concurrency,
+        target=args.target,
+        task=args.task,
     )
     out = sys.stdout
     c = result.counts
@@ -98,6 +113,11 @@ def run(args: argparse.Namespace) -> int:
         if result.baseline_test_value is not None:
             baseline = f" | {result.baseline_label}: {result.baseline_test_value:.4f}"
         print(f"Test {result.test_metric} (held-out, retrained winner): {result.test_value:.4f}{baseline}", file=out)
+    for ref in result.references:
+        if ref.get("test_value") is not None:
+            print(f"  reference, {ref['label']}: {ref['test_value']:.4f}", file=out)
+    for verdict in result.verdicts:
+        print(verdict, file=out)
     if result.final_note:
         print(f"Final stage: {result.final_note}", file=out)
     if result.report_dir is not None:

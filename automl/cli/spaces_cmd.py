@@ -26,16 +26,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     from automl.api import DEFAULT_SPACES
+    from automl.defaults import DEFAULT_TABLE_SPACES
     from automl.spaces import list_spaces, load_space, spaces_dir
 
-    defaults = {space: dataset for dataset, space in DEFAULT_SPACES.items()}
+    defaults: dict[str, list[str]] = {}
+    for dataset, space_name in DEFAULT_SPACES.items():
+        defaults.setdefault(space_name, []).append(dataset)
+    for task, space_name in DEFAULT_TABLE_SPACES.items():
+        defaults.setdefault(space_name, []).append(f"{task} tables (CSV/Parquet, scikit-learn datasets)")
     paths = list_spaces()
     if not paths:
         print(f"no spaces in {spaces_dir()}")
     for path in paths:
         space = load_space(str(path))
-        default = f"  [default for {defaults[path.stem]}]" if path.stem in defaults else ""
-        print(f"{path.stem:20s} {len(space.params):3d} params  {space.description}{default}")
+        default = f"  [default for {', '.join(defaults[path.stem])}]" if path.stem in defaults else ""
+        print(f"{path.stem:24s} {len(space.params):3d} params  {space.description}{default}")
     return 0
 
 

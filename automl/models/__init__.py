@@ -9,6 +9,7 @@ from automl.models.base import (
     HyperParam,
     ModelFamily,
     NullReporter,
+    Reference,
     Reporter,
     TrialOutcome,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "HyperParam",
     "ModelFamily",
     "NullReporter",
+    "Reference",
     "Reporter",
     "TrialOutcome",
     "get_family",

@@ -51,6 +51,18 @@ class Evaluation:
 
     metrics: dict[str, float]
     per_example: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    # 95% intervals the family computed itself, for metrics that are not a mean over examples (RMSE, R², ROC AUC);
+    # they take precedence over an interval computed from ``per_example``
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A model scored next to the winner on the held-out split: ``config`` trained by ``family``."""
+
+    label: str
+    family: str
+    config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,10 @@ class ModelFamily(abc.ABC):
         ``metrics``: the metrics :meth:`train` reports per epoch for each task (validation ones start ``val_``).
         ``baseline``: a reference configuration scored next to the winner (None: no baseline), described by
         ``baseline_label`` and trained by ``baseline_family`` (None: this family).
+        :meth:`references` names further reference models for a task (a majority-class predictor, this family
+        at its default parameters), scored on the same held-out split when time allows.
+        ``max_members``: how many retrained members are worth combining (None: as many as the search asks; 1 for
+        a family whose retraining gives the same model whatever the seed, or that cannot combine members).
 
     Training:
         :meth:`train` trains one configuration on ``data.x_train``, validates on ``data.x_val`` and calls
@@ -156,6 +172,7 @@ class ModelFamily(abc.ABC):
     baseline: ClassVar[dict[str, Any] | None] = None
     baseline_label: ClassVar[str] = ""
     baseline_family: ClassVar[str | None] = None  # the family that trains the baseline (None: this one)
+    max_members: ClassVar[int | None] = None
 
     # ---- declaration -----------------------------------------------------------------------------------------
 
@@ -188,6 +205,10 @@ class ModelFamily(abc.ABC):
 
     def reported_metrics(self, task: str) -> tuple[str, ...]:
         return tuple(self.metrics.get(task, ()))
+
+    def references(self, task: str) -> tuple[Reference, ...]:
+        """Reference models scored next to the winner for ``task``, besides :attr:`baseline` (default: none)."""
+        return ()
 
     # ---- training --------------------------------------------------------------------------------------------
 

@@ -17,6 +17,12 @@ FAMILIES: dict[str, str] = {
     "keras_mlp": "automl.models.keras_mlp:KerasMLP",
     "keras_cnn": "automl.models.keras_cnn:KerasCNN",
     "synthetic": "automl.models.synthetic:Synthetic",
+    "sklearn_hgb": "automl.models.sklearn_hgb:HistGradientBoosting",
+    "sklearn_forest": "automl.models.sklearn_forest:RandomForest",
+    "sklearn_svm": "automl.models.sklearn_svm:SupportVectorMachine",
+    "sklearn_linear": "automl.models.sklearn_linear:Linear",
+    "sklearn_mlp": "automl.models.sklearn_mlp:MultilayerPerceptron",
+    "sklearn_dummy": "automl.models.sklearn_dummy:Dummy",
 }
 
 _USER_REF = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")

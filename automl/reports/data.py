@@ -29,6 +29,7 @@ from automl.record import (
     read_study,
     read_trial,
 )
+from automl.summary import reference_verdicts
 
 DEFAULT_TOP_K = 5
 IMPORTANCE_MAX_TRIALS = 300  # fANOVA on more takes tens of seconds; a random sample of this many is used
@@ -95,6 +96,8 @@ class FinalEstimate:
     baseline_test_value: float | None
     epochs: int
     member_test_values: tuple[float, ...]
+    references: tuple[dict[str, Any], ...] = ()
+    verdicts: tuple[str, ...] = ()  # plain sentences: references the winner does not beat beyond its interval
 
 
 def final_estimate(final: FinalRecord, metric: str, maximize: bool) -> FinalEstimate:
@@ -122,6 +125,8 @@ def final_estimate(final: FinalRecord, metric: str, maximize: bool) -> FinalEsti
         baseline_test_value=final.baseline_test_value,
         epochs=final.epochs,
         member_test_values=final.member_test_values,
+        references=final.references,
+        verdicts=tuple(reference_verdicts(final.to_dict(), maximize)),
     )
 
 

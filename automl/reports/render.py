@@ -133,6 +133,11 @@ def final_lines(data: ReportData) -> list[str]:
     if f.baseline_test_value is not None:
         label = f.baseline_label[:1].upper() + f.baseline_label[1:]
         lines.append(f"{label} on the same split: test {f.test_metric} {f.baseline_test_value:.4f}.")
+    for ref in f.references:
+        if ref.get("test_value") is not None:
+            label = str(ref["label"])[:1].upper() + str(ref["label"])[1:]
+            lines.append(f"{label} on the same split: test {f.test_metric} {ref['test_value']:.4f}.")
+    lines += [v.replace("**", "") for v in f.verdicts]
     return lines
 
 

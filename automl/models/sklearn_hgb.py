@@ -1,0 +1,55 @@
+"""Histogram gradient boosting (scikit-learn's ``HistGradientBoostingClassifier``/``Regressor``).
+
+It grows with ``warm_start``: up to 20 steps, each adding an even share of ``max_iter`` boosting iterations and
+reporting, so pruners and early stopping act on the boosting curve. scikit-learn's own early stopping is off: the
+search's patience does that job on the metric it optimises.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from automl.models._sklearn import SklearnFamily, step_iterations
+from automl.models.base import HyperParam
+
+MAX_STEPS = 20
+
+
+class HistGradientBoosting(SklearnFamily):
+    name = "sklearn_hgb"
+    hyperparameters = (
+        HyperParam("learning_rate", "float", 1e-4, 1.0, default=0.1),
+        HyperParam("max_iter", "int", 1, 10000, default=100, help="boosting iterations"),
+        HyperParam("max_leaf_nodes", "int", 2, 65536, default=31),
+        HyperParam("max_depth", "int", 1, 1000, default=None, help="absent: unlimited"),
+        HyperParam("min_samples_leaf", "int", 1, 100000, default=20),
+        HyperParam("l2_regularization", "float", 0.0, 1e6, default=0.0),
+        HyperParam("max_features", "float", 0.01, 1.0, default=1.0, help="share of features per split"),
+        HyperParam("max_bins", "int", 2, 255, default=255),
+    )
+
+    def estimator(self, config: Mapping[str, Any], task: str, seed: int) -> Any:
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        cls = HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
+        return cls(
+            learning_rate=float(config.get("learning_rate", 0.1)),
+            max_iter=int(config.get("max_iter", 100)),
+            max_leaf_nodes=int(config.get("max_leaf_nodes", 31)),
+            max_depth=None if config.get("max_depth") is None else int(config["max_depth"]),
+            min_samples_leaf=int(config.get("min_samples_leaf", 20)),
+            l2_regularization=float(config.get("l2_regularization", 0.0)),
+            max_features=float(config.get("max_features", 1.0)),
+            max_bins=int(config.get("max_bins", 255)),
+            early_stopping=False,
+            warm_start=True,
+            random_state=seed,
+        )
+
+    def steps(self, config: Mapping[str, Any]) -> int:
+        return min(MAX_STEPS, int(config.get("max_iter", 100)))
+
+    def set_iterations(self, estimator: Any, config: Mapping[str, Any], step: int) -> None:
+        total = int(config.get("max_iter", 100))
+        estimator.set_params(max_iter=step_iterations(total, self.steps(config), step))

@@ -1,0 +1,42 @@
+"""Support-vector machines (scikit-learn's ``SVC``/``SVR``), trained in one go: one report per configuration.
+
+``SVC`` is wrapped in ``CalibratedClassifierCV`` (Platt scaling over an internal 5-fold fit; scikit-learn 1.9's
+replacement for ``probability=True``) so log loss and ROC AUC are real; that costs about five fits, which is fine
+on the small tables an SVM suits. ``epsilon`` is read for regression only,
+in units of the standardised target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from automl.models._sklearn import SklearnFamily
+from automl.models.base import HyperParam
+
+
+class SupportVectorMachine(SklearnFamily):
+    name = "sklearn_svm"
+    hyperparameters = (
+        HyperParam("C", "float", 1e-6, 1e6, default=1.0),
+        HyperParam("kernel", "categorical", choices=("rbf", "linear", "poly", "sigmoid"), default="rbf"),
+        HyperParam("gamma", "float", 1e-8, 1e4, default=None, help="absent: 'scale'"),
+        HyperParam("degree", "int", 1, 10, default=3, help="poly kernel only"),
+        HyperParam("epsilon", "float", 0.0, 100.0, default=0.1, help="regression only"),
+        HyperParam("class_weight", "categorical", choices=(None, "balanced"), default=None),
+    )
+
+    def estimator(self, config: Mapping[str, Any], task: str, seed: int) -> Any:
+        from sklearn.calibration import CalibratedClassifierCV
+        from sklearn.svm import SVC, SVR
+
+        kwargs: dict[str, Any] = {
+            "C": float(config.get("C", 1.0)),
+            "kernel": str(config.get("kernel", "rbf")),
+            "gamma": "scale" if config.get("gamma") is None else float(config["gamma"]),
+            "degree": int(config.get("degree", 3)),
+        }
+        if task == "classification":
+            svc = SVC(random_state=seed, class_weight=config.get("class_weight"), **kwargs)
+            return CalibratedClassifierCV(svc, method="sigmoid", ensemble=False)
+        return SVR(epsilon=float(config.get("epsilon", 0.1)), **kwargs)

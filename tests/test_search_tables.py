@@ -1,0 +1,119 @@
+"""Tables end to end: a CASH search over every scikit-learn family through the API and the console script, the
+regression path (search, report, export, reload and predict), default spaces by data kind, and bad tables on the
+command line."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+import yaml
+from conftest import TINY_TABULAR, TINY_TABULAR_REGRESSION, write_mixed_table
+
+from automl import search
+from automl.cli import main
+from automl.data import load_dataset
+from automl.defaults import IMBALANCED_METRIC, table_default_space
+from automl.record import read_study, read_trial
+from automl.storage import default_storage_url
+
+SKLEARN = {"sklearn_hgb", "sklearn_forest", "sklearn_svm", "sklearn_linear", "sklearn_mlp"}
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_every_family_trains_in_one_search_of_a_mixed_csv(tmp_path: Path) -> None:
+    path = write_mixed_table(tmp_path / "mixed.csv")
+    result = search(str(path), str(TINY_TABULAR), target="label", reports_dir=tmp_path / "reports", quiet=True)
+    assert result.counts["complete"] == 5 and result.study_name.startswith("mixed-")
+    study = optuna.load_study(study_name=result.study_name, storage=default_storage_url())
+    assert {read_trial(t).config["model"] for t in study.trials} == SKLEARN
+    assert result.model_path is not None and result.model_path.suffix == ".skops"
+    labels = [r["label"] for r in result.references]
+    assert labels[0] == "majority-class predictor" and result.baseline_test_value is not None
+    summary = (result.report_dir / "summary.md").read_text()
+    assert "majority-class predictor" in summary and (result.report_dir / "report.html").is_file()
+    record = read_study(study)
+    assert record.data_kind == "table" and record.task == "classification"
+    # a worker (or `automl export`) reloads the same splits from what the study recorded
+    from automl.pipeline import load_study_data
+
+    again = load_study_data(result.study_name, study.user_attrs, data_dir=None)
+    assert again.fingerprint() == record.data_fingerprint
+
+
+def test_regression_end_to_end_search_report_export_reload_predict(tmp_path: Path) -> None:
+    import skops.io
+
+    result = search("diabetes", str(TINY_TABULAR_REGRESSION), limit=200, reports_dir=tmp_path / "reports", quiet=True)
+    assert result.test_metric == "rmse" and result.metric == "val_rmse"
+    assert [r["label"] for r in result.references][0] == "mean predictor"
+    assert main(["report", result.study_name, "--top", "3"]) == 0
+    assert main(["export", result.study_name, "--out", str(tmp_path / "export")]) == 0
+    config = yaml.safe_load((tmp_path / "export" / "config.yaml").read_text())
+    assert config["data"]["task"] == "regression" and "skops.io.load" in config["load"]
+    model_file = tmp_path / "export" / config["model"]
+    model = skops.io.load(model_file, trusted=skops.io.get_untrusted_types(file=model_file))
+    data = load_dataset("diabetes", limit=200)
+    predictions = model.predict(data.x_test)
+    rmse = float(np.sqrt(np.mean((predictions - data.y_test) ** 2)))
+    assert rmse == pytest.approx(result.test_value, rel=1e-6)
+
+
+def test_console_script_searches_a_parquet_table(tmp_path: Path, automl_exe: str) -> None:
+    path = write_mixed_table(tmp_path / "mixed.parquet")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [automl_exe, "search", str(path), "--target", "label", "--space", str(TINY_TABULAR), "--no-live"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "5 completed" in done.stdout and "reference, majority-class predictor" in done.stdout
+    assert "classification of 2 classes" in done.stderr and "dropped ID-like column(s) customer_id" in done.stderr
+
+
+def test_tables_get_the_tabular_default_space_for_their_task(tmp_path: Path) -> None:
+    assert table_default_space(load_dataset("diabetes")).settings.metric == "val_rmse"
+    assert table_default_space(load_dataset("iris")).settings.metric == "val_accuracy"
+    rng = np.random.default_rng(0)
+    path = tmp_path / "rare.csv"
+    rare = np.where(rng.random(200) < 0.1, "fraud", "ok")
+    import pandas as pd
+
+    pd.DataFrame({"amount": rng.normal(size=200), "kind": rare}).to_csv(path, index=False)
+    space = table_default_space(load_dataset(str(path), target="kind"))
+    assert space.name == "tabular_classification" and space.settings.metric == IMBALANCED_METRIC
+
+
+def test_spaces_list_says_which_default_applies(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["spaces", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "[default for mnist, fashion_mnist]" in out
+    assert "[default for classification tables" in out and "[default for regression tables" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ("a,b\n" + "1,2\n" * 30, ["--target", "c"], "no column 'c'; its columns are a, b"),
+        ("", ["--target", "a"], "the file is empty"),
+        ("a,b\n" + "1,x\n" * 30, ["--target", "b"], "has a single class"),
+        ("a,b\n" + "1,\n2,3\n" * 15, ["--target", "b"], "has 15 missing value(s)"),
+        ("a,b\n" + "1,2\n" * 30, [], "pass --target COLUMN"),
+    ],
+)
+def test_bad_tables_on_the_command_line_are_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, args: list[str], message: str
+) -> None:
+    path = tmp_path / "t.csv"
+    path.write_text(content)
+    code = main(["search", str(path), *args, "--trials", "1"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
