@@ -3,6 +3,7 @@ and the deadline, which stops a running trial at its next epoch end and records 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Any
@@ -121,10 +122,9 @@ def test_an_interrupt_a_callback_swallowed_still_stops_the_trial_at_the_next_epo
 
     def swallow_an_interrupt(number: int, epoch: int, metrics: dict[str, float]) -> None:
         if epoch == 2:
-            try:  # as Python does inside a weakref or GC callback: the KeyboardInterrupt is printed and lost
+            # As Python does inside a weakref or GC callback: the KeyboardInterrupt is printed and lost.
+            with contextlib.suppress(KeyboardInterrupt):
                 interrupts.handle_signal(2, None)
-            except KeyboardInterrupt:
-                pass
 
     objective = make_objective(
         space, "val_accuracy", synthetic_runner(space), Deadline(), on_epoch=swallow_an_interrupt
