@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MEMBERS = 3
 SAFETY = 0.9  # plan to use at most this share of the time left: estimates from the search are rough
+NEVER_CUT_SECONDS = 5.0  # a final stage estimated to take less than this runs in full, whatever the time left
 
 
 def best_trial(study: Any) -> Any:
@@ -131,7 +132,9 @@ def plan_final(
     full = FinalPlan(members, epochs, bool(baseline_epochs), member_cost, baseline_cost, "")
     if time_left is None or member_cost is None:
         return full
-    budget = max(0.0, time_left * SAFETY)
+    # Work estimated at a few seconds is never cut: the estimate is rough there, and the baseline it would drop
+    # is what the result is judged against.
+    budget = max(NEVER_CUT_SECONDS, time_left * SAFETY)
     base = baseline_cost or 0.0
     if members * member_cost + base <= budget:
         return full

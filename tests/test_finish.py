@@ -108,3 +108,8 @@ def test_when_time_stopped_every_trial_the_best_stopped_one_is_retrained(tmp_pat
     assert (result.counts["complete"], result.counts["pruned"]) == (0, 2)
     assert record.final is not None and 1 <= record.final.epochs < 40
     assert record.final.best_trial in (0, 1) and result.test_value is not None
+
+
+def test_a_final_stage_of_a_few_seconds_is_never_cut() -> None:
+    plan = plan_final(members=1, epochs=5, per_epoch=0.05, baseline_epochs=10, time_left=0)
+    assert (plan.members, plan.epochs, plan.baseline, plan.note) == (1, 5, True, "")
