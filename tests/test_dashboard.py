@@ -19,12 +19,12 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import SLOW_SYNTHETIC, TINY_LIMIT
 from optuna.trial import TrialState
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from support import SLOW_SYNTHETIC, TINY_LIMIT
 
 from automl.cli import main
 from automl.storage import open_storage

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY_LIMIT
+from support import TINY_LIMIT
 
 import automl
 import automl.pipeline

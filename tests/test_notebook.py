@@ -7,9 +7,9 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import TINY_LIMIT, TINY_SPACE
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from support import TINY_LIMIT, TINY_SPACE
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import keras
 import optuna
 import pytest
-from conftest import FIXTURES, TINY_LIMIT
 from optuna.trial import TrialState
+from support import FIXTURES, TINY_LIMIT
 
 import automl
 from automl.errors import StorageError

@@ -12,7 +12,7 @@ import numpy as np
 import optuna
 import pytest
 import yaml
-from conftest import TINY_TABULAR, TINY_TABULAR_REGRESSION, write_mixed_table
+from support import TINY_TABULAR, TINY_TABULAR_REGRESSION, write_mixed_table
 
 from automl import search
 from automl.cli import main

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import FIXTURES
+from support import FIXTURES
 
 from automl.cli import main
 from automl.errors import SpaceError

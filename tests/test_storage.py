@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import POSTGRES_URL
+from support import POSTGRES_URL
 from test_workers import FINISHED, delete_pg_studies, load, make_study, unique, write_space
 
 from automl.errors import StorageError

@@ -20,9 +20,9 @@ from typing import Any
 
 import optuna
 import pytest
-from conftest import POSTGRES_URL
 from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.trial import TrialState
+from support import POSTGRES_URL
 
 import automl
 from automl.backends import optuna as backend

@@ -12,7 +12,7 @@ import optuna
 import pandas as pd
 import pytest
 import yaml
-from conftest import TINY_LIMIT, TINY_SPACE
+from support import TINY_LIMIT, TINY_SPACE
 
 import automl
 from automl.cli import main

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import SLOW_SYNTHETIC, TINY_LIMIT
 from optuna.trial import TrialState
+from support import SLOW_SYNTHETIC, TINY_LIMIT
 
 from automl.cli import main
 from automl.storage import default_storage_url

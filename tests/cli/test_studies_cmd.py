@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import optuna
 import pytest
-from conftest import POSTGRES_URL
 from optuna.trial import TrialState, create_trial
+from support import POSTGRES_URL
 
 from automl.cli import main
 from automl.record import RECORD_VERSION, StudyKey

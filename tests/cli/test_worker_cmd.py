@@ -7,8 +7,8 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import POSTGRES_URL
 from optuna.trial import TrialState
+from support import POSTGRES_URL
 from test_workers import FINISHED, load, make_study, unique, write_space
 
 from automl.cli import main

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import write_mixed_table
+from support import write_mixed_table
 
 from automl.data import load_dataset
 from automl.data.tables import infer_task

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 import pytest
-from conftest import TINY_LIMIT
+from support import TINY_LIMIT
 
 from automl.data import load_dataset
 from automl.errors import TrialFailed

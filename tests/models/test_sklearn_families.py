@@ -102,7 +102,7 @@ def test_small_tables_are_scored_by_cross_validation(iris: Any) -> None:
 
 
 def test_final_model_takes_the_raw_table_with_missing_values(tmp_path: Path) -> None:
-    from conftest import write_mixed_table
+    from support import write_mixed_table
 
     data = load_dataset(str(write_mixed_table(tmp_path / "mixed.csv")), target="label")
     family = get_family("sklearn_hgb")

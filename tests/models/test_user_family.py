@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import optuna
-from conftest import TINY_LIMIT
+from support import TINY_LIMIT
 
 from automl.storage import default_storage_url
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import optuna
 import pytest
-from conftest import POSTGRES_URL
 from optuna.trial import TrialState
 from study_builders import current_study, known_study, known_trial, regression_study
+from support import POSTGRES_URL
 from test_diagnostics import GOOD, OVERFIT
 
 from automl import diagnostics as dg

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import POSTGRES_URL
+from support import POSTGRES_URL
 from sweep_helpers import FakeClock, FakeLauncher, make_spec
 
 from automl.sweeps.scheduler import Scheduler

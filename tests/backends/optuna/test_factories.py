@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import optuna
 import pytest
-from conftest import FIXTURES
+from support import FIXTURES
 
 from automl.backends.optuna import factories as backend
 from automl.spaces import SearchSettings, load_space

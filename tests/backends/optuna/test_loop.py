@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
-from conftest import FIXTURES
+from support import FIXTURES
 
 from automl.backends.base import Deadline
 from automl.backends.optuna import make_objective, run

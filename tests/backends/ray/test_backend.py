@@ -6,8 +6,8 @@ from __future__ import annotations
 import subprocess
 
 import optuna
-from conftest import REPO, driver_env, search_command
 from optuna.trial import TrialState
+from ray_support import REPO, driver_env, search_command
 
 from automl.record import StudyKey, TrialKey, read_study, read_trial
 from automl.storage import open_storage

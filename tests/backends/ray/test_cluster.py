@@ -6,7 +6,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import SLEEPY_SPACE, driver_env, free_port, search_command
+from ray_support import SLEEPY_SPACE, driver_env, free_port, search_command
 
 from automl.backends.ray.cluster import ClusterError, connect
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 import signal
 import subprocess
 
-from conftest import SLEEPY_SPACE, driver_env, search_command, study_trials, wait_for
 from optuna.trial import TrialState
+from ray_support import SLEEPY_SPACE, driver_env, search_command, study_trials, wait_for
 
 from automl.record import TrialKey
 

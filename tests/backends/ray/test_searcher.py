@@ -9,8 +9,8 @@ import subprocess
 from typing import Any
 
 import optuna
-from conftest import SLEEPY_SPACE, driver_env, search_command, study_trials, wait_for
 from optuna.trial import TrialState
+from ray_support import SLEEPY_SPACE, driver_env, search_command, study_trials, wait_for
 
 from automl.backends.base import Deadline, StudyContext
 from automl.backends.optuna.objective import make_objective
@@ -139,3 +139,22 @@ def test_a_trial_whose_worker_dies_is_retried(ray_cluster, automl_exe: str) -> N
     assert len(retry.user_attrs[TrialKey.CURVES]["val_accuracy"]) == 6  # the re-run starts from epoch 1
     assert sum(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials.values()) == 3
     assert not [t for t in trials.values() if t.state == TrialState.RUNNING]
+
+
+def test_the_deadline_stops_running_ray_trials_at_their_next_epoch(ray_cluster, automl_exe: str) -> None:  # noqa: ANN001
+    # Trials of 6 epochs at 0.5 s, and 2 s of searching: the trials running at the deadline stop at their next epoch
+    # end and are recorded PRUNED for the time budget, never COMPLETE with a partial score and never left RUNNING.
+    study = "ray-deadline"
+    cmd = search_command(
+        automl_exe, ray_cluster, study, "--space", str(SLEEPY_SPACE), "--trials", "20", "--timeout", "2"
+    )
+    done = subprocess.run(cmd, env=driver_env(ray_cluster), capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    trials = study_trials(study)
+    assert not [t for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING)]
+    stopped = [t for t in trials if t.user_attrs.get(TrialKey.PRUNE_REASON) == "time budget"]
+    assert stopped, [(t.state, t.user_attrs.get(TrialKey.PRUNE_REASON)) for t in trials]
+    for t in stopped:
+        assert t.state == TrialState.PRUNED
+        assert t.user_attrs[TrialKey.PRUNED_AT_EPOCH] < 6
+        assert len(t.user_attrs[TrialKey.CURVES]["val_accuracy"]) == t.user_attrs[TrialKey.PRUNED_AT_EPOCH]
