@@ -182,6 +182,7 @@ def search(
     else:
         progress = Progress(name, settings.trials, clock.search_seconds(), settings.direction, live=live, quiet=quiet)
         progress.resume_from(context.study)
+        on_trial_start, on_epoch = clock.hooks(progress.trial_started, progress.epoch)
         with progress:
             pipeline.run_trials(
                 backend_obj,
@@ -191,8 +192,8 @@ def search(
                 threads=threads,
                 deadline=clock.deadline,
                 policy=policy,
-                on_trial_start=progress.trial_started,
-                on_epoch=progress.epoch,
+                on_trial_start=on_trial_start,
+                on_epoch=on_epoch,
                 on_trial_end=clock.watch(progress.trial_finished),
             )
     return _conclude(

@@ -3,8 +3,9 @@
 A :class:`JobClock` holds the search's :class:`~automl.backends.base.Deadline`. While trials finish it keeps a
 reserve for the final stage, estimated from the best trial so far (its seconds per epoch, scaled to the
 train+validation size and the number of members, see :func:`automl.finish.plan_final`), so the search stops early
-enough for the final stage to fit. Any process that runs trials of the study keeps the same reserve from the same
-study, so local workers stop together.
+enough for the final stage to fit. Until a trial has finished, the running trial's pace stands in for it, epoch by
+epoch: on large data the first trial alone may not fit, and the reserve must grow while it runs. Any process that
+runs trials of the study keeps the same reserve from the same study, so local workers stop together.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ class JobClock:
 
     started: float
     deadline: Deadline
-    estimate: Callable[[Any], float | None]  # study -> seconds the final stage needs now (None: unknown)
+    estimate: FinalStageEstimate
+    _trial_started: float = 0.0
+    _have_finished_trial: bool = False
 
     @classmethod
     def start(
@@ -36,7 +39,7 @@ class JobClock:
         timeout: float | None,
         time_budget: float | None,
         max_trial_seconds: float | None,
-        estimate: Callable[[Any], float | None],
+        estimate: FinalStageEstimate,
     ) -> JobClock:
         job_ends = None if time_budget is None else started + time_budget
         reserve = 0.0 if time_budget is None else INITIAL_RESERVE_SHARE * time_budget
@@ -55,7 +58,7 @@ class JobClock:
         job_ends_unix: float | None,
         timeout: float | None,
         max_trial_seconds: float | None,
-        estimate: Callable[[Any], float | None],
+        estimate: FinalStageEstimate,
     ) -> JobClock:
         """The clock of a worker joining a job whose budget ends at ``job_ends_unix`` (wall-clock seconds)."""
         now = time.monotonic()
@@ -85,9 +88,40 @@ class JobClock:
         return max(0.0, self.deadline.job_ends - time.monotonic() - REPORT_SECONDS)
 
     def update_reserve(self, study: Any) -> None:
-        seconds = self.estimate(study)
+        seconds = self.estimate.from_study(study)
         if seconds is not None:
+            self._have_finished_trial = True
             self.deadline.reserve = seconds + REPORT_SECONDS
+
+    def trial_started(self, number: int, config: dict[str, Any]) -> None:
+        self._trial_started = time.monotonic()
+
+    def epoch(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
+        """Before any trial has finished, let the running trial's pace set the reserve (never lower it)."""
+        if self.deadline.job_ends is None or self._have_finished_trial or epoch < 1:
+            return
+        pace = (time.monotonic() - self._trial_started) / epoch
+        seconds = self.estimate.from_pace(pace, epoch)
+        self.deadline.reserve = max(self.deadline.reserve, seconds + REPORT_SECONDS)
+
+    def hooks(
+        self,
+        on_trial_start: Callable[[int, dict[str, Any]], None] | None,
+        on_epoch: Callable[[int, int, dict[str, float]], None] | None,
+    ) -> tuple[Callable[[int, dict[str, Any]], None], Callable[[int, int, dict[str, float]], None]]:
+        """``on_trial_start`` and ``on_epoch`` hooks that keep this clock informed, then call the given ones."""
+
+        def started(number: int, config: dict[str, Any]) -> None:
+            self.trial_started(number, config)
+            if on_trial_start is not None:
+                on_trial_start(number, config)
+
+        def epoch(number: int, epoch_: int, metrics: dict[str, float]) -> None:
+            self.epoch(number, epoch_, metrics)
+            if on_epoch is not None:
+                on_epoch(number, epoch_, metrics)
+
+        return started, epoch
 
     def watch(self, callback: TrialEndHook | None) -> TrialEndHook:
         """An ``on_trial_end`` hook that keeps the reserve up to date, then calls ``callback``."""
@@ -101,31 +135,47 @@ class JobClock:
         return on_trial_end
 
 
-def final_stage_estimator(dataset: Any, members: int, baseline_epochs: int | None) -> Callable[[Any], float | None]:
-    """Seconds the final stage would need for the study's best trial so far, from what the search measured."""
+@dataclass(frozen=True)
+class FinalStageEstimate:
+    """Seconds the final stage would need, with its safety margin, from what the search measured."""
 
-    def estimate(study: Any) -> float | None:
+    train_size: int  # examples one trial trains on (every fold's, for cross-validated tables)
+    final_size: int  # examples the final stage trains on
+    members: int
+    baseline_epochs: int | None
+
+    def from_pace(self, per_epoch: float, epochs: int) -> float:
+        """For a trial training at ``per_epoch`` seconds per epoch on the search's data, retrained for ``epochs``."""
+        from automl.finish import SAFETY, plan_final
+
+        scaled = per_epoch * self.final_size / max(1, self.train_size)
+        plan = plan_final(
+            members=self.members, epochs=epochs, per_epoch=scaled, baseline_epochs=self.baseline_epochs, time_left=None
+        )
+        # The final stage plans to use only SAFETY of the time it is given; reserve enough for the full plan.
+        return (plan.members * (plan.seconds_per_member or 0.0) + (plan.seconds_for_baseline or 0.0)) / SAFETY
+
+    def from_study(self, study: Any) -> float | None:
+        """For the study's best trial so far; None before any trial has finished."""
         from automl.errors import AutomlError
-        from automl.finish import SAFETY, best_trial, plan_final, seconds_per_epoch
+        from automl.finish import best_trial
         from automl.record import read_trial
 
         try:
             winner = read_trial(best_trial(study))
-        except AutomlError:  # no completed trial yet
+        except AutomlError:  # no finished trial yet
             return None
-        final_size = len(dataset.y_train) + len(dataset.y_val)
-        fits = max(1, int(getattr(dataset, "cv_folds", 0) or 0))  # a cross-validated trial trained every fold
-        per_epoch = seconds_per_epoch(winner, len(dataset.y_train) * fits, final_size)
-        plan = plan_final(
-            members=members,
-            epochs=winner.best_epoch or winner.epochs_seen or 1,
-            per_epoch=per_epoch,
-            baseline_epochs=baseline_epochs,
-            time_left=None,
-        )
-        if plan.seconds_per_member is None:
+        epochs = winner.epochs_seen
+        if winner.train_seconds is None or not epochs:
             return None
-        # The final stage plans to use only SAFETY of the time it is given; reserve enough for the full plan.
-        return (plan.members * plan.seconds_per_member + (plan.seconds_for_baseline or 0.0)) / SAFETY
+        return self.from_pace(winner.train_seconds / epochs, winner.best_epoch or epochs)
 
-    return estimate
+
+def final_stage_estimator(dataset: Any, members: int, baseline_epochs: int | None) -> FinalStageEstimate:
+    fits = max(1, int(getattr(dataset, "cv_folds", 0) or 0))  # a cross-validated trial trained every fold
+    return FinalStageEstimate(
+        train_size=len(dataset.y_train) * fits,
+        final_size=len(dataset.y_train) + len(dataset.y_val),
+        members=members,
+        baseline_epochs=baseline_epochs,
+    )

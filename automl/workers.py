@@ -189,6 +189,7 @@ def run_worker(
         started, settings, context.space, dataset, members=3, job_ends_unix=job_ends_unix, joining=True
     )
     worker_log = WorkerLog(report, settings.metric, backend.count_finished, stream=stream, quiet=quiet)
+    on_trial_start, on_epoch = clock.hooks(None, None)
     pipeline.run_trials(
         backend,
         context,
@@ -197,6 +198,8 @@ def run_worker(
         threads=threads,
         deadline=clock.deadline,
         policy=policy,
+        on_trial_start=on_trial_start,
+        on_epoch=on_epoch,
         on_trial_end=clock.watch(worker_log.trial_finished),
     )
     return _close(report, backend, study, started)

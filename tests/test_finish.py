@@ -85,8 +85,8 @@ def test_when_little_time_is_left_the_final_stage_shrinks_and_says_so(tmp_path: 
     from automl.finish import finalize
 
     space = tmp_path / "slow.yaml"
-    space.write_text(SLOW.format(budget=600, sleep=0.05))
-    automl.search("mnist", str(space), study="tight", trials=3, limit=TINY_LIMIT, quiet=True, finish=False,
+    space.write_text(SLOW.format(budget=600, sleep=0.3))  # a member costs seconds: more than the 1 s left
+    automl.search("mnist", str(space), study="tight", trials=2, limit=TINY_LIMIT, quiet=True, finish=False,
                   reports_dir=tmp_path)  # fmt: skip
     study = __import__("optuna").load_study(study_name="tight", storage=default_storage_url())
     data = automl.pipeline.load_study_data("tight", study.user_attrs, data_dir=None)
@@ -113,3 +113,17 @@ def test_when_time_stopped_every_trial_the_best_stopped_one_is_retrained(tmp_pat
 def test_a_final_stage_of_a_few_seconds_is_never_cut() -> None:
     plan = plan_final(members=1, epochs=5, per_epoch=0.05, baseline_epochs=10, time_left=0)
     assert (plan.members, plan.epochs, plan.baseline, plan.note) == (1, 5, True, "")
+
+
+def test_before_any_trial_finishes_the_running_trials_pace_grows_the_reserve() -> None:
+    from automl.budget import REPORT_SECONDS, FinalStageEstimate, JobClock
+
+    estimate = FinalStageEstimate(train_size=100, final_size=125, members=3, baseline_epochs=None)
+    clock = JobClock.start(time.monotonic(), timeout=None, time_budget=600, max_trial_seconds=None, estimate=estimate)
+    assert clock.deadline.reserve == pytest.approx(90)  # 15% held back before anything is measured
+    clock.trial_started(0, {})
+    clock._trial_started -= 40.0  # the first trial has run 40 s: 4 epochs of 10 s on the search's data
+    clock.epoch(0, 4, {})
+    # retrained for its 4 epochs at 12.5 s (125/100 of the data), three members, with the planner's margin
+    assert clock.deadline.reserve == pytest.approx(3 * 4 * 12.5 / 0.9 + REPORT_SECONDS)
+    assert clock.deadline.search_ends == pytest.approx(clock.deadline.job_ends - clock.deadline.reserve)

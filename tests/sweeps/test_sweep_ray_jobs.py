@@ -98,7 +98,6 @@ def _stop_own_cluster(temp_dir: str) -> None:
             proc.kill()
 
 
-@pytest.mark.slow
 def test_a_sweep_with_a_ray_address_runs_as_a_ray_job_and_is_tracked_to_the_end(
     tmp_path: Path, ray_cluster: str
 ) -> None:

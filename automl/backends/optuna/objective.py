@@ -77,12 +77,17 @@ def make_objective(
         reporter = OptunaReporter(trial, metric, deadline, on_epoch)
         try:
             outcome = runner(config, reporter, trial.number)
-        except (optuna.TrialPruned, KeyboardInterrupt):
+        except KeyboardInterrupt:
+            raise
+        except optuna.TrialPruned:
+            # What it trained is what the final stage's estimates learn from, pruned or not.
+            trial.set_user_attr(TrialKey.TRAIN_SECONDS, round(time.monotonic() - reporter.started, 3))
             raise
         except TrialStopped as exc:
             trial.set_user_attr(TrialKey.PRUNED_AT_EPOCH, exc.epoch)
             trial.set_user_attr(TrialKey.PRUNE_REASON, exc.reason)
             trial.set_user_attr(TrialKey.EPOCHS_TRAINED, exc.epoch)
+            trial.set_user_attr(TrialKey.TRAIN_SECONDS, round(time.monotonic() - reporter.started, 3))
             raise optuna.TrialPruned(str(exc)) from None
         except TrialFailed as exc:
             trial.set_user_attr(TrialKey.FAIL_REASON, exc.reason)
