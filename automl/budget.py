@@ -152,8 +152,10 @@ class FinalStageEstimate:
         plan = plan_final(
             members=self.members, epochs=epochs, per_epoch=scaled, baseline_epochs=self.baseline_epochs, time_left=None
         )
-        # The final stage plans to use only SAFETY of the time it is given; reserve enough for the full plan.
-        return (plan.members * (plan.seconds_per_member or 0.0) + (plan.seconds_for_baseline or 0.0)) / SAFETY
+        # The final stage plans to use only SAFETY of the time it is given: reserve enough for the full plan, plus
+        # the one epoch a trial still running at the deadline may overrun it by.
+        full = plan.members * (plan.seconds_per_member or 0.0) + (plan.seconds_for_baseline or 0.0)
+        return full / SAFETY + per_epoch
 
     def from_study(self, study: Any) -> float | None:
         """For the study's best trial so far; None before any trial has finished."""
