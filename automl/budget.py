@@ -97,11 +97,14 @@ class JobClock:
         self._trial_started = time.monotonic()
 
     def epoch(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
-        """Before any trial has finished, let the running trial's pace set the reserve (never lower it)."""
+        """Before any trial has finished, let the running trial's pace set the reserve for one member and the
+        baseline (never lowering it)."""
         if self.deadline.job_ends is None or self._have_finished_trial or epoch < 1:
             return
         pace = (time.monotonic() - self._trial_started) / epoch
-        seconds = self.estimate.from_pace(pace, epoch)
+        # Held for one member only: on data this large the final stage shrinks to what fits, and a reserve for
+        # all members would stop the only trial after an epoch or two.
+        seconds = self.estimate.from_pace(pace, epoch, members=1)
         self.deadline.reserve = max(self.deadline.reserve, seconds + REPORT_SECONDS)
 
     def hooks(
@@ -144,13 +147,18 @@ class FinalStageEstimate:
     members: int
     baseline_epochs: int | None
 
-    def from_pace(self, per_epoch: float, epochs: int) -> float:
-        """For a trial training at ``per_epoch`` seconds per epoch on the search's data, retrained for ``epochs``."""
+    def from_pace(self, per_epoch: float, epochs: int, members: int | None = None) -> float:
+        """For a trial training at ``per_epoch`` seconds per epoch on the search's data, retrained for ``epochs``
+        by ``members`` members (default: all of them)."""
         from automl.finish import SAFETY, plan_final
 
         scaled = per_epoch * self.final_size / max(1, self.train_size)
         plan = plan_final(
-            members=self.members, epochs=epochs, per_epoch=scaled, baseline_epochs=self.baseline_epochs, time_left=None
+            members=members or self.members,
+            epochs=epochs,
+            per_epoch=scaled,
+            baseline_epochs=self.baseline_epochs,
+            time_left=None,
         )
         # The final stage plans to use only SAFETY of the time it is given: reserve enough for the full plan, plus
         # the one epoch a trial still running at the deadline may overrun it by.

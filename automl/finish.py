@@ -125,10 +125,13 @@ def plan_final(
     """Fit the final stage into ``time_left`` seconds: first fewer members, then no baseline, then fewer epochs.
 
     ``per_epoch`` is the winner's estimated seconds per epoch on train+validation (None: unknown, plan in full).
-    The baseline is costed like one epoch of the winner per baseline epoch, which overestimates a smaller model.
+    The baseline is costed like one epoch of the winner per baseline epoch, at most one member's cost: it is a
+    small reference model by design (the tutorial's MLP next to a CNN), so this overestimates it, never wildly.
     """
     member_cost = None if per_epoch is None else per_epoch * epochs
-    baseline_cost = None if per_epoch is None or not baseline_epochs else per_epoch * baseline_epochs
+    baseline_cost = None
+    if per_epoch is not None and baseline_epochs:
+        baseline_cost = min(per_epoch * baseline_epochs, member_cost or 0.0)
     full = FinalPlan(members, epochs, bool(baseline_epochs), member_cost, baseline_cost, "")
     if time_left is None or member_cost is None:
         return full
@@ -138,17 +141,19 @@ def plan_final(
     base = baseline_cost or 0.0
     if members * member_cost + base <= budget:
         return full
-    fitting = int((budget - base) // member_cost) if member_cost > 0 else members
-    if fitting >= 1:
+    left = f"{time_left:.0f} s were left and each member costs about {member_cost:.0f} s"
+    with_baseline = int((budget - base) // member_cost) if member_cost > 0 else members
+    if with_baseline >= 1:
         return FinalPlan(
-            fitting,
-            epochs,
-            bool(baseline_epochs),
-            member_cost,
-            baseline_cost,
-            f"{fitting} of {members} members retrained: {time_left:.0f} s were left and each member costs about "
-            f"{member_cost:.0f} s",
-        )
+            with_baseline, epochs, bool(baseline_epochs), member_cost, baseline_cost,
+            f"{with_baseline} of {members} members retrained: {left}",
+        )  # fmt: skip
+    without_baseline = int(budget // member_cost) if member_cost > 0 else members
+    if without_baseline >= 1:
+        return FinalPlan(
+            min(members, without_baseline), epochs, False, member_cost, None,
+            f"{min(members, without_baseline)} of {members} members retrained and no baseline: {left}",
+        )  # fmt: skip
     fit_epochs = max(1, int(budget // per_epoch)) if per_epoch else 1  # type: ignore[operator]
     return FinalPlan(
         1,

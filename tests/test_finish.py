@@ -21,6 +21,8 @@ def test_a_plan_that_fits_is_run_in_full() -> None:
     plan = plan_final(members=3, epochs=10, per_epoch=1.0, baseline_epochs=10, time_left=100)
     assert (plan.members, plan.epochs, plan.baseline, plan.note) == (3, 10, True, "")
     assert plan.seconds_per_member == 10 and plan.seconds_for_baseline == 10
+    # A baseline longer than a member is costed as one member: it is a small reference model by design.
+    assert plan_final(members=3, epochs=2, per_epoch=1.0, baseline_epochs=10, time_left=None).seconds_for_baseline == 2
 
 
 def test_without_a_budget_or_a_measurement_the_plan_is_full() -> None:
@@ -34,7 +36,10 @@ def test_fewer_members_first() -> None:
     assert plan.note.startswith("2 of 3 members retrained: 35 s were left and each member costs about 10 s")
 
 
-def test_then_one_shorter_member_and_no_baseline() -> None:
+def test_then_no_baseline_and_at_last_one_shorter_member() -> None:
+    plan = plan_final(members=3, epochs=10, per_epoch=1.0, baseline_epochs=10, time_left=15)  # 13.5 s usable
+    assert (plan.members, plan.epochs, plan.baseline) == (1, 10, False)
+    assert plan.note == "1 of 3 members retrained and no baseline: 15 s were left and each member costs about 10 s"
     plan = plan_final(members=3, epochs=10, per_epoch=1.0, baseline_epochs=10, time_left=8)  # 7.2 s usable
     assert (plan.members, plan.epochs, plan.baseline) == (1, 7, False)
     assert plan.note == (
@@ -93,7 +98,7 @@ def test_when_little_time_is_left_the_final_stage_shrinks_and_says_so(tmp_path: 
     steps: list[str] = []
     final = finalize(study, data, tmp_path / "out", time_left=1.0, on_step=steps.append)
     assert final.final_stage["members"] == 1 and final.final_stage["baseline"] is False
-    assert final.final_stage["note"].startswith("1 member retrained for ")
+    assert final.final_stage["note"].startswith("1 of 3 members retrained and no baseline")
     assert steps[0] == final.final_stage["note"] and steps[1].startswith("retraining member 1 of 1")
     assert final.baseline_test_value is None
 
@@ -122,9 +127,9 @@ def test_before_any_trial_finishes_the_running_trials_pace_grows_the_reserve() -
     clock = JobClock.start(time.monotonic(), timeout=None, time_budget=600, max_trial_seconds=None, estimate=estimate)
     assert clock.deadline.reserve == pytest.approx(90)  # 15% held back before anything is measured
     clock.trial_started(0, {})
-    clock._trial_started -= 40.0  # the first trial has run 40 s: 4 epochs of 10 s on the search's data
+    clock._trial_started -= 80.0  # the first trial has run 80 s: 4 epochs of 20 s on the search's data
     clock.epoch(0, 4, {})
-    # retrained for its 4 epochs at 12.5 s (125/100 of the data), three members, with the planner's margin
-    # plus one epoch at the search's pace, which a trial still running at the deadline may overrun by
-    assert clock.deadline.reserve == pytest.approx(3 * 4 * 12.5 / 0.9 + 10 + REPORT_SECONDS)
+    # one member retrained for its 4 epochs at 25 s (125/100 of the data), with the planner's margin, plus one
+    # epoch at the search's pace, which a trial still running at the deadline may overrun by
+    assert clock.deadline.reserve == pytest.approx(4 * 25 / 0.9 + 20 + REPORT_SECONDS)
     assert clock.deadline.search_ends == pytest.approx(clock.deadline.job_ends - clock.deadline.reserve)
