@@ -4,7 +4,7 @@ Runs the real `automl search mnist` pipeline in-process (offline sample: 3,200 t
 held-out test images), so the figures include retraining the winner and scoring it once on the held-out split.
 
     .venv/bin/python benchmarks/search_quality.py --timeout 300      # the 300 s target
-    .venv/bin/python benchmarks/search_quality.py                    # the default budget (the space's 390 s)
+    .venv/bin/python benchmarks/search_quality.py                    # the default: the space's whole-job budget (570 s)
 """
 
 from __future__ import annotations
