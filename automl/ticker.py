@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TextIO
 
-SILENCE_SECONDS = 30.0  # the longest the plain output stays silent
+SILENCE_SECONDS = 28.0  # a status line after this much silence: with the 1 s poll, never more than 30 s silent
 _POLL_SECONDS = 1.0
 
 
