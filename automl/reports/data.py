@@ -17,7 +17,7 @@ from typing import Any
 
 from automl import diagnostics as dg
 from automl.errors import AutomlError
-from automl.evaluation import wilson_interval
+from automl.evaluation import selection_bias, wilson_interval
 from automl.record import (
     FinalRecord,
     SeedSpread,
@@ -110,7 +110,7 @@ def final_estimate(final: FinalRecord, metric: str, maximize: bool) -> FinalEsti
         ci, method = wilson_interval(final.test_value, final.n_test), "Wilson"
     bias = None
     if final.test_metric == held_out_metric(metric) and math.isfinite(final.val_value):
-        bias = final.val_value - final.test_value if maximize else final.test_value - final.val_value
+        bias = selection_bias(final.val_value, final.test_value, maximize)
     return FinalEstimate(
         trial=final.best_trial,
         metric=metric,
