@@ -1,7 +1,7 @@
 """The Python API behind ``automl search``: ``automl.search(...)`` returns a :class:`SearchResult`.
 
 The module is named ``api`` so that ``automl.search`` stays the function rather than a submodule. The work is
-:mod:`automl.pipeline`'s, shared with every worker; this module adds what only the searching process does:
+:mod:`automl.job.pipeline`'s, shared with every worker; this module adds what only the searching process does:
 create or resume the study, show progress, keep the whole job inside its time budget, and conclude.
 """
 
@@ -17,14 +17,15 @@ from typing import Any
 from automl import validation
 from automl.errors import AutomlError
 from automl.spaces import SearchSettings, SearchSpace, load_space
-from automl.storage import FailurePolicy
+from automl.study.storage import FailurePolicy
 
 log = logging.getLogger(__name__)
 
 # The space a dataset searches when none is named. MNIST's is the CNN: 98-99% held-out against 96-97% for the
 # tutorial's MLP space in the same time (benchmarks/README.md); mnist_mlp stays, as the tutorial's own ground.
 DEFAULT_SPACES = {"mnist": "mnist_cnn", "fashion_mnist": "mnist_cnn"}
-# Tables (a CSV/Parquet file, iris, diabetes...) get a tabular space by task: automl.defaults.DEFAULT_TABLE_SPACES.
+# Tables (a CSV/Parquet file, iris, diabetes...) get a tabular space by task:
+# automl.spaces.defaults.DEFAULT_TABLE_SPACES.
 DEFAULT_MEMBERS = 3  # the winner is retrained this many times and its members combined, time permitting
 
 
@@ -113,27 +114,27 @@ def search(
     ``trials`` is the study's total budget of finished trials; ``timeout`` bounds this call's searching time;
     ``time_budget`` bounds the whole call: searching, the final retraining, the baseline and the report.
     ``workers`` > 1 runs that many workers on this machine against the study, this process and ``workers - 1``
-    child processes (see automl.workers); ``failure_policy`` sets heartbeats, retries of lost trials and the
+    child processes (see automl.job.workers); ``failure_policy`` sets heartbeats, retries of lost trials and the
     consecutive-failure cap. ``dataset`` may be a CSV or Parquet file: ``target`` names its target column and
     ``task`` ("classification" or "regression") overrides the task inferred from it. Without ``space``, a table
-    searches the tabular default space for its task (see automl.defaults).
+    searches the tabular default space for its task (see automl.spaces.defaults).
     ``backend`` names the engine that runs the trials (default: the space's ``search.backend``, else optuna);
     ``address`` (a cluster to join; None starts a local runtime), ``cpus_per_trial`` and ``concurrency`` are a
     cluster backend's options.
     """
     from automl import data as data_mod
-    from automl import pipeline
-    from automl.progress import Progress
-    from automl.space_checks import check_space
-    from automl.storage import open_storage, redact, resolve_url
-    from automl.workers import check_workers
+    from automl.job import pipeline
+    from automl.job.progress import Progress
+    from automl.job.workers import check_workers
+    from automl.spaces.checks import check_space
+    from automl.study.storage import open_storage, redact, resolve_url
 
     started = time.monotonic()
     data_mod.check_dataset_name(dataset)
     validation.whole_number("seed", seed, minimum=0, example=0)
     dataset_obj = None
     if space is None and data_mod.data_kind_of(dataset) == "table":  # the default space depends on the table's task
-        from automl.defaults import table_default_space
+        from automl.spaces.defaults import table_default_space
 
         dataset_obj = data_mod.load_dataset(
             dataset, data_dir=data_dir, seed=seed, limit=limit, target=target, task=task
@@ -214,7 +215,7 @@ def _engine(
     name: str, workers: int, address: str | None, cpus_per_trial: int | None, concurrency: int | None
 ) -> tuple[str, dict[str, Any]]:
     """The backend's name and constructor options, checked against what the caller combined."""
-    from automl.pipeline import BACKENDS
+    from automl.job.pipeline import BACKENDS
 
     if name not in BACKENDS:
         raise AutomlError(f"backend {name!r}: unknown; use one of {sorted(BACKENDS)}")
@@ -241,12 +242,14 @@ def _conclude(
     live: bool | None,
     quiet: bool,
 ) -> SearchResult:
-    from automl.finish import best_trial, finalize, trial_config
-    from automl.progress import StepLog
-    from automl.record import read_study, read_trial
+    from automl.job.final import finalize, trial_config
+    from automl.job.plan import best_trial
+    from automl.job.progress import StepLog
     from automl.reports import write_report
-    from automl.studies import STATES
-    from automl.summary import reference_verdicts, render_summary_md, summary_data
+    from automl.reports.summary import reference_verdicts, render_summary_md, summary_data
+    from automl.study.listing import STATES
+    from automl.study.record import read_trial
+    from automl.study.study_record import read_study
 
     try:
         winner = best_trial(study)
@@ -327,7 +330,7 @@ def _search_in_workers(
     """Run the search in ``workers`` local processes; a worker's error stops the search unless the budget was
     reached anyway (the other workers finished a lost worker's share)."""
     from automl.errors import SearchAborted
-    from automl.workers import run_local_workers
+    from automl.job.workers import run_local_workers
 
     study, settings = context.study, context.settings
     codes = run_local_workers(

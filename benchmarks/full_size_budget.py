@@ -62,7 +62,8 @@ def build_idx_dir(directory: Path, seed: int = 0) -> None:
 def study_facts(home: Path, study: str) -> dict[str, object]:
     import optuna
 
-    from automl.record import read_study, read_trial
+    from automl.study.record import read_trial
+    from automl.study.study_record import read_study
 
     loaded = optuna.load_study(study_name=study, storage=f"sqlite:///{home / 'studies.db'}")
     record = read_study(loaded)

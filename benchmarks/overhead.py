@@ -6,7 +6,7 @@ so what is measured is coordination) on the same storage kind, one after the oth
 * raw Optuna: ``study.optimize`` with ``TPESampler(multivariate=True, group=True, constant_liar=True)``,
   ``MedianPruner(n_startup_trials=8, n_warmup_steps=4)``, and per epoch one ``trial.report`` plus one
   ``set_user_attr("curves", ...)``, as automl writes them; the configuration sampled from the same space.
-* automl: the same space through :func:`automl.pipeline.run_trials`, the code path of ``automl search`` and every
+* automl: the same space through :func:`automl.job.pipeline.run_trials`, the code path of ``automl search`` and every
   worker, after the study is created: claims under the study lock, heartbeats, the trial record, the dashboard
   note of each trial. Data loading, the final stage and the report are not part of it.
 
@@ -94,10 +94,10 @@ def raw_optuna(url: str, trials: int) -> float:
 def automl_backend(url: str, trials: int) -> float:
     from dataclasses import replace
 
-    from automl import pipeline
     from automl.backends.base import Deadline
     from automl.data import load_dataset
-    from automl.storage import FailurePolicy, open_storage
+    from automl.job import pipeline
+    from automl.study.storage import FailurePolicy, open_storage
 
     dataset = load_dataset("mnist", limit=300)
     space = replace(SPACE, settings=replace(SPACE.settings, trials=trials))

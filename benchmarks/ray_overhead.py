@@ -40,9 +40,9 @@ def _space(path: Path, **settings: Any) -> Any:
 
 
 def run_backend(space: Any, dataset: Any, concurrency: int, timeout: float | None) -> tuple[float, Any]:
-    from automl import pipeline
     from automl.backends.base import Deadline
-    from automl.storage import FailurePolicy, open_storage
+    from automl.job import pipeline
+    from automl.study.storage import FailurePolicy, open_storage
 
     storage = open_storage()
     backend = pipeline.get_backend("ray", concurrency=concurrency)
@@ -132,7 +132,7 @@ def overhead(trials: int, concurrency: int) -> dict[str, float]:
 
 def slot_share(seconds: float) -> dict[str, float]:
     from automl import data
-    from automl.record import read_trial
+    from automl.study.record import read_trial
 
     dataset = data.load_dataset("mnist")
     space = _space(REPO / "search_spaces" / "mnist_mlp.yaml", timeout=seconds, trials=None)

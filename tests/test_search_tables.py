@@ -17,9 +17,10 @@ from support import TINY_TABULAR, TINY_TABULAR_REGRESSION, write_mixed_table
 from automl import search
 from automl.cli import main
 from automl.data import load_dataset
-from automl.defaults import IMBALANCED_METRIC, table_default_space
-from automl.record import read_study, read_trial
-from automl.storage import default_storage_url
+from automl.spaces.defaults import IMBALANCED_METRIC, table_default_space
+from automl.study.record import read_trial
+from automl.study.storage import default_storage_url
+from automl.study.study_record import read_study
 
 SKLEARN = {"sklearn_hgb", "sklearn_forest", "sklearn_svm", "sklearn_linear", "sklearn_mlp"}
 REPO = Path(__file__).resolve().parents[1]
@@ -28,18 +29,23 @@ REPO = Path(__file__).resolve().parents[1]
 def test_every_family_trains_in_one_search_of_a_mixed_csv(tmp_path: Path) -> None:
     path = write_mixed_table(tmp_path / "mixed.csv")
     result = search(str(path), str(TINY_TABULAR), target="label", reports_dir=tmp_path / "reports", quiet=True)
-    assert result.counts["complete"] == 5 and result.study_name.startswith("mixed-")
+    assert result.counts["complete"] == 5
+    assert result.study_name.startswith("mixed-")
     study = optuna.load_study(study_name=result.study_name, storage=default_storage_url())
     assert {read_trial(t).config["model"] for t in study.trials} == SKLEARN
-    assert result.model_path is not None and result.model_path.suffix == ".skops"
+    assert result.model_path is not None
+    assert result.model_path.suffix == ".skops"
     labels = [r["label"] for r in result.references]
-    assert labels[0] == "majority-class predictor" and result.baseline_test_value is not None
+    assert labels[0] == "majority-class predictor"
+    assert result.baseline_test_value is not None
     summary = (result.report_dir / "summary.md").read_text()
-    assert "majority-class predictor" in summary and (result.report_dir / "report.html").is_file()
+    assert "majority-class predictor" in summary
+    assert (result.report_dir / "report.html").is_file()
     record = read_study(study)
-    assert record.data_kind == "table" and record.task == "classification"
+    assert record.data_kind == "table"
+    assert record.task == "classification"
     # a worker (or `automl export`) reloads the same splits from what the study recorded
-    from automl.pipeline import load_study_data
+    from automl.job.pipeline import load_study_data
 
     again = load_study_data(result.study_name, study.user_attrs, data_dir=None)
     assert again.fingerprint() == record.data_fingerprint
@@ -49,12 +55,14 @@ def test_regression_end_to_end_search_report_export_reload_predict(tmp_path: Pat
     import skops.io
 
     result = search("diabetes", str(TINY_TABULAR_REGRESSION), limit=200, reports_dir=tmp_path / "reports", quiet=True)
-    assert result.test_metric == "rmse" and result.metric == "val_rmse"
+    assert result.test_metric == "rmse"
+    assert result.metric == "val_rmse"
     assert [r["label"] for r in result.references][0] == "mean predictor"
     assert main(["report", result.study_name, "--top", "3"]) == 0
     assert main(["export", result.study_name, "--out", str(tmp_path / "export")]) == 0
     config = yaml.safe_load((tmp_path / "export" / "config.yaml").read_text())
-    assert config["data"]["task"] == "regression" and "skops.io.load" in config["load"]
+    assert config["data"]["task"] == "regression"
+    assert "skops.io.load" in config["load"]
     model_file = tmp_path / "export" / config["model"]
     model = skops.io.load(model_file, trusted=skops.io.get_untrusted_types(file=model_file))
     data = load_dataset("diabetes", limit=200)
@@ -75,8 +83,10 @@ def test_console_script_searches_a_parquet_table(tmp_path: Path, automl_exe: str
         timeout=120,
     )
     assert done.returncode == 0, done.stderr
-    assert "5 completed" in done.stdout and "reference, majority-class predictor" in done.stdout
-    assert "classification of 2 classes" in done.stderr and "dropped ID-like column(s) customer_id" in done.stderr
+    assert "5 completed" in done.stdout
+    assert "reference, majority-class predictor" in done.stdout
+    assert "classification of 2 classes" in done.stderr
+    assert "dropped ID-like column(s) customer_id" in done.stderr
 
 
 def test_tables_get_the_tabular_default_space_for_their_task(tmp_path: Path) -> None:
@@ -89,14 +99,16 @@ def test_tables_get_the_tabular_default_space_for_their_task(tmp_path: Path) -> 
 
     pd.DataFrame({"amount": rng.normal(size=200), "kind": rare}).to_csv(path, index=False)
     space = table_default_space(load_dataset(str(path), target="kind"))
-    assert space.name == "tabular_classification" and space.settings.metric == IMBALANCED_METRIC
+    assert space.name == "tabular_classification"
+    assert space.settings.metric == IMBALANCED_METRIC
 
 
 def test_spaces_list_says_which_default_applies(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["spaces", "list"]) == 0
     out = capsys.readouterr().out
     assert "[default for mnist, fashion_mnist]" in out
-    assert "[default for classification tables" in out and "[default for regression tables" in out
+    assert "[default for classification tables" in out
+    assert "[default for regression tables" in out
 
 
 @pytest.mark.parametrize(
@@ -116,4 +128,6 @@ def test_bad_tables_on_the_command_line_are_one_line_and_exit_2(
     path.write_text(content)
     code = main(["search", str(path), *args, "--trials", "1"])
     err = capsys.readouterr().err
-    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert code == 2
+    assert message in err
+    assert len(err.strip().splitlines()) == 1

@@ -39,7 +39,7 @@ class Deadline:
 
     The search ends at the earlier of ``timeout_ends`` (this run's searching time) and ``job_ends`` minus
     ``reserve`` (the whole job's budget, less what the final stage is estimated to need). The reserve may grow
-    while the search runs, as better and slower winners appear (see :mod:`automl.budget`).
+    while the search runs, as better and slower winners appear (see :mod:`automl.job.clock`).
     """
 
     def __init__(
@@ -103,7 +103,7 @@ class Backend(abc.ABC):
     """A search engine behind one contract.
 
     ``open_study`` creates the study with the space, settings, seed and data facts as the trial record names them
-    (:mod:`automl.record`), or loads it and checks it was recorded with the same space and data; with
+    (:mod:`automl.study.record`), or loads it and checks it was recorded with the same space and data; with
     ``create=False`` a missing study is an error. The study is the only shared state: any number of processes may
     open it and run trials into it.
 

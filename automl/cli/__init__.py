@@ -14,8 +14,9 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from automl import __version__, interrupts
+from automl import __version__
 from automl.errors import AutomlError
+from automl.job import interrupts
 from automl.validation import ArgumentError
 
 # Subcommand modules, in the order `automl --help` lists them.
@@ -132,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(args.verbose)
     # SIGTERM (a scheduler stopping us) takes the same clean path as Ctrl-C; both are remembered, so one that a
-    # library's callback swallows still stops the search at the next epoch end (see automl.interrupts).
+    # library's callback swallows still stops the search at the next epoch end (see automl.job.interrupts).
     interrupts.clear()
     previous = {sig: signal.signal(sig, interrupts.handle_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from automl.dashboard import DEFAULT_HOST, DEFAULT_PORT
-from automl.storage import default_storage_url
+from automl.study.dashboard import DEFAULT_HOST, DEFAULT_PORT
+from automl.study.storage import default_storage_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from automl.dashboard import serve
+    from automl.study.dashboard import serve
 
     try:
         serve(args.storage, args.host, args.port, notes=not args.no_notes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from automl.storage import default_storage_url
+from automl.study.storage import default_storage_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from automl.reports import export_study, load_study
-    from automl.storage import redact, resolve_url
+    from automl.study.storage import redact, resolve_url
 
     url = resolve_url(args.storage)
     study = load_study(args.study, url)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from automl.storage import default_storage_url
+from automl.study.storage import default_storage_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,10 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from automl.errors import AutomlError
-    from automl.evaluation import ensure_final, seed_spread, study_dataset
-    from automl.record import read_study
+    from automl.job.retrain import ensure_final, seed_spread, study_dataset
     from automl.reports import load_study, terminal_summary, top_trials, write_report
-    from automl.storage import redact, resolve_url
+    from automl.study.storage import redact, resolve_url
+    from automl.study.study_record import read_study
 
     if args.top < 1:
         raise AutomlError(f"--top: must be an integer >= 1, got {args.top}; pass e.g. --top 5")

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from automl.storage import default_storage_url
+from automl.study.storage import default_storage_url
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def start(args: argparse.Namespace) -> int:
     from automl.errors import AutomlError
-    from automl.storage import redact
+    from automl.study.storage import redact
     from automl.sweeps.scheduler import Scheduler
     from automl.sweeps.spec import load_sweeps
     from automl.sweeps.state import StateStore

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from automl.cli.worker_cmd import add_failure_flags, failure_policy
-from automl.storage import default_storage_url
+from automl.study.storage import default_storage_url
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -26,8 +26,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_list(args: argparse.Namespace) -> int:
     from automl.api import DEFAULT_SPACES
-    from automl.defaults import DEFAULT_TABLE_SPACES
     from automl.spaces import list_spaces, load_space, spaces_dir
+    from automl.spaces.defaults import DEFAULT_TABLE_SPACES
 
     defaults: dict[str, list[str]] = {}
     for dataset, space_name in DEFAULT_SPACES.items():
@@ -45,8 +45,8 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from automl.space_checks import check_space
     from automl.spaces import describe, load_space
+    from automl.spaces.checks import check_space
 
     space = load_space(args.file)
     families = check_space(space)

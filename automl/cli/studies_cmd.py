@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from automl.storage import default_storage_url
+from automl.study.storage import default_storage_url
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from automl.storage import open_storage, redact, resolve_url
+    from automl.study.storage import open_storage, redact, resolve_url
 
     url = resolve_url(args.storage)
     storage = open_storage(url, heartbeat=False)
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(storage: BaseStorage, where: str) -> int:
-    from automl.studies import describe_age, list_studies
+    from automl.study.listing import describe_age, list_studies
 
     rows = list_studies(storage)
     out = sys.stdout
@@ -83,7 +83,7 @@ def _list(storage: BaseStorage, where: str) -> int:
 
 
 def _delete(storage: BaseStorage, name: str, where: str, *, assume_yes: bool) -> int:
-    from automl.studies import delete_study, find_study
+    from automl.study.listing import delete_study, find_study
 
     row = find_study(storage, name)
     if not assume_yes:

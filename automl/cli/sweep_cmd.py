@@ -7,7 +7,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from automl.storage import default_storage_url
+from automl.study.storage import default_storage_url
 
 _STATE_HELP = (
     "where sweep runs are recorded (the scheduler's storage; default: $AUTOML_STORAGE or "
@@ -101,7 +101,7 @@ def list_sweeps(args: argparse.Namespace) -> int:
 
 def history(args: argparse.Namespace) -> int:
     from automl.errors import AutomlError
-    from automl.storage import redact
+    from automl.study.storage import redact
     from automl.sweeps.history import history_rows, plot_history, render_table, trend
     from automl.sweeps.state import StateStore
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from automl.storage import (
+from automl.study.storage import (
     GRACE_PERIOD,
     HEARTBEAT_INTERVAL,
     MAX_CONSECUTIVE_FAILURES,
@@ -84,7 +84,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from automl.workers import run_worker
+    from automl.job.worker import run_worker
 
     report = run_worker(
         args.study,

@@ -30,6 +30,14 @@ from typing import Any
 
 import numpy as np
 
+from automl.analysis.scores import (
+    auc_interval,
+    classification_scores,
+    full_proba,
+    mean_of,
+    regression_intervals,
+    regression_scores,
+)
 from automl.errors import TrialFailed
 from automl.models.base import Evaluation, ModelFamily, NullReporter, Reference, Reporter, TrialOutcome
 
@@ -38,7 +46,6 @@ _TRAIN_METRICS = {
     "regression": ("loss", "rmse", "mae", "r2"),
 }
 METRICS = {task: (*names, *(f"val_{n}" for n in names)) for task, names in _TRAIN_METRICS.items()}
-_BOOTSTRAP_ROUNDS = 300
 
 _thread_limits: Any = None
 
@@ -82,102 +89,6 @@ def preprocessor(x: Any) -> Any:
         ],
         sparse_threshold=0.0,
     )
-
-
-# --------------------------------------------------------------------------------------------------------------
-# Metrics (pure)
-
-
-def full_proba(model: Any, x: Any, n_classes: int) -> np.ndarray:
-    """Class probabilities with one column per class 0..n_classes-1, even when training lacked some classes."""
-    raw = np.asarray(model.predict_proba(x), dtype=np.float64)
-    classes = np.asarray(model.classes_).astype(int)
-    out = np.zeros((raw.shape[0], max(n_classes, int(classes.max()) + 1)), dtype=np.float64)
-    out[:, classes] = raw
-    return out
-
-
-def classification_scores(proba: np.ndarray, y: np.ndarray) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Accuracy, log loss, balanced accuracy and (when defined) ROC AUC, with per-example values where a metric is
-    a mean over examples (balanced accuracy is one: each correct example weighs n / (classes x its class size))."""
-    y = np.asarray(y, dtype=np.int64)
-    picked = np.clip(proba[np.arange(len(y)), y], 1e-15, 1.0)
-    correct = (proba.argmax(axis=1) == y).astype(np.float64)
-    losses = -np.log(picked)
-    counts = np.bincount(y, minlength=proba.shape[1]).astype(np.float64)
-    present = int((counts > 0).sum())
-    balanced = correct * len(y) / (present * counts[y])
-    metrics = {
-        "loss": float(losses.mean()),
-        "accuracy": float(correct.mean()),
-        "balanced_accuracy": float(balanced.mean()),
-    }
-    auc = roc_auc(proba, y)
-    if auc is not None:
-        metrics["roc_auc"] = auc
-    return metrics, {"loss": losses, "accuracy": correct, "balanced_accuracy": balanced}
-
-
-def roc_auc(proba: np.ndarray, y: np.ndarray) -> float | None:
-    """Binary ROC AUC, or one-vs-rest macro AUC; None when ``y`` holds a single class."""
-    from sklearn.metrics import roc_auc_score
-
-    present = np.unique(y)
-    if len(present) < 2:
-        return None
-    if proba.shape[1] == 2:
-        return float(roc_auc_score(y, proba[:, 1]))
-    scores = [roc_auc_score(y == c, proba[:, c]) for c in present]  # ovr over the classes the rows hold
-    return float(np.mean(scores))
-
-
-def regression_scores(pred: np.ndarray, y: np.ndarray) -> tuple[dict[str, float], dict[str, np.ndarray]]:
-    """MSE (the loss), RMSE, MAE and R²; per-example squared and absolute errors."""
-    y = np.asarray(y, dtype=np.float64)
-    errors = np.asarray(pred, dtype=np.float64).reshape(-1) - y
-    squared, absolute = errors**2, np.abs(errors)
-    mse = float(squared.mean())
-    variance = float(y.var())
-    metrics = {
-        "loss": mse,
-        "rmse": math.sqrt(mse),
-        "mae": float(absolute.mean()),
-        "r2": 1.0 - mse / variance if variance > 0 else 0.0,
-    }
-    return metrics, {"loss": squared, "mae": absolute}
-
-
-def regression_intervals(per_example: dict[str, np.ndarray], y: np.ndarray) -> dict[str, tuple[float, float]]:
-    """RMSE's and R²'s intervals from the interval of the mean squared error (R² with the test variance fixed)."""
-    from automl.evaluation import mean_interval
-
-    low, high = mean_interval(per_example["loss"])
-    low = max(0.0, low)
-    out = {"rmse": (math.sqrt(low), math.sqrt(high))}
-    variance = float(np.var(y))
-    if variance > 0:
-        out["r2"] = (1.0 - high / variance, 1.0 - low / variance)
-    return out
-
-
-def auc_interval(proba: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, float] | None:
-    """A percentile bootstrap interval for ROC AUC (no closed form that holds for multiclass)."""
-    rng = np.random.default_rng(seed)
-    values = []
-    for _ in range(_BOOTSTRAP_ROUNDS):
-        index = rng.integers(0, len(y), len(y))
-        value = roc_auc(proba[index], y[index])
-        if value is not None:
-            values.append(value)
-    if len(values) < _BOOTSTRAP_ROUNDS // 2:
-        return None
-    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
-
-
-def mean_of(folds: list[dict[str, float]]) -> dict[str, float]:
-    """Each metric's mean over the folds that computed it (all of them, or the metric is left out)."""
-    keys = [k for k in folds[0] if all(k in f for f in folds)]
-    return {k: float(np.mean([f[k] for f in folds])) for k in keys}
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -1,6 +1,8 @@
-"""Reports of a study: the numbers (:mod:`.data`), Markdown and HTML from one source (:mod:`.render` and its
-templates), the CSV (:mod:`.trials_csv`), the figures (:mod:`.figures`), the files in one call (:mod:`.write`),
-and the export of the winner (:mod:`.export`). Studies are read only through :mod:`automl.record`.
+"""Reports of a study, drawn on top of :mod:`automl.analysis`'s numbers: the report's data (:mod:`.data`), its
+tables as text (:mod:`.tables`), Markdown and HTML from one source (:mod:`.render` and its templates), the CSV
+(:mod:`.trials_csv`), the figures (:mod:`.figures`, drawn by :mod:`.plots`), the files in one call
+(:mod:`.write`), ``summary.md`` (:mod:`.summary`) and the export of the winner (:mod:`.export`). Studies are read
+only through :mod:`automl.study`'s record readers.
 """
 
 from automl.reports.data import DEFAULT_TOP_K, FinalEstimate, ReportData, TrialRow, report_data, top_trials

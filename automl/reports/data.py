@@ -1,6 +1,6 @@
 """Report data: every number a report shows, computed from the study as plain values (no formatting).
 
-The study is read only through :mod:`automl.record`, so any backend's studies (and plain Optuna ones) report
+The study is read only through :mod:`automl.study.record`, so any backend's studies (and plain Optuna ones) report
 alike. Nothing here assumes a task: the objective and its direction come from the study's settings, and the honest
 final estimate is in the objective's held-out counterpart (``val_rmse`` -> ``rmse``). Writing a report never
 trains anything: the held-out evaluation is what the study recorded (``final``, ``seed_evaluations``).
@@ -15,21 +15,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from automl import diagnostics as dg
+from automl.analysis import diagnostics as dg
+from automl.analysis import recommendation
+from automl.analysis.intervals import selection_bias, wilson_interval
 from automl.errors import AutomlError
-from automl.evaluation import selection_bias, wilson_interval
-from automl.record import (
-    FinalRecord,
-    SeedSpread,
-    StudyRecord,
-    TrialRecord,
-    held_out_metric,
-    is_finite_number,
-    read_seed_spreads,
-    read_study,
-    read_trial,
-)
-from automl.summary import reference_verdicts
+from automl.reports.summary import reference_verdicts
+from automl.study.record import TrialRecord, held_out_metric, is_finite_number, read_trial
+from automl.study.study_record import FinalRecord, SeedSpread, StudyRecord, read_seed_spreads, read_study
 
 DEFAULT_TOP_K = 5
 IMPORTANCE_MAX_TRIALS = 300  # fANOVA on more takes tens of seconds; a random sample of this many is used
@@ -138,7 +130,7 @@ class ReportData:
     counts: dict[str, int]
     rows: list[TrialRow]
     top: list[TrialRow]
-    summary: dg.StudySummary
+    summary: recommendation.StudySummary
     importances: dict[str, float] | None
     importance_note: str
     final: FinalEstimate | None
@@ -275,11 +267,11 @@ def _final_note(record: StudyRecord) -> str:
 def report_data(study: Any, *, top_k: int = DEFAULT_TOP_K, storage: str = "") -> ReportData:
     """Everything the report shows, as numbers. ``storage`` is redacted again here, whatever the caller passed.
 
-    A study recorded by a newer automl raises :class:`automl.record.RecordError` (one line).
+    A study recorded by a newer automl raises :class:`automl.study.record.RecordError` (one line).
     """
     from optuna.trial import TrialState
 
-    from automl.storage import redact
+    from automl.study.storage import redact
 
     if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise AutomlError(f"--top: must be an integer >= 1, got {top_k!r}; pass e.g. --top 5")
@@ -295,7 +287,7 @@ def report_data(study: Any, *, top_k: int = DEFAULT_TOP_K, storage: str = "") ->
         if r.epochs_budget is None and max_epochs and r.epochs_trained is not None:
             r.epochs_budget = max(max_epochs, r.epochs_trained)
     top = top_rows(rows, top_k, record.maximize)
-    summary = dg.summarize(
+    summary = recommendation.summarize(
         [r.diagnosis for r in rows],
         [r.diagnosis for r in top],
         metric=record.metric,

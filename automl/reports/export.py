@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from automl.errors import AutomlError
-from automl.record import FinalRecord, StudyRecord, read_study
 from automl.reports.data import DEFAULT_TOP_K, final_estimate, top_trials
 from automl.reports.write import write_report
+from automl.study.study_record import FinalRecord, StudyRecord, read_study
 
 DEFAULT_FAMILY = "keras_mlp"  # studies recorded before spaces could name another family
 
@@ -62,8 +62,8 @@ def _saved_model(record: StudyRecord, winner: int) -> tuple[FinalRecord, Path] |
 
 def _retrain_winner(data_dir: str | None) -> Retrain:
     def retrain(study: Any, out: Path) -> None:
-        from automl.evaluation import study_dataset
-        from automl.finish import finalize
+        from automl.job.final import finalize
+        from automl.job.retrain import study_dataset
 
         finalize(study, study_dataset(study, data_dir), out)
 

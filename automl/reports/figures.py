@@ -1,11 +1,11 @@
 """The report's figures: which ones, their files and titles, and the points each is drawn from.
 
-Drawing is :mod:`automl.plots` (matplotlib, imported only here, when a report is written).
+Drawing is :mod:`automl.reports.plots` (matplotlib, imported only here, when a report is written).
 """
 
 from __future__ import annotations
 
-from automl import diagnostics as dg
+from automl.analysis import diagnostics as dg
 from automl.reports.data import IMPORTANCE_MAX_TRIALS, ReportData
 
 PLOT_FILES = {
@@ -26,7 +26,7 @@ PLOT_TITLES = {
 
 def render_plots(data: ReportData) -> tuple[dict[str, bytes], dict[str, str]]:
     """PNG bytes per figure, and for each figure not drawn, why."""
-    from automl import plots
+    from automl.reports import plots
 
     images: dict[str, bytes] = {}
     notes: dict[str, str] = {}

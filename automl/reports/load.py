@@ -6,19 +6,19 @@ from pathlib import Path
 from typing import Any
 
 from automl.errors import AutomlError, StorageError
-from automl.record import check_version
+from automl.study.study_record import check_version
 
 
 def load_study(name: str, storage: str | None = None) -> Any:
     """Load an existing study (automl's or a plain Optuna one), or raise a one-line error.
 
-    A study recorded by a newer automl raises :class:`automl.record.RecordError` here, before anything is written.
+    A study recorded by a newer automl raises :class:`automl.study.record.RecordError` here, before anything is written.
     """
     import optuna
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
-    from automl.storage import open_storage, redact, resolve_url
+    from automl.study.storage import open_storage, redact, resolve_url
 
     url = resolve_url(storage)
     try:

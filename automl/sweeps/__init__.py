@@ -3,7 +3,8 @@
 - :mod:`automl.sweeps.spec`: the sweep spec (YAML), validated like search spaces;
 - :mod:`automl.sweeps.cron`: the one adapter over the cron library, with the time-zone and DST rules;
 - :mod:`automl.sweeps.schedule`: pure decisions: which due times run (catch-up), and how (overlap);
-- :mod:`automl.sweeps.state`: the scheduler's tables (sweeps, runs, lease) on a storage URL;
+- :mod:`automl.sweeps.tables`: the scheduler's tables (sweeps, runs, lease) and their rows;
+- :mod:`automl.sweeps.state`: reading and writing them on a storage URL, exactly once;
 - :mod:`automl.sweeps.scheduler`: the loop that turns due times into runs, exactly once;
 - :mod:`automl.sweeps.run`: one run of a sweep (study naming, warm start, pruning old runs);
 - :mod:`automl.sweeps.history`: runs over time, as rows and as a plot;

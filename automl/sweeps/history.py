@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from automl.sweeps.state import SUCCEEDED, RunRow
+from automl.sweeps.tables import SUCCEEDED, RunRow
 
 
 @dataclass(frozen=True)

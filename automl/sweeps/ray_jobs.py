@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from automl.errors import AutomlError
-from automl.sweeps.spec import SweepSpec
-from automl.sweeps.state import RunRow
+from automl.sweeps.spec import SweepSpec, sweep_run_command
+from automl.sweeps.state import StateStore
+from automl.sweeps.tables import RunRow
 
 TERMINAL = ("SUCCEEDED", "FAILED", "STOPPED")
 
@@ -44,8 +45,6 @@ def client(dashboard: str) -> Any:
 
 
 def entrypoint(spec: SweepSpec, run_id: int, state_url: str) -> str:
-    from automl.sweeps.scheduler import sweep_run_command
-
     return shlex.join(["automl", *sweep_run_command(spec, run_id, state_url)])
 
 
@@ -98,8 +97,6 @@ class RayJobLauncher:
     """The scheduler's launcher for sweeps with a Ray address; the job id is kept in the run's row."""
 
     def start(self, spec: SweepSpec, run: RunRow, state_url: str) -> RayJobHandle:
-        from automl.sweeps.state import StateStore
-
         job_id = submit(spec, run.id, state_url)
         StateStore(state_url).update_run(run.id, ray_job=job_id)
         return RayJobHandle(spec.ray_dashboard or "", job_id)

@@ -18,10 +18,11 @@ from typing import Any
 
 from automl.errors import AutomlError
 from automl.spaces import SearchSpace, load_space
-from automl.storage import redact, resolve_url
+from automl.study.storage import redact, resolve_url
 from automl.sweeps import study_io
 from automl.sweeps.spec import SweepSpec
-from automl.sweeps.state import FAILED, RUNNING, SUCCEEDED, RunRow, StateStore, new_owner
+from automl.sweeps.state import StateStore
+from automl.sweeps.tables import FAILED, RUNNING, SUCCEEDED, RunRow, new_owner
 from automl.sweeps.warm_start import describe_dropped, fit_to_space, top_k_configs, with_warm_start
 
 log = logging.getLogger(__name__)

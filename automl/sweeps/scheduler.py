@@ -20,9 +20,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from automl.sweeps.cron import CronSchedule
+from automl.sweeps.ray_jobs import RayJobLauncher
 from automl.sweeps.schedule import LATE_AFTER, PENDING, SKIPPED, jitter, plan
-from automl.sweeps.spec import SweepSpec
-from automl.sweeps.state import FAILED, RunRow, StateStore, new_owner
+from automl.sweeps.spec import SweepSpec, sweep_run_command
+from automl.sweeps.state import StateStore
+from automl.sweeps.tables import FAILED, RunRow, new_owner
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +60,6 @@ class Launcher(Protocol):
     def start(self, spec: SweepSpec, run: RunRow, state_url: str) -> RunHandle: ...
 
 
-def sweep_run_command(spec: SweepSpec, run_id: int, state_url: str) -> list[str]:
-    """The ``automl sweep run`` arguments that carry out a claimed run and record its result."""
-    return ["sweep", "run", spec.source, "--storage", state_url, "--run-id", str(run_id)]
-
-
 class _ProcessHandle:
     def __init__(self, process: subprocess.Popen[bytes]) -> None:
         self.process = process
@@ -87,16 +84,14 @@ class ProcessLauncher:
     the scheduler down, and the scheduler's loop keeps its schedule while runs go on."""
 
     def start(self, spec: SweepSpec, run: RunRow, state_url: str) -> RunHandle:
-        code = "import sys; from automl.cli import main; sys.exit(main())"  # works without the console script on PATH
-        argv = [sys.executable, "-c", code, *sweep_run_command(spec, run.id, state_url)]
+        # ``-m automl`` works without the console script on PATH, in this interpreter's environment
+        argv = [sys.executable, "-m", "automl", *sweep_run_command(spec, run.id, state_url)]
         return _ProcessHandle(subprocess.Popen(argv))
 
 
 def launcher_for(spec: SweepSpec) -> Launcher:
     """A sweep with a Ray address runs as a Ray job on that cluster; any other sweep as a local process."""
     if spec.ray_dashboard:
-        from automl.sweeps.ray_jobs import RayJobLauncher
-
         return RayJobLauncher()
     return ProcessLauncher()
 

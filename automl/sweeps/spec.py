@@ -321,3 +321,8 @@ def load_sweeps(directory: str | Path, on_error: Any = None) -> list[SweepSpec]:
             continue
         specs[spec.name] = spec
     return list(specs.values())
+
+
+def sweep_run_command(spec: SweepSpec, run_id: int, state_url: str) -> list[str]:
+    """The ``automl sweep run`` arguments that carry out a claimed run and record its result."""
+    return ["sweep", "run", spec.source, "--storage", state_url, "--run-id", str(run_id)]

@@ -1,6 +1,7 @@
-"""The scheduler's record on a storage URL (SQLAlchemy Core, beside Optuna's tables): sweeps, runs, the lease.
+"""The scheduler's record on a storage URL: reading and writing the sweeps, runs and lease
+(:mod:`automl.sweeps.tables`).
 
-Exactly once rests on three things, all in this module:
+Exactly once rests on three things, all kept here:
 
 1. every run has one row, and ``UNIQUE(sweep, scheduled_for)`` forbids a second for the same due time;
 2. the rows for new due times and the sweep's ``checked_until`` (how far its schedule has been read) are written
@@ -16,166 +17,40 @@ running run whose heartbeat stops is recorded failed ("lost"), never started aga
 from __future__ import annotations
 
 import contextlib
-import os
-import socket
 import threading
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
-    Column,
-    DateTime,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
     and_,
-    create_engine,
     func,
     insert,
     select,
     text,
     update,
 )
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import Connection, make_url
 
 from automl.errors import StorageError
-from automl.storage import SQLITE_BUSY_TIMEOUT, file_lock, lock_file_beside, lock_key, redact, resolve_url
-
-RUNNING = "running"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-ACTIVE = ("pending", RUNNING)  # a run of the sweep is going: what overlap looks at
-FINISHED = (SUCCEEDED, FAILED, "skipped")
-
-metadata = MetaData()
-
-sweeps_table = Table(
-    "automl_sweeps",
+from automl.study.storage import file_lock, lock_file_beside, lock_key, redact, resolve_url
+from automl.sweeps.tables import (
+    ACTIVE,
+    FAILED,
+    RUNNING,
+    SUCCEEDED,
+    RunRow,
+    SweepRow,
+    lease_table,
     metadata,
-    Column("name", String(100), primary_key=True),
-    Column("schedule", String(200)),
-    Column("timezone", String(64)),
-    Column("source", Text),
-    Column("checked_until", DateTime, nullable=False),  # due times up to here have been decided
-    Column("created_at", DateTime, nullable=False),
-)
-
-runs_table = Table(
-    "automl_sweep_runs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("sweep", String(100), nullable=False, index=True),
-    Column("scheduled_for", DateTime),  # NULL for a run started by hand (`automl sweep run`)
-    Column("trigger", String(20), nullable=False),  # schedule | catch-up | manual
-    Column("status", String(20), nullable=False),  # pending | queued | running | succeeded | failed | skipped
-    Column("reason", Text, nullable=False, default=""),
-    Column("start_after", DateTime),
-    Column("created_at", DateTime, nullable=False),
-    Column("started_at", DateTime),
-    Column("finished_at", DateTime),
-    Column("heartbeat_at", DateTime),
-    Column("owner", String(200)),  # the scheduler (or process) that started it
-    Column("study", String(200)),
-    Column("previous_study", String(200)),
-    Column("storage", Text),  # the sweep's storage, redacted
-    Column("metric", String(100)),
-    Column("direction", String(20)),
-    Column("trials", Integer),
-    Column("best_value", Float),
-    Column("test_metric", String(100)),
-    Column("test_value", Float),
-    Column("warm_started", Integer),
-    Column("notes", Text, nullable=False, default=""),  # warm start and data messages
-    Column("ray_job", String(200)),
-    Column("study_deleted", Boolean, nullable=False, default=False),
-    UniqueConstraint("sweep", "scheduled_for", name="uq_automl_sweep_runs_due"),
-)
-
-lease_table = Table(
-    "automl_scheduler_lease",
-    metadata,
-    Column("name", String(100), primary_key=True),
-    Column("holder", String(200), nullable=False),
-    Column("expires_at", DateTime, nullable=False),
+    open_engine,
+    runs_table,
+    sweeps_table,
+    to_db,
+    utc,
 )
 
 _LOCK_KEY = lock_key("automl-sweeps")
-
-
-def utc(value: datetime | None) -> datetime | None:
-    """An instant read back from the database (stored naive, in UTC) as an aware datetime."""
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _db(value: datetime | None) -> datetime | None:
-    """An aware instant as the naive UTC the tables store (SQLite keeps no offsets)."""
-    return value.astimezone(UTC).replace(tzinfo=None) if value is not None else None
-
-
-def new_owner() -> str:
-    """host:pid:random, unique per scheduler object, so two in one process are still two."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-@dataclass(frozen=True)
-class RunRow:
-    id: int
-    sweep: str
-    scheduled_for: datetime | None
-    trigger: str
-    status: str
-    reason: str
-    start_after: datetime | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    heartbeat_at: datetime | None
-    owner: str | None
-    study: str | None
-    previous_study: str | None
-    storage: str | None
-    metric: str | None
-    direction: str | None
-    trials: int | None
-    best_value: float | None
-    test_metric: str | None
-    test_value: float | None
-    warm_started: int | None
-    notes: str
-    ray_job: str | None
-    study_deleted: bool
-
-    @classmethod
-    def from_row(cls, row: Any) -> RunRow:
-        values = dict(row._mapping)
-        for key in ("scheduled_for", "start_after", "created_at", "started_at", "finished_at", "heartbeat_at"):
-            values[key] = utc(values[key])
-        values["notes"] = values["notes"] or ""
-        values["reason"] = values["reason"] or ""
-        values["study_deleted"] = bool(values["study_deleted"])
-        return cls(**values)
-
-
-@dataclass(frozen=True)
-class SweepRow:
-    name: str
-    schedule: str | None
-    timezone: str | None
-    source: str | None
-    checked_until: datetime
-    created_at: datetime
 
 
 class StateStore:
@@ -183,7 +58,7 @@ class StateStore:
 
     def __init__(self, url: str | None = None) -> None:
         self.url = resolve_url(url)
-        self.engine = _engine(self.url)
+        self.engine = open_engine(self.url)
         self._thread_lock = threading.Lock()
         parsed = make_url(self.url)
         self._kind = parsed.get_backend_name()
@@ -217,7 +92,7 @@ class StateStore:
         row = conn.execute(select(lease_table).where(lease_table.c.name == name)).first()
         if row is not None and row.holder != holder and utc(row.expires_at) > now:  # type: ignore[operator]
             return str(row.holder)
-        values = {"holder": holder, "expires_at": _db(now + ttl)}
+        values = {"holder": holder, "expires_at": to_db(now + ttl)}
         if row is None:
             conn.execute(insert(lease_table).values(name=name, **values))
         else:
@@ -248,8 +123,8 @@ class StateStore:
                     schedule=schedule,
                     timezone=timezone,
                     source=source,
-                    checked_until=_db(now),
-                    created_at=_db(now),
+                    checked_until=to_db(now),
+                    created_at=to_db(now),
                 )
             )
             return SweepRow(name, schedule, timezone, source, now, now)
@@ -262,7 +137,7 @@ class StateStore:
         return SweepRow(name, schedule, timezone, source, utc(row.checked_until), utc(row.created_at))  # type: ignore[arg-type]
 
     def set_checked(self, conn: Connection, name: str, until: datetime) -> None:
-        conn.execute(update(sweeps_table).where(sweeps_table.c.name == name).values(checked_until=_db(until)))
+        conn.execute(update(sweeps_table).where(sweeps_table.c.name == name).values(checked_until=to_db(until)))
 
     def sweeps(self) -> dict[str, SweepRow]:
         with self.engine.connect() as conn:
@@ -279,13 +154,13 @@ class StateStore:
         """Insert a run row; the unique (sweep, scheduled_for) key refuses a second row for one due time."""
         for key in ("scheduled_for", "start_after", "created_at", "started_at", "heartbeat_at"):
             if key in values:
-                values[key] = _db(values[key])
+                values[key] = to_db(values[key])
         result = conn.execute(insert(runs_table).values(sweep=sweep, **values))
         return int(result.inserted_primary_key[0])  # type: ignore[index]
 
     def has_run_for(self, conn: Connection, sweep: str, scheduled_for: datetime) -> bool:
         query = select(runs_table.c.id).where(
-            and_(runs_table.c.sweep == sweep, runs_table.c.scheduled_for == _db(scheduled_for))
+            and_(runs_table.c.sweep == sweep, runs_table.c.scheduled_for == to_db(scheduled_for))
         )
         return conn.execute(query).first() is not None
 
@@ -310,7 +185,7 @@ class StateStore:
             .order_by(runs_table.c.scheduled_for, runs_table.c.id)
         ).first()
         conn.execute(
-            update(runs_table).where(runs_table.c.id == row.id).values(status="pending", start_after=_db(now))  # type: ignore[union-attr]
+            update(runs_table).where(runs_table.c.id == row.id).values(status="pending", start_after=to_db(now))  # type: ignore[union-attr]
         )
         return int(row.id)  # type: ignore[union-attr]
 
@@ -323,7 +198,7 @@ class StateStore:
                 and_(
                     runs_table.c.status == "pending",
                     runs_table.c.sweep.in_(sweeps),
-                    runs_table.c.start_after <= _db(now),
+                    runs_table.c.start_after <= to_db(now),
                 )
             )
             .order_by(runs_table.c.scheduled_for, runs_table.c.id)
@@ -333,7 +208,7 @@ class StateStore:
             result = conn.execute(
                 update(runs_table)
                 .where(and_(runs_table.c.id == row.id, runs_table.c.status == "pending"))
-                .values(status=RUNNING, owner=owner, started_at=_db(now), heartbeat_at=_db(now))
+                .values(status=RUNNING, owner=owner, started_at=to_db(now), heartbeat_at=to_db(now))
             )
             if result.rowcount == 1:
                 claimed.append(self._get(conn, row.id))
@@ -343,7 +218,9 @@ class StateStore:
         """Record as failed every running run whose heartbeat is older than ``grace`` (its process or its
         scheduler died). It is not started again: its due time has had its run."""
         rows = conn.execute(
-            select(runs_table).where(and_(runs_table.c.status == RUNNING, runs_table.c.heartbeat_at < _db(now - grace)))
+            select(runs_table).where(
+                and_(runs_table.c.status == RUNNING, runs_table.c.heartbeat_at < to_db(now - grace))
+            )
         ).all()
         lost = [r for r in rows if r.owner != keep_owner]
         for r in lost:
@@ -352,7 +229,7 @@ class StateStore:
                 .where(and_(runs_table.c.id == r.id, runs_table.c.status == RUNNING))
                 .values(
                     status=FAILED,
-                    finished_at=_db(now),
+                    finished_at=to_db(now),
                     reason=f"lost: no heartbeat since {utc(r.heartbeat_at):%Y-%m-%d %H:%M:%S} UTC "  # type: ignore[str-format]
                     f"(its process or scheduler {r.owner} died)",
                 )
@@ -366,7 +243,7 @@ class StateStore:
             conn.execute(
                 update(runs_table)
                 .where(and_(runs_table.c.id.in_(run_ids), runs_table.c.status == RUNNING))
-                .values(heartbeat_at=_db(now))
+                .values(heartbeat_at=to_db(now))
             )
 
     def start_manual(self, sweep: str, owner: str, now: datetime) -> int:
@@ -386,7 +263,7 @@ class StateStore:
     def update_run(self, run_id: int, **values: Any) -> None:
         for key in ("finished_at", "started_at", "heartbeat_at"):
             if key in values:
-                values[key] = _db(values[key])
+                values[key] = to_db(values[key])
         with self.engine.begin() as conn:
             conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))
 
@@ -399,7 +276,7 @@ class StateStore:
             where = and_(where, runs_table.c.status == RUNNING)
         with self.engine.begin() as conn:
             result = conn.execute(
-                update(runs_table).where(where).values(status=status, reason=reason, finished_at=_db(now), **values)
+                update(runs_table).where(where).values(status=status, reason=reason, finished_at=to_db(now), **values)
             )
         return result.rowcount == 1
 
@@ -429,29 +306,3 @@ class StateStore:
             if r.status == SUCCEEDED and r.study and not r.study_deleted and (before is None or r.id != before)
         ]
         return max(rows, key=lambda r: (r.finished_at or r.created_at, r.id)) if rows else None
-
-
-def _engine(url: str) -> Engine:
-    """An engine for the scheduler's tables, or a one-line StorageError."""
-    parsed = make_url(url)
-    kwargs: dict[str, Any] = {}
-    if parsed.get_backend_name() == "sqlite":
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT}
-    else:
-        kwargs["pool_pre_ping"] = True
-    try:
-        engine = create_engine(url, **kwargs)
-        with engine.connect() as conn:
-            if parsed.get_backend_name() == "sqlite":
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")  # readers (sweep list) alongside a writer
-        return engine
-    except ModuleNotFoundError as exc:
-        raise StorageError(f"storage {redact(url)}: driver missing ({exc.name}); pip install it") from None
-    except (SQLAlchemyError, OSError) as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        text_ = (reason[0] if reason else type(exc).__name__)[:200].replace(url, redact(url))
-        raise StorageError(
-            f"storage {redact(url)}: cannot open the scheduler's tables ({text_}); check the URL and the server"
-        ) from None

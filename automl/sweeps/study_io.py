@@ -1,7 +1,7 @@
 """The sweeps' only touch of Optuna: read a run's study, link it to its sweep, delete an old one.
 
 Kept in one small module so the backend seam can take it over: everything else in ``automl.sweeps`` reads
-studies as :class:`automl.record.StudyRecord` and :class:`automl.record.TrialRecord`.
+studies as :class:`automl.study.record.StudyRecord` and :class:`automl.study.record.TrialRecord`.
 """
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from automl.record import StudyRecord, TrialRecord, read_study, read_trial
-from automl.storage import open_storage
+from automl.study.record import TrialRecord, read_trial
+from automl.study.storage import open_storage
+from automl.study.study_record import StudyRecord, read_study
 
 # Study user attributes that tie a run's study to its sweep (see README, "Scheduled sweeps").
 SWEEP = "sweep"

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from automl.record import TrialRecord, is_finite_number
 from automl.spaces import Param, SearchSpace
+from automl.study.record import TrialRecord, is_finite_number
 
 
 @dataclass(frozen=True)

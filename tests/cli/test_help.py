@@ -45,8 +45,10 @@ def test_top_level_help_lists_every_command(automl_exe: str) -> None:
     assert done.stdout.startswith("usage: automl ")
     for name in COMMAND_MODULES:
         line = next((ln for ln in done.stdout.splitlines() if ln.split()[:1] == [name]), None)
-        assert line is not None and len(line.split()) > 1, f"{name!r} is not listed with a summary:\n{done.stdout}"
-    assert "examples:" in done.stdout and "automl search mnist" in done.stdout
+        assert line is not None, f"{name!r} is not listed with a summary:\n{done.stdout}"
+        assert len(line.split()) > 1, f"{name!r} is not listed with a summary:\n{done.stdout}"
+    assert "examples:" in done.stdout
+    assert "automl search mnist" in done.stdout
     assert max(len(line) for line in done.stdout.splitlines()) <= 100
 
 
@@ -66,7 +68,8 @@ def test_command_help_exits_0_and_explains_every_argument(automl_exe: str, path:
         if action.help == argparse.SUPPRESS or isinstance(action, argparse._SubParsersAction):
             continue  # a command list: each entry's summary is checked as a command of its own
         name = "/".join(action.option_strings) or action.dest
-        assert action.help and action.help.strip(), f"`automl {' '.join(path)}`: {name} has no help text"
+        assert action.help, f"`automl {' '.join(path)}`: {name} has no help text"
+        assert action.help.strip(), f"`automl {' '.join(path)}`: {name} has no help text"
 
 
 def test_shared_options_read_the_same_in_every_command() -> None:

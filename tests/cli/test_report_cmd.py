@@ -52,12 +52,14 @@ def test_search_writes_the_full_report(searched: Searched) -> None:
     assert len(pngs) == 5
     html = (out / "report.html").read_text()
     assert html.count('src="data:image/png;base64,') == len(pngs)
-    assert "Honest final estimate" in html and f"{searched.result.test_accuracy:.4f}" in html
+    assert "Honest final estimate" in html
+    assert f"{searched.result.test_accuracy:.4f}" in html
     trials = optuna.load_study(study_name="tiny", storage=searched.url).get_trials()
     table = pd.read_csv(out / "trials.csv")
     assert len(table) == len(trials) == 3
     assert list(table["number"]) == [t.number for t in trials]
-    assert table["diagnosis"].notna().all() and (table["diagnosis"] != "no curves recorded").all()
+    assert table["diagnosis"].notna().all()
+    assert (table["diagnosis"] != "no curves recorded").all()
     assert (out / "summary.md").is_file()
 
 
@@ -69,7 +71,8 @@ def test_report_command_with_seed_spread(
     assert main(args) == 0
     out = capsys.readouterr().out
     assert f"Report: {reports / 'tiny' / 'report.html'}" in out
-    assert "95% CI [" in out and "Selection bias (how much better validation looked than test)" in out
+    assert "95% CI [" in out
+    assert "Selection bias (how much better validation looked than test)" in out
     markdown = (reports / "tiny" / "report.md").read_text()
     assert "| trial | seeds | mean test accuracy | std | min | max |" in markdown
     assert len(re.findall(r"^\| \d+ \| 2 \| 0\.\d{4} \|", markdown, flags=re.M)) == 1  # the top 1, two seeds
@@ -89,8 +92,10 @@ def test_export_loads_with_plain_keras_and_retrains_when_the_model_is_gone(
     model = keras.saving.load_model(first / "model.keras")
     assert model.predict(images, verbose=0).shape == (5, 10)
     config = yaml.safe_load((first / "config.yaml").read_text())
-    assert config["family"] == "keras_mlp" and config["model"] == "model.keras"
-    assert config["load"] == f'keras.saving.load_model("{first / "model.keras"}")' and "input" in config["data"]
+    assert config["family"] == "keras_mlp"
+    assert config["model"] == "model.keras"
+    assert config["load"] == f'keras.saving.load_model("{first / "model.keras"}")'
+    assert "input" in config["data"]
     assert config["config"] == searched.result.best_params
     assert (first / "report" / "report.html").is_file()
 
@@ -99,7 +104,8 @@ def test_export_loads_with_plain_keras_and_retrains_when_the_model_is_gone(
     assert main(["export", "tiny", "--storage", searched.url, "--out", str(second)]) == 0
     assert "retrained now" in capsys.readouterr().out
     probabilities = keras.saving.load_model(second / "model.keras").predict(images, verbose=0)
-    assert probabilities.shape == (5, 10) and probabilities.sum(axis=1) == pytest.approx([1.0] * 5, abs=1e-4)
+    assert probabilities.shape == (5, 10)
+    assert probabilities.sum(axis=1) == pytest.approx([1.0] * 5, abs=1e-4)
 
 
 def test_plain_study_reports_but_cannot_be_retrained(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -109,7 +115,8 @@ def test_plain_study_reports_but_cannot_be_retrained(tmp_path: Path, capsys: pyt
     assert "Advice: No per-epoch curves were recorded" in capsys.readouterr().out
     assert main(["report", "plain", "--storage", url, "--seeds", "2"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("automl: error: study 'plain': records no dataset") and "\n" not in err
+    assert err.startswith("automl: error: study 'plain': records no dataset")
+    assert "\n" not in err
 
 
 def test_unknown_study_is_a_one_line_error(tmp_path: Path, automl_exe: str) -> None:

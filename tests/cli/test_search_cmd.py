@@ -15,7 +15,7 @@ from optuna.trial import TrialState
 from support import SLOW_SYNTHETIC, TINY_LIMIT
 
 from automl.cli import main
-from automl.storage import default_storage_url
+from automl.study.storage import default_storage_url
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
@@ -80,7 +80,8 @@ def test_bad_input_is_one_line_and_exit_2(
     code, err = run_cli(capsys, *args)
     assert code == 2
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("automl: error: "), err
+    assert len(lines) == 1, err
+    assert lines[0].startswith("automl: error: "), err
     assert expected in lines[0]
     assert "s3cret" not in err  # a storage password is never printed
 
@@ -91,7 +92,8 @@ def test_spaces_commands(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["spaces", "show", "mnist_mlp"]) == 0
     assert "learning_rate" in capsys.readouterr().out
     code, err = run_cli(capsys, "spaces", "show", "nope")
-    assert code == 2 and "not found" in err
+    assert code == 2
+    assert "not found" in err
 
 
 def test_console_script_runs_a_search_end_to_end(automl_exe: str, tiny_space: Path, tmp_path: Path) -> None:
@@ -118,7 +120,8 @@ def test_console_script_runs_a_search_end_to_end(automl_exe: str, tiny_space: Pa
     )
     assert done.returncode == 0, done.stderr
     assert "Traceback" not in done.stderr
-    assert "Best configuration:" in done.stdout and "tutorial baseline" in done.stdout
+    assert "Best configuration:" in done.stdout
+    assert "tutorial baseline" in done.stdout
     assert "automl dashboard --storage" in done.stdout
     assert (tmp_path / "reports" / "cli" / "summary.md").is_file()
     assert (tmp_path / "reports" / "cli" / "model.keras").is_file()
@@ -153,7 +156,8 @@ def test_ctrl_c_keeps_completed_trials_and_the_study_resumes(automl_exe: str, tm
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
-    assert "interrupted" in err and "Traceback" not in err
+    assert "interrupted" in err
+    assert "Traceback" not in err
     study = optuna.load_study(study_name="intr", storage=default_storage_url())
     states = [t.state for t in study.trials]
     assert TrialState.RUNNING not in states

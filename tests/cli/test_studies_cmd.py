@@ -12,9 +12,9 @@ from optuna.trial import TrialState, create_trial
 from support import POSTGRES_URL
 
 from automl.cli import main
-from automl.record import RECORD_VERSION, StudyKey
-from automl.storage import default_storage_url, open_storage
-from automl.studies import describe_age, summarize
+from automl.study.listing import describe_age, summarize
+from automl.study.record import RECORD_VERSION, StudyKey
+from automl.study.storage import default_storage_url, open_storage
 
 NOW = datetime(2026, 1, 2, 12, 0, 0)
 
@@ -39,11 +39,16 @@ def test_a_row_counts_states_and_picks_the_best_by_direction() -> None:
     attrs = {StudyKey.SETTINGS: {"trials": 30, "metric": "val_accuracy"}}
     row = summarize("s", "maximize", trials, attrs)
     assert row.counts == {"complete": 2, "pruned": 1, "fail": 1, "running": 0, "waiting": 0}
-    assert row.best_value == 0.95 and row.finished == 3 and row.total == 4 and row.budget == 30
+    assert row.best_value == 0.95
+    assert row.finished == 3
+    assert row.total == 4
+    assert row.budget == 30
     assert row.last_activity == NOW - timedelta(minutes=5)
     assert summarize("s", "minimize", trials).best_value == 0.9
     empty = summarize("e", "maximize", [])
-    assert empty.best_value is None and empty.last_activity is None and empty.total == 0
+    assert empty.best_value is None
+    assert empty.last_activity is None
+    assert empty.total == 0
 
 
 @pytest.mark.parametrize(
@@ -83,7 +88,8 @@ def test_the_listing_shows_each_study(capsys: pytest.CaptureFixture[str]) -> Non
     assert header[:8] == ["STUDY", "DONE", "COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING", "BEST"]
     assert alpha[:9] == ["alpha", "2/10", "2", "0", "1", "0", "0", "0.9300", "val_accuracy"]
     assert "just now" in lines[2]
-    assert beta[:2] == ["beta", "0/10"] and beta[-1] == "-"  # never active
+    assert beta[:2] == ["beta", "0/10"]
+    assert beta[-1] == "-"  # never active
 
 
 def test_a_study_from_a_newer_automl_is_listed_with_a_note(capsys: pytest.CaptureFixture[str]) -> None:
@@ -92,7 +98,8 @@ def test_a_study_from_a_newer_automl_is_listed_with_a_note(capsys: pytest.Captur
     optuna.load_study(study_name="future", storage=url).set_user_attr(StudyKey.RECORD_VERSION, RECORD_VERSION + 1)
     assert main(["studies"]) == 0
     row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("future"))
-    assert row.split()[:2] == ["future", "1"] and row.endswith("; recorded by a newer automl")
+    assert row.split()[:2] == ["future", "1"]
+    assert row.endswith("; recorded by a newer automl")
 
 
 def test_delete_asks_first(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
@@ -102,7 +109,8 @@ def test_delete_asks_first(capsys: pytest.CaptureFixture[str], monkeypatch: pyte
     monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
     assert main(["studies", "delete", "doomed"]) == 1
     captured = capsys.readouterr()
-    assert "Delete study 'doomed' and its 1 trials" in captured.out and "Kept study 'doomed'" in captured.err
+    assert "Delete study 'doomed' and its 1 trials" in captured.out
+    assert "Kept study 'doomed'" in captured.err
     assert "doomed" in optuna.get_all_study_names(url)
 
     monkeypatch.setattr("sys.stdin", io.StringIO(""))  # no one to answer: keep it
@@ -122,10 +130,12 @@ def test_delete_with_yes_on_postgresql_never_shows_the_password(capsys: pytest.C
     try:
         assert main(["studies", "--storage", secret]) == 0
         listing = capsys.readouterr().out
-        assert name in listing and "postgres:***@" in listing
+        assert name in listing
+        assert "postgres:***@" in listing
         assert main(["studies", "delete", name, "--yes", "--storage", secret]) == 0
         out = capsys.readouterr().out
-        assert f"Deleted study '{name}'" in out and "s3cret" not in listing + out
+        assert f"Deleted study '{name}'" in out
+        assert "s3cret" not in listing + out
     finally:
         if name in optuna.get_all_study_names(POSTGRES_URL):
             optuna.delete_study(study_name=name, storage=POSTGRES_URL)
@@ -134,4 +144,5 @@ def test_delete_with_yes_on_postgresql_never_shows_the_password(capsys: pytest.C
 def test_deleting_an_unknown_study_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["studies", "delete", "ghost", "--yes"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "study 'ghost': not found" in err[0]
+    assert len(err) == 1
+    assert "study 'ghost': not found" in err[0]

@@ -12,7 +12,7 @@ from support import POSTGRES_URL
 from test_workers import FINISHED, load, make_study, unique, write_space
 
 from automl.cli import main
-from automl.storage import default_storage_url, open_storage
+from automl.study.storage import default_storage_url, open_storage
 
 
 def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
@@ -31,10 +31,13 @@ def test_a_worker_joins_by_name_and_stops_at_the_study_budget(
     assert "study join has 3/3 finished trials" in out
     assert sum(line.startswith("[w7] trial ") for line in err.splitlines()) == 3
     study = load("join", default_storage_url())
-    assert len(study.get_trials(states=FINISHED)) == 3 and len(study.trials) == 3
+    assert len(study.get_trials(states=FINISHED)) == 3
+    assert len(study.trials) == 3
 
     code, out, err = run_cli(capsys, "worker", "--study", "join")  # the budget is the study's: nothing left
-    assert code == 0 and "0 completed" in out and "3/3" in out
+    assert code == 0
+    assert "0 completed" in out
+    assert "3/3" in out
     assert len(load("join", default_storage_url()).trials) == 3
 
 
@@ -58,7 +61,9 @@ params:
     code, out, err = run_cli(capsys, "worker", "--study", "diverging", "--max-failures", "2")
     assert code == 2
     lines = [line for line in err.splitlines() if line.startswith("automl: error:")]
-    assert len(lines) == 1 and "2 trials in a row failed (last: " in lines[0] and "diverged" in lines[0]
+    assert len(lines) == 1
+    assert "2 trials in a row failed (last: " in lines[0]
+    assert "diverged" in lines[0]
     trials = load("diverging", default_storage_url()).trials
     assert [t.state for t in trials] == [TrialState.FAIL, TrialState.FAIL]
     assert all("diverged" in t.user_attrs["fail_reason"] for t in trials)
@@ -80,11 +85,14 @@ def test_worker_mistakes_are_one_line_and_exit_2(
     code, _, err = run_cli(capsys, "worker", *args)
     assert code == 2
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("automl: error: ") and expected in lines[0], err
+    assert len(lines) == 1, err
+    assert lines[0].startswith("automl: error: "), err
+    assert expected in lines[0], err
 
 
 def test_a_storage_password_is_never_printed(capsys: pytest.CaptureFixture[str]) -> None:
     url = POSTGRES_URL.replace("postgres@", "postgres:s3cret@", 1)
     code, out, err = run_cli(capsys, "worker", "--study", unique("absent"), "--storage", url)
-    assert code == 2 and "not found in postgresql://postgres:***@" in err
+    assert code == 2
+    assert "not found in postgresql://postgres:***@" in err
     assert "s3cret" not in out + err

@@ -23,14 +23,20 @@ def test_a_mixed_table_loads_with_its_kinds_and_a_one_line_account(
     path = write_mixed_table(tmp_path / f"mixed{suffix}")
     with caplog.at_level(logging.INFO, logger="automl.data.tables"):
         data = load_dataset(str(path), target=" label ")
-    assert data.kind == "table" and data.task == "classification" and data.class_names == ("no", "yes")
+    assert data.kind == "table"
+    assert data.task == "classification"
+    assert data.class_names == ("no", "yes")
     assert list(data.x_train.columns) == ["size", "colour", "member"]  # headers stripped, the ID column dropped
-    assert data.x_train["member"].dtype == np.float64 and data.x_train["colour"].dtype == object
-    assert sum(data.sizes().values()) == 120 and data.cv_folds == 5
+    assert data.x_train["member"].dtype == np.float64
+    assert data.x_train["colour"].dtype == object
+    assert sum(data.sizes().values()) == 120
+    assert data.cv_folds == 5
     assert data.options == {"target": "label", "task": None}
     line = next(r.getMessage() for r in caplog.records if "features:" in r.getMessage())
-    assert "classification of 2 classes" in line and "1 numeric, 1 categorical, 1 boolean" in line
-    assert "dropped ID-like column(s) customer_id" in line and "5-fold cross-validation" in line
+    assert "classification of 2 classes" in line
+    assert "1 numeric, 1 categorical, 1 boolean" in line
+    assert "dropped ID-like column(s) customer_id" in line
+    assert "5-fold cross-validation" in line
     assert data.fingerprint() == load_dataset(str(path), target="label").fingerprint()
 
 
@@ -45,7 +51,9 @@ def test_task_inference_and_override(tmp_path: Path) -> None:
     pd.DataFrame({"x": rng.normal(size=60), "grade": rng.integers(0, 5, 60)}).to_csv(path, index=False)
     assert load_dataset(str(path), target="grade").task == "classification"
     regression = load_dataset(str(path), target="grade", task="regression")
-    assert regression.task == "regression" and regression.n_classes == 0 and regression.y_train.dtype == np.float64
+    assert regression.task == "regression"
+    assert regression.n_classes == 0
+    assert regression.y_train.dtype == np.float64
 
 
 def _write(path: Path, text: str) -> str:

@@ -9,7 +9,7 @@ from support import TINY_LIMIT
 
 from automl.data import load_dataset
 from automl.errors import TrialFailed
-from automl.finish import baseline_family
+from automl.job.final import baseline_family
 from automl.models import keras_cnn
 from automl.spaces import load_space
 
@@ -55,7 +55,8 @@ def test_it_trains_on_real_images_and_reports_each_epoch() -> None:
             epochs.append(epoch)
 
     outcome = CNN.train(CONFIG, data, Recorder(), metric="val_accuracy", direction="maximize", patience=5, seed=0)
-    assert epochs == [1, 2, 3] and outcome.epochs_trained == 3
+    assert epochs == [1, 2, 3]
+    assert outcome.epochs_trained == 3
     assert outcome.value > 0.3  # it learned something from 384 images in 3 epochs
 
 
@@ -65,4 +66,5 @@ def test_the_family_declares_its_blocks_and_the_shipped_space_fits_it() -> None:
     space = load_space("mnist_cnn")
     assert space.model == "keras_cnn"
     reference = baseline_family(space, "keras_cnn")
-    assert reference is not None and reference.name == "keras_mlp"  # the tutorial MLP stays the reference
+    assert reference is not None
+    assert reference.name == "keras_mlp"  # the tutorial MLP stays the reference

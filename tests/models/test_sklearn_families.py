@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from automl.analysis.scores import classification_scores, regression_intervals, regression_scores
 from automl.data import load_dataset
 from automl.models import get_family
-from automl.models._sklearn import classification_scores, regression_intervals, regression_scores
 from automl.spaces import load_space
 
 FAMILIES = ["sklearn_hgb", "sklearn_forest", "sklearn_svm", "sklearn_linear", "sklearn_mlp", "sklearn_dummy"]
@@ -60,7 +60,8 @@ def test_family_trains_reports_retrains_and_round_trips(
     held_out = metric.removeprefix("val_")
     assert held_out in evaluation.metrics
     path = family.save(model, tmp_path)
-    assert path.suffix == ".skops" and "skops.io.load" in family.load_hint(path)
+    assert path.suffix == ".skops"
+    assert "skops.io.load" in family.load_hint(path)
     again = family.load(path)
     np.testing.assert_allclose(again.predict(data.x_test), model.predict(data.x_test))
 
@@ -96,9 +97,11 @@ def test_small_tables_are_scored_by_cross_validation(iris: Any) -> None:
     assert iris.cv_folds == 5
     cv = folds(iris, seed=0)
     # five folds over train+validation (120 rows); the 30 test rows are in none of them
-    assert len(cv) == 5 and sum(len(y_val) for *_, y_val in cv) == 120
+    assert len(cv) == 5
+    assert sum(len(y_val) for *_, y_val in cv) == 120
     plain = folds(dataclasses.replace(iris, cv_folds=0), seed=0)
-    assert len(plain) == 1 and plain[0][2] is iris.x_val
+    assert len(plain) == 1
+    assert plain[0][2] is iris.x_val
 
 
 def test_final_model_takes_the_raw_table_with_missing_values(tmp_path: Path) -> None:
@@ -135,7 +138,7 @@ def test_regression_intervals_bracket_rmse_and_r2() -> None:
 
 
 def test_tabular_default_spaces_pass_the_family_checks() -> None:
-    from automl.space_checks import check_data, check_space
+    from automl.spaces.checks import check_data, check_space
 
     for name, task in (("tabular_classification", "classification"), ("tabular_regression", "regression")):
         space = load_space(name)

@@ -12,7 +12,7 @@ import numpy as np
 import optuna
 from support import TINY_LIMIT
 
-from automl.storage import default_storage_url
+from automl.study.storage import default_storage_url
 
 USER_MODULES = Path(__file__).parent.parent / "user_families"
 
@@ -44,15 +44,18 @@ def test_a_users_family_searches_reports_and_exports(automl_exe: str, tmp_path: 
 
     study = optuna.load_study(study_name="mine", storage=default_storage_url())
     finished = [t for t in study.trials if t.state.is_finished()]
-    assert len(finished) == 4 and all(len(t.user_attrs["curves"]["val_accuracy"]) >= 1 for t in finished)
+    assert len(finished) == 4
+    assert all(len(t.user_attrs["curves"]["val_accuracy"]) >= 1 for t in finished)
     final = study.user_attrs["final"]
-    assert final["test_metric"] == "accuracy" and 0.5 < final["test_value"] <= 1.0  # ridge on pixels learns digits
+    assert final["test_metric"] == "accuracy"
+    assert 0.5 < final["test_value"] <= 1.0  # ridge on pixels learns digits
     assert Path(final["model_path"]).name == "ridge.json"
     assert final["baseline_test_value"] is None  # this family names no baseline
 
     reported = run(automl_exe, "report", "mine", "--reports", str(reports), cwd=tmp_path)
     assert reported.returncode == 0, reported.stderr[-3000:]
-    assert (reports / "mine" / "report.html").is_file() and (reports / "mine" / "trials.csv").is_file()
+    assert (reports / "mine" / "report.html").is_file()
+    assert (reports / "mine" / "trials.csv").is_file()
 
     exported = run(automl_exe, "export", "mine", "--out", str(tmp_path / "export"), cwd=tmp_path)
     assert exported.returncode == 0, exported.stderr[-3000:]

@@ -1,5 +1,5 @@
 """Studies with known curves and a known final evaluation, built in-process with Optuna (no training), in the
-trial record's own keys (:mod:`automl.record`): the current version, version 1 (before the record had a version)
+trial record's own keys (:mod:`automl.study.record`): the current version, version 1 (before the record had a version)
 and a regression study that never mentions accuracy."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import TrialState, create_trial
 from test_diagnostics import GOOD, NAN, OVERFIT, UNDERFIT
 
-from automl.record import RECORD_VERSION, StudyKey, TrialKey
+from automl.study.record import RECORD_VERSION, StudyKey, TrialKey
 
 optuna.logging.set_verbosity(optuna.logging.ERROR)
 

@@ -17,9 +17,10 @@ from study_builders import FINAL, current_study
 from automl.cli import main
 from automl.errors import AutomlError
 from automl.models import get_family
-from automl.record import StudyKey, read_study
 from automl.reports import export_study
 from automl.reports.export import family_name
+from automl.study.record import StudyKey
+from automl.study.study_record import read_study
 
 
 def with_saved_model(study: optuna.Study, folder: Path, best_trial: int = 2) -> Path:
@@ -34,17 +35,23 @@ def test_export_copies_the_saved_model_and_says_how_to_load_it(tmp_path: Path) -
     study = current_study()
     saved = with_saved_model(study, tmp_path / "search")
     result = export_study(study, tmp_path / "out", retrain=lambda s, out: pytest.fail("nothing to retrain"))
-    assert not result.retrained and result.trial == 2 and result.family == "synthetic"
+    assert not result.retrained
+    assert result.trial == 2
+    assert result.family == "synthetic"
     assert result.model == tmp_path / "out" / "model.json"
     assert json.loads(result.model.read_text()) == json.loads(saved.read_text())
     assert result.load_hint == f'json.load(open("{result.model}"))'
     text = result.config.read_text()
-    assert text.startswith("# Exported by automl from study 'known'") and result.load_hint in text
+    assert text.startswith("# Exported by automl from study 'known'")
+    assert result.load_hint in text
     document = yaml.safe_load(text)
-    assert document["family"] == "synthetic" and document["model"] == "model.json"
+    assert document["family"] == "synthetic"
+    assert document["model"] == "model.json"
     assert (document["test_metric"], document["test_value"], document["test_ci95"]) == ("accuracy", 0.9, [0.84, 0.95])
-    assert document["config"] == FINAL["config"] and document["members"] == 3
-    assert result.report.is_file() and result.report == tmp_path / "out" / "report" / "report.html"
+    assert document["config"] == FINAL["config"]
+    assert document["members"] == 3
+    assert result.report.is_file()
+    assert result.report == tmp_path / "out" / "report" / "report.html"
 
 
 def test_a_missing_or_stale_model_is_retrained_first(tmp_path: Path) -> None:
@@ -57,8 +64,11 @@ def test_a_missing_or_stale_model_is_retrained_first(tmp_path: Path) -> None:
 
     with_saved_model(study, tmp_path / "search", best_trial=0)  # an earlier winner's model
     result = export_study(study, tmp_path / "out", retrain=retrain)
-    assert result.retrained and calls == [tmp_path / "out"] and result.model.is_file()
-    assert read_study(study).final is not None and read_study(study).final.best_trial == 2
+    assert result.retrained
+    assert calls == [tmp_path / "out"]
+    assert result.model.is_file()
+    assert read_study(study).final is not None
+    assert read_study(study).final.best_trial == 2
 
     (tmp_path / "out" / "model.json").unlink()  # the saved model is lost
     with pytest.raises(AutomlError, match="retraining trial 2 saved no model"):
@@ -88,7 +98,8 @@ def test_the_export_command_never_loads_keras(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "LOADED []" in proc.stdout
-    assert "Model:  " in proc.stdout and "copied from the search" in proc.stdout
+    assert "Model:  " in proc.stdout
+    assert "copied from the search" in proc.stdout
     assert f'Load it with: json.load(open("{tmp_path / "out" / "model.json"}"))' in proc.stdout
 
 

@@ -15,11 +15,11 @@ from study_builders import current_study, known_study, known_trial, regression_s
 from support import POSTGRES_URL
 from test_diagnostics import GOOD, OVERFIT
 
-from automl import diagnostics as dg
+from automl.analysis import diagnostics as dg
 from automl.errors import StorageError
-from automl.record import StudyKey
 from automl.reports import PLOT_FILES, PLOT_TITLES, load_study, report_data, write_report
 from automl.reports.render import render_html, render_markdown, sections
+from automl.study.record import StudyKey
 
 
 @pytest.fixture
@@ -34,8 +34,10 @@ def test_known_study_files(tmp_path: Path) -> None:
     embedded = re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', html)
     assert len(embedded) == len(PLOT_FILES)
     assert all(base64.b64decode(e).startswith(b"\x89PNG") for e in embedded)
-    assert "<link" not in html and "<script" not in html  # nothing loaded from elsewhere
-    assert "95% CI [0.8400, 0.9500]" in html and "+0.0300" in html  # the recorded interval and the bias
+    assert "<link" not in html
+    assert "<script" not in html  # nothing loaded from elsewhere
+    assert "95% CI [0.8400, 0.9500]" in html
+    assert "+0.0300" in html  # the recorded interval and the bias
     markdown = files.markdown.read_text()
     for name, (value, _) in dg.THRESHOLDS.items():
         assert f"| {name} | {value:g} |" in markdown
@@ -56,7 +58,8 @@ def test_both_formats_walk_the_same_sections_in_the_same_order(tmp_path: Path) -
     titles = [s.title for s in sections(data, images, notes)]
     assert re.findall(r"^## (.+)$", markdown, flags=re.M) == titles
     assert re.findall(r"<h2 id=\"[a-z_]+\">(.+?)</h2>", html) == titles
-    assert "Not drawn: why not." in markdown and "Not drawn: why not." in html
+    assert "Not drawn: why not." in markdown
+    assert "Not drawn: why not." in html
     assert f"{PLOT_TITLES['optimization_history']}](" not in markdown  # neither drawn nor explained: left out
 
 
@@ -67,8 +70,10 @@ def test_html_is_escaped_and_markdown_tables_stay_tables(tmp_path: Path) -> None
     study.add_trial(known_trial(OVERFIT, state=TrialState.FAIL, fail_reason="<script>alert(1)</script> | oops"))
     files = write_report(study, tmp_path / "esc")
     html = files.html.read_text()
-    assert "<script" not in html and "&lt;script&gt;alert(1)&lt;/script&gt; | oops" in html
-    assert "<b>bold</b>" not in html and "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "<script" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; | oops" in html
+    assert "<b>bold</b>" not in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
     markdown = files.markdown.read_text()
     assert "# Search report: <b>bold</b>" in markdown  # Markdown is text, not markup to escape
 
@@ -78,8 +83,10 @@ def test_a_regression_report_never_says_accuracy(tmp_path: Path) -> None:
     for path in (files.markdown, files.html, files.csv):
         assert "accuracy" not in path.read_text().lower(), path.name
     markdown = files.markdown.read_text()
-    assert "Test rmse of the winner" in markdown and "| validation val_rmse | test rmse |" in markdown
-    assert "no confidence interval" in markdown and "Linear baseline on the same split: test rmse 1.4000." in markdown
+    assert "Test rmse of the winner" in markdown
+    assert "| validation val_rmse | test rmse |" in markdown
+    assert "no confidence interval" in markdown
+    assert "Linear baseline on the same split: test rmse 1.4000." in markdown
 
 
 def test_plain_optuna_study_without_curves_or_config(sqlite_url: str, tmp_path: Path) -> None:
@@ -89,7 +96,8 @@ def test_plain_optuna_study_without_curves_or_config(sqlite_url: str, tmp_path: 
     data = files.data
     assert {r.diagnosis.label for r in data.rows} == {dg.NO_CURVES}
     assert data.summary.recommendations[0].startswith("No per-epoch curves were recorded")
-    assert data.top[0].value == pytest.approx(study.best_value) and data.direction == "minimize"
+    assert data.top[0].value == pytest.approx(study.best_value)
+    assert data.direction == "minimize"
     assert set(files.images) == {"optimization_history", "importances"}
     html = files.html.read_text()
     assert "Not drawn: no per-epoch curves recorded for the top trials" in html
@@ -104,7 +112,8 @@ def test_fewer_than_two_completed_trials_has_no_importances(tmp_path: Path) -> N
     (tmp_path / "one").mkdir()
     (tmp_path / "one" / "importances.png").write_bytes(b"stale")  # from an earlier report
     files = write_report(study, tmp_path / "one")
-    assert "importances" not in files.images and not (tmp_path / "one" / "importances.png").exists()
+    assert "importances" not in files.images
+    assert not (tmp_path / "one" / "importances.png").exists()
     assert "at least 2 completed trials" in files.markdown.read_text()
 
 

@@ -11,13 +11,13 @@ from optuna.trial import TrialState
 from study_builders import FINAL, FINAL_V1, current_study, known_study, known_trial, regression_study
 from test_diagnostics import GOOD
 
-from automl import diagnostics as dg
+from automl.analysis import diagnostics as dg
+from automl.analysis.intervals import wilson_interval
 from automl.cli import main
 from automl.errors import AutomlError
-from automl.evaluation import wilson_interval
-from automl.record import RECORD_VERSION, RecordError, StudyKey, TrialKey
 from automl.reports import data as report_data_module
 from automl.reports import load_study, report_data
+from automl.study.record import RECORD_VERSION, RecordError, StudyKey, TrialKey
 
 
 @pytest.fixture
@@ -42,8 +42,10 @@ def test_known_study_numbers() -> None:
     }
     # The pruned trial is counted apart, not as the second underfitting trial its curves would suggest.
     assert data.summary.counts == {dg.OVERFITTING: 1, dg.UNDERFITTING: 1, dg.GOOD_FIT: 1, dg.UNSTABLE: 1}
-    assert data.summary.n_pruned == 1 and data.summary.n_diagnosed == 4
-    assert data.importances and max(data.importances, key=data.importances.get) == "learning_rate"  # it alone varied
+    assert data.summary.n_pruned == 1
+    assert data.summary.n_diagnosed == 4
+    assert data.importances
+    assert max(data.importances, key=data.importances.get) == "learning_rate"  # it alone varied
     assert sum(data.importances.values()) == pytest.approx(1.0)
     assert data.max_epochs == 6
     assert (data.metric, data.test_metric, data.direction) == ("val_accuracy", "accuracy", "maximize")
@@ -51,10 +53,15 @@ def test_known_study_numbers() -> None:
 
 def test_the_final_estimate_uses_the_recorded_interval() -> None:
     f = report_data(current_study()).final
-    assert f is not None and f.trial == 2 and f.test_metric == "accuracy" and f.test_value == 0.9
-    assert f.ci == (FINAL["ci_low"], FINAL["ci_high"]) and f.ci_method == "as recorded by the final evaluation"
+    assert f is not None
+    assert f.trial == 2
+    assert f.test_metric == "accuracy"
+    assert f.test_value == 0.9
+    assert f.ci == (FINAL["ci_low"], FINAL["ci_high"])
+    assert f.ci_method == "as recorded by the final evaluation"
     assert f.selection_bias == pytest.approx(0.93 - 0.9)
-    assert f.baseline_test_value == 0.88 and f.member_test_values == (0.89, 0.9, 0.88)
+    assert f.baseline_test_value == 0.88
+    assert f.member_test_values == (0.89, 0.9, 0.88)
 
 
 def test_a_study_from_before_the_record_had_a_version_still_reports() -> None:
@@ -63,12 +70,19 @@ def test_a_study_from_before_the_record_had_a_version_still_reports() -> None:
     data = report_data(study)
     assert data.record.version == 1
     f = data.final
-    assert f is not None and f.test_metric == "accuracy" and f.test_value == 0.9 and f.n_test == 100
+    assert f is not None
+    assert f.test_metric == "accuracy"
+    assert f.test_value == 0.9
+    assert f.n_test == 100
     # No interval was recorded then: accuracy is a proportion, so Wilson's is computed.
-    assert f.ci == pytest.approx(wilson_interval(0.9, 100)) and f.ci_method == "Wilson"
-    assert f.baseline_test_value == 0.88 and f.member_test_values == (0.89, 0.9, 0.88)
+    assert f.ci == pytest.approx(wilson_interval(0.9, 100))
+    assert f.ci_method == "Wilson"
+    assert f.baseline_test_value == 0.88
+    assert f.member_test_values == (0.89, 0.9, 0.88)
     spread = data.seed_spreads[2]
-    assert spread.values == (0.9, 0.92) and spread.mean == pytest.approx(0.91) and spread.low == 0.9
+    assert spread.values == (0.9, 0.92)
+    assert spread.mean == pytest.approx(0.91)
+    assert spread.low == 0.9
 
 
 def test_a_study_from_a_newer_automl_is_refused_in_one_line(
@@ -81,7 +95,8 @@ def test_a_study_from_a_newer_automl_is_refused_in_one_line(
         load_study("known", sqlite_url)
     assert main(["report", "known", "--storage", sqlite_url, "--reports", str(tmp_path / "r"), "--no-evaluate"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("automl: error: study 'known': was recorded by a newer automl") and err.count("\n") == 1
+    assert err.startswith("automl: error: study 'known': was recorded by a newer automl")
+    assert err.count("\n") == 1
     assert not (tmp_path / "r").exists()  # refused before anything was written
 
 
@@ -89,10 +104,13 @@ def test_a_regression_study_reports_its_own_metric_and_direction() -> None:
     data = report_data(regression_study())
     assert (data.metric, data.test_metric, data.maximize) == ("val_rmse", "rmse", False)
     assert [r.number for r in data.top] == [1, 0]  # 0.95 then 1.0: lower is better
-    assert data.rows[0].diagnosis.label == dg.OVERFITTING and data.rows[0].diagnosis.gap_at_end == pytest.approx(0.5)
+    assert data.rows[0].diagnosis.label == dg.OVERFITTING
+    assert data.rows[0].diagnosis.gap_at_end == pytest.approx(0.5)
     assert data.rows[1].diagnosis.label == dg.GOOD_FIT
     f = data.final
-    assert f is not None and f.test_metric == "rmse" and f.test_value == 1.05
+    assert f is not None
+    assert f.test_metric == "rmse"
+    assert f.test_value == 1.05
     assert f.ci is None  # none recorded, and RMSE is not a proportion: no interval is invented
     # Minimised: test RMSE above validation RMSE means validation was optimistic.
     assert f.selection_bias == pytest.approx(1.05 - 0.95)
@@ -105,7 +123,8 @@ def test_a_prune_reason_is_kept() -> None:
     cut = {k: v[:3] for k, v in GOOD.items()}
     study.add_trial(known_trial(cut, state=TrialState.PRUNED, pruned_at_epoch=3, prune_reason="time budget"))
     row = report_data(study).rows[1]
-    assert row.diagnosis.title == "pruned at epoch 3 (time budget)" and row.record.prune_reason == "time budget"
+    assert row.diagnosis.title == "pruned at epoch 3 (time budget)"
+    assert row.record.prune_reason == "time budget"
 
 
 def test_large_studies_get_importances_from_a_seeded_sample(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,7 +143,9 @@ def test_top_must_be_a_positive_integer() -> None:
 def test_trials_are_read_through_the_record_keys() -> None:
     # The builders write TrialKey's names; a renamed key would leave these empty.
     row = report_data(current_study()).rows[0]
-    assert row.record.n_params == 5000 and row.record.train_seconds == 4.0 and row.curves
+    assert row.record.n_params == 5000
+    assert row.record.train_seconds == 4.0
+    assert row.curves
     assert TrialKey.CURVES == "curves"  # the documented key outside tools write
 
 

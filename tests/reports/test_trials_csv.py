@@ -11,9 +11,9 @@ from optuna.trial import TrialState
 from study_builders import current_study, known_trial
 from test_diagnostics import GOOD
 
-from automl.record import StudyKey
 from automl.reports import report_data
 from automl.reports.trials_csv import COLUMNS, trials_csv
+from automl.study.record import StudyKey
 
 
 def test_known_study_rows() -> None:
@@ -22,14 +22,16 @@ def test_known_study_rows() -> None:
     assert list(table["number"]) == [0, 1, 2, 3, 4]
     assert list(table["state"]) == ["COMPLETE", "COMPLETE", "COMPLETE", "FAIL", "PRUNED"]
     assert table.loc[0, "diagnosis"] == "overfitting"
-    assert table.loc[0, "gap_at_end"] == pytest.approx(0.15) and table.loc[0, "gap_limit"] == pytest.approx(0.05)
+    assert table.loc[0, "gap_at_end"] == pytest.approx(0.15)
+    assert table.loc[0, "gap_limit"] == pytest.approx(0.05)
     assert table.loc[0, "val_loss_min_epoch"] == 3
     assert table.loc[1, "train_value_at_end"] == pytest.approx(0.4)
-    assert (
-        table.loc[3, "fail_reason"].startswith("loss became nan") and table.loc[3, "diagnosis"] == "unstable/diverged"
-    )
-    assert table.loc[4, "diagnosis"] == "pruned at epoch 2" and table.loc[4, "pruned_at_epoch"] == 2
-    assert table.loc[4, "epochs_trained"] == 2 and table.loc[4, "epochs_budget"] == 6
+    assert table.loc[3, "fail_reason"].startswith("loss became nan")
+    assert table.loc[3, "diagnosis"] == "unstable/diverged"
+    assert table.loc[4, "diagnosis"] == "pruned at epoch 2"
+    assert table.loc[4, "pruned_at_epoch"] == 2
+    assert table.loc[4, "epochs_trained"] == 2
+    assert table.loc[4, "epochs_budget"] == 6
     assert table.loc[4, "value"] == pytest.approx(0.3)  # a pruned trial's last reported value
     assert set(table.columns) >= {"param_units_1", "param_learning_rate", "param_optimizer"}
 

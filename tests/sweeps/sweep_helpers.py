@@ -11,7 +11,8 @@ from typing import Any
 import yaml
 
 from automl.sweeps.spec import SweepSpec, parse_spec
-from automl.sweeps.state import SUCCEEDED, RunRow, StateStore
+from automl.sweeps.state import StateStore
+from automl.sweeps.tables import SUCCEEDED, RunRow
 
 HERE = Path(__file__).parent
 SYNTHETIC_SPACE = HERE / "synthetic_sweep_space.yaml"

@@ -52,7 +52,8 @@ def test_sweep_run_twice_then_history(tmp_path: Path, automl_exe: str, env: dict
 
     listing = automl(automl_exe, env, tmp_path, "sweep", "list")
     assert listing.returncode == 0, listing.stderr
-    assert "tiny" in listing.stdout and "succeeded" in listing.stdout
+    assert "tiny" in listing.stdout
+    assert "succeeded" in listing.stdout
 
 
 def test_scheduler_once_with_nothing_due_exits_at_once(tmp_path: Path, automl_exe: str, env: dict[str, str]) -> None:
@@ -61,11 +62,13 @@ def test_scheduler_once_with_nothing_due_exits_at_once(tmp_path: Path, automl_ex
     assert done.returncode == 0, done.stderr
     assert "0 run(s) started" in done.stderr
     listing = automl(automl_exe, env, tmp_path, "sweep", "list")
-    assert "0 3 1 1 * (UTC)" in listing.stdout and "never" in listing.stdout
+    assert "0 3 1 1 * (UTC)" in listing.stdout
+    assert "never" in listing.stdout
 
 
 def test_bad_spec_through_the_console_script(tmp_path: Path, automl_exe: str, env: dict[str, str]) -> None:
     spec = write_spec(tmp_path, "bad", schedule="every night")
     done = automl(automl_exe, env, tmp_path, "sweep", "run", str(spec), timeout=120)
     assert done.returncode == 2
-    assert done.stderr.count("\n") == 1 and "schedule: must be a 5-field cron expression" in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "schedule: must be a 5-field cron expression" in done.stderr

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from automl.sweeps.history import history_rows, plot_history, render_table, trend
-from automl.sweeps.state import RunRow
+from automl.sweeps.tables import RunRow
 
 T0 = datetime(2026, 4, 1, 3, 0, tzinfo=UTC)
 BASE = RunRow(
@@ -40,8 +40,12 @@ def test_change_and_trend_follow_succeeded_runs() -> None:
 def test_table_and_plot(tmp_path: Path) -> None:
     rows = history_rows(runs())
     table = render_table(rows).splitlines()
-    assert table[0].startswith("RUN") and "failed" in table[2] and "boom" in table[2]
-    assert "accuracy 0.7800" in table[1] and "+0.0500" in table[3]
+    assert table[0].startswith("RUN")
+    assert "failed" in table[2]
+    assert "boom" in table[2]
+    assert "accuracy 0.7800" in table[1]
+    assert "+0.0500" in table[3]
     path = plot_history(rows, tmp_path / "nightly" / "history.png")
-    assert path is not None and path.read_bytes()[:4] == b"\x89PNG"
+    assert path is not None
+    assert path.read_bytes()[:4] == b"\x89PNG"
     assert plot_history(history_rows([runs()[1]]), tmp_path / "none.png") is None

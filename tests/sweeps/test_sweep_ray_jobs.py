@@ -118,4 +118,6 @@ def test_a_sweep_with_a_ray_address_runs_as_a_ray_job_and_is_tracked_to_the_end(
     job = ray_jobs.status(ray_cluster, run.ray_job)
     assert job.status == "SUCCEEDED", job.message
     assert run.status == "succeeded", run.reason
-    assert run.study and run.study.startswith("onray-") and run.best_value is not None
+    assert run.study
+    assert run.study.startswith("onray-")
+    assert run.best_value is not None

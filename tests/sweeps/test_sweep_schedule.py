@@ -38,5 +38,6 @@ def test_overlap_with_a_run_going() -> None:
 
 def test_jitter_is_stable_and_bounded() -> None:
     a = jitter("nightly", NOW, 60)
-    assert a == jitter("nightly", NOW, 60) and timedelta(0) <= a < timedelta(seconds=60)
+    assert a == jitter("nightly", NOW, 60)
+    assert timedelta(0) <= a < timedelta(seconds=60)
     assert jitter("nightly", NOW, 0) == timedelta(0)

@@ -16,7 +16,8 @@ from sweep_helpers import FakeClock, FakeLauncher, make_spec
 
 from automl.sweeps.scheduler import Scheduler
 from automl.sweeps.spec import SweepSpec
-from automl.sweeps.state import StateStore, runs_table, sweeps_table
+from automl.sweeps.state import StateStore
+from automl.sweeps.tables import runs_table, sweeps_table
 
 T0 = datetime(2026, 1, 10, 0, 0, tzinfo=UTC)
 
@@ -72,7 +73,8 @@ def test_restart_in_between_does_not_run_again(state: StateStore) -> None:
     assert second.tick().standby_for == first.owner
     clock.advance(minutes=5)  # the dead scheduler's lease has run out
     report = second.tick()
-    assert report.standby_for is None and report.started == []
+    assert report.standby_for is None
+    assert report.started == []
     clock.current = day(1) + timedelta(seconds=5)
     second.tick()
     assert launcher.due_times == [day(0), day(1)]
@@ -90,7 +92,8 @@ def test_a_run_whose_process_died_is_recorded_failed_and_not_restarted(state: St
     report = second.tick()
     assert report.lost == [launcher.started[0].run.id]
     (run,) = state.runs("nightly")
-    assert run.status == "failed" and run.reason.startswith("lost: no heartbeat")
+    assert run.status == "failed"
+    assert run.reason.startswith("lost: no heartbeat")
     clock.current = day(1) + timedelta(seconds=5)
     second.tick()
     assert launcher.due_times == [day(0), day(1)]
@@ -125,7 +128,8 @@ def _outage(state: StateStore, launcher: FakeLauncher, **spec_keys: object) -> t
 def test_catch_up_none_runs_nothing_missed(state: StateStore) -> None:
     launcher = FakeLauncher(state)
     sched, clock = _outage(state, launcher, catch_up="none")
-    assert launcher.started == [] and state.runs("nightly") == []
+    assert launcher.started == []
+    assert state.runs("nightly") == []
     clock.current = day(4) + timedelta(seconds=5)
     sched.tick()
     assert launcher.due_times == [day(4)]
@@ -260,7 +264,8 @@ def test_two_schedulers_on_one_postgresql_storage_give_one_run_per_due_time(shar
             clock.advance(minutes=10, seconds=1 if clock.now() == T0 else 0)
         due = [r.scheduled_for for r in stores[0].runs(name)]
         started = sorted(d for lnch in launchers for d in lnch.due_times)  # type: ignore[type-var]
-        assert len(due) == 7 and len(set(due)) == 7
+        assert len(due) == 7
+        assert len(set(due)) == 7
         assert started == sorted(due)  # type: ignore[type-var]
         if shared_lease:  # whichever took the lease first kept it
             assert sorted(len(lnch.started) for lnch in launchers) == [0, 7]

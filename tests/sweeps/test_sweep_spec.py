@@ -84,7 +84,8 @@ def test_bad_specs_are_one_line_errors_with_exit_code_2(
     assert expected in str(info.value)
     assert main(["sweep", "run", str(path)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and expected in err
+    assert err.count("\n") == 1
+    assert expected in err
 
 
 def test_malformed_yaml_and_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -102,7 +103,8 @@ def test_a_folder_of_specs_leaves_out_a_bad_one_and_says_why(tmp_path: Path) -> 
     errors: list[str] = []
     specs = load_sweeps(tmp_path, on_error=lambda path, exc: errors.append(str(exc)))
     assert [s.name for s in specs] == ["good"]
-    assert len(errors) == 1 and "when: unknown key" in errors[0]
+    assert len(errors) == 1
+    assert "when: unknown key" in errors[0]
 
 
 def test_the_example_spec_is_valid() -> None:

@@ -10,8 +10,8 @@ import pytest
 import yaml
 from sweep_helpers import SYNTHETIC_SPACE, make_spec
 
-from automl.record import read_trial
 from automl.spaces import load_space
+from automl.study.record import read_trial
 from automl.sweeps.run import run_sweep
 from automl.sweeps.state import StateStore
 from automl.sweeps.warm_start import fit_to_space, top_k_configs, with_warm_start
@@ -53,7 +53,8 @@ def test_a_changed_space_keeps_what_fits_and_says_why_the_rest_went() -> None:
         "dropout is no longer in the space",
     ]
     warm = with_warm_start(space, kept)
-    assert warm.settings.warm_start[0] == configs[0] and warm.params == space.params
+    assert warm.settings.warm_start[0] == configs[0]
+    assert warm.params == space.params
 
 
 @pytest.fixture
@@ -72,10 +73,12 @@ def test_a_warm_started_runs_first_trials_are_the_previous_runs_top_k(
     best_first = top_k_configs(_trials(first.study, storage), "maximize", 2)  # type: ignore[arg-type]
     second_trials = _trials(second.study, storage)  # type: ignore[arg-type]
     assert [t.params for t in second_trials[:2]] == best_first
-    assert second.warm_started == 2 and second.previous_study == first.study
+    assert second.warm_started == 2
+    assert second.previous_study == first.study
     assert "data: unchanged since" in second.notes
     attrs = optuna.load_study(study_name=second.study, storage=storage).user_attrs
-    assert attrs["sweep"] == "warm" and attrs["sweep_previous_run"] == first.study
+    assert attrs["sweep"] == "warm"
+    assert attrs["sweep_previous_run"] == first.study
 
 
 def test_a_changed_space_between_runs_drops_configurations_with_a_message(

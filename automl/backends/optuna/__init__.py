@@ -15,7 +15,7 @@ from automl.backends.optuna.loop import BUDGET_STATES, count_budget_trials, fail
 from automl.backends.optuna.objective import OptunaReporter, make_objective
 from automl.backends.optuna.study import open_study, stored_settings, update_settings
 from automl.spaces import SearchSettings, SearchSpace
-from automl.storage import MAX_CONSECUTIVE_FAILURES
+from automl.study.storage import MAX_CONSECUTIVE_FAILURES
 
 __all__ = [
     "BUDGET_STATES",

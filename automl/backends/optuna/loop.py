@@ -1,7 +1,7 @@
 """The Optuna backend's trial loop: claims under the study lock, heartbeats, retries of lost trials, signals.
 
 Workers on one study (processes on one machine, or machines sharing a database server) coordinate only through
-the storage. Every trial starts with a claim, one atomic step under the study's lock (automl.storage.StudyLock):
+the storage. Every trial starts with a claim, one atomic step under the study's lock (automl.study.storage.StudyLock):
 fail the trials of dead workers (queueing their retries), count, and ask for a trial only while finished plus
 running trials stay below the budget. A dead worker's trial turns FAIL, freeing its slot, and its retry is queued
 WAITING in the same locked step; ``ask`` takes queued trials first. So the study ends with exactly ``budget``
@@ -25,13 +25,13 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from automl import interrupts
-from automl import optuna_compat as compat
 from automl.backends.base import Deadline, RunStats
 from automl.backends.optuna.objective import failure_text
 from automl.errors import SearchAborted
-from automl.record import TrialKey, is_finite_number
-from automl.storage import MAX_CONSECUTIVE_FAILURES, StudyLock
+from automl.job import interrupts
+from automl.study import optuna_compat as compat
+from automl.study.record import TrialKey, is_finite_number
+from automl.study.storage import MAX_CONSECUTIVE_FAILURES, StudyLock
 
 log = logging.getLogger(__name__)
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import optuna
 
-from automl import interrupts
 from automl.backends.base import Deadline, TrialRunner, TrialStopped
 from automl.errors import TrialFailed
-from automl.record import TrialKey, outcome_attrs
+from automl.job import interrupts
 from automl.spaces import SearchSpace
+from automl.study.record import TrialKey, outcome_attrs
 
 
 def failure_text(exc: BaseException) -> str:

@@ -11,9 +11,10 @@ import optuna
 from automl.backends.base import StudyContext
 from automl.backends.optuna.factories import make_pruner, make_sampler, max_epochs
 from automl.errors import StorageError
-from automl.record import RECORD_VERSION, StudyKey, check_version
 from automl.spaces import SearchSettings, SearchSpace, parse_settings, parse_space
-from automl.storage import redact
+from automl.study.record import RECORD_VERSION, StudyKey
+from automl.study.storage import redact
+from automl.study.study_record import check_version
 
 
 def stored_settings(name: str, attrs: dict[str, Any]) -> SearchSettings:
@@ -98,7 +99,7 @@ def open_study(
 
 
 def _url_of(storage: Any) -> str:
-    from automl.optuna_compat import unwrapped
+    from automl.study.optuna_compat import unwrapped
 
     engine = getattr(unwrapped(storage), "engine", None)
     return str(engine.url) if engine is not None else "storage"

@@ -22,9 +22,9 @@ from automl.backends.optuna.factories import max_epochs
 from automl.backends.optuna.loop import count_budget_trials
 from automl.backends.optuna.study import open_study, update_settings
 from automl.errors import AutomlError, SearchAborted
-from automl.record import StudyKey
 from automl.spaces import SearchSettings, SearchSpace
-from automl.storage import MAX_CONSECUTIVE_FAILURES, MAX_RETRY
+from automl.study.record import StudyKey
+from automl.study.storage import MAX_CONSECUTIVE_FAILURES, MAX_RETRY
 
 log = logging.getLogger(__name__)
 
@@ -103,11 +103,11 @@ class RayBackend(Backend):
     ) -> RunStats:
         from automl.backends.ray.cluster import connect, disconnect
         from automl.backends.ray.recovery import recover_lost_trials
-        from automl.storage import StudyLock
+        from automl.study.storage import StudyLock
 
         stats = RunStats()
         study = context.study
-        from automl import optuna_compat as compat
+        from automl.study import optuna_compat as compat
 
         with StudyLock(compat.storage_of(study), study.study_name).hold():
             recover_lost_trials(study)

@@ -15,8 +15,8 @@ import socket
 import optuna
 from optuna.trial import TrialState
 
-from automl import optuna_compat as compat
-from automl.record import RUN_KEYS, TrialKey
+from automl.study import optuna_compat as compat
+from automl.study.record import RUN_KEYS, TrialKey
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,6 @@ from optuna.trial import TrialState
 from ray.tune import Callback, Stopper
 from ray.tune.search import Searcher
 
-from automl import optuna_compat as compat
 from automl.backends.base import Deadline, StudyContext, TrialEndHook
 from automl.backends.optuna.loop import BUDGET_STATES
 from automl.backends.optuna.objective import failure_text
@@ -41,8 +40,9 @@ from automl.backends.ray import trainable as keys
 from automl.backends.ray.recovery import DRIVER_KEY, this_driver
 from automl.backends.ray.schedulers import mode_of
 from automl.models.base import TrialOutcome
-from automl.record import TrialKey, is_finite_number, outcome_attrs
-from automl.storage import StudyLock
+from automl.study import optuna_compat as compat
+from automl.study.record import TrialKey, is_finite_number, outcome_attrs
+from automl.study.storage import StudyLock
 
 log = logging.getLogger(__name__)
 

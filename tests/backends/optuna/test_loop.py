@@ -18,8 +18,8 @@ from automl.backends.optuna import make_objective, run
 from automl.errors import SearchAborted
 from automl.models import TrialOutcome
 from automl.models.synthetic import Synthetic
-from automl.record import TrialKey, read_trial
 from automl.spaces import load_space, parse_space
+from automl.study.record import TrialKey, read_trial
 
 SPACE = load_space(str(FIXTURES / "tiny_synthetic.yaml"))
 
@@ -115,7 +115,7 @@ def test_a_per_trial_cap_stops_each_trial_and_the_search_goes_on() -> None:
 
 
 def test_an_interrupt_a_callback_swallowed_still_stops_the_trial_at_the_next_epoch() -> None:
-    from automl import interrupts
+    from automl.job import interrupts
 
     space = slow_space(0.0, 10)
     study = optuna.create_study(direction="maximize")
@@ -136,5 +136,6 @@ def test_an_interrupt_a_callback_swallowed_still_stops_the_trial_at_the_next_epo
         interrupts.clear()
     (trial,) = study.trials
     record = read_trial(trial)
-    assert record.state == "FAIL" and record.fail_reason.startswith("interrupted")
+    assert record.state == "FAIL"
+    assert record.fail_reason.startswith("interrupted")
     assert len(record.curves["val_accuracy"]) == 2  # stopped at the epoch after the lost interrupt

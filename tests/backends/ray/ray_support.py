@@ -206,7 +206,7 @@ def driver_env(cluster: RayCluster) -> dict[str, str]:
 def study_trials(study: str) -> list:
     import optuna
 
-    from automl.storage import open_storage
+    from automl.study.storage import open_storage
 
     # open_storage serialises table creation with the driver, which may be creating the file right now
     return optuna.load_study(study_name=study, storage=open_storage(heartbeat=False)).get_trials(deepcopy=False)

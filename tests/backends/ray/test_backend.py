@@ -9,8 +9,9 @@ import optuna
 from optuna.trial import TrialState
 from ray_support import REPO, driver_env, search_command
 
-from automl.record import StudyKey, TrialKey, read_study, read_trial
-from automl.storage import open_storage
+from automl.study.record import StudyKey, TrialKey, read_trial
+from automl.study.storage import open_storage
+from automl.study.study_record import read_study
 
 SPACE = REPO / "tests" / "fixtures" / "tiny_mlp_hyperband.yaml"
 RUNGS = {2, 6}  # ASHA's milestones for 6 epochs, grace period 2, reduction factor 3
@@ -27,18 +28,21 @@ def test_mnist_on_a_two_node_cluster_lands_in_the_study(ray_cluster, automl_exe:
     trials = study.get_trials()
     finished = [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.PRUNED)]
     assert len(finished) == 8
-    assert read_study(study).backend == "ray" and study.user_attrs[StudyKey.DATASET] == "mnist"
+    assert read_study(study).backend == "ray"
+    assert study.user_attrs[StudyKey.DATASET] == "mnist"
     assert len({t.user_attrs[TrialKey.NODE] for t in finished}) == 2  # both nodes ran trials
     for t in finished:
         curves = t.user_attrs[TrialKey.CURVES]
         assert set(curves) >= {"loss", "accuracy", "val_loss", "val_accuracy"}
         assert sorted(t.intermediate_values) == list(range(1, len(curves["val_accuracy"]) + 1))
-        assert t.user_attrs[TrialKey.CONFIG]["epochs"] == 6 and t.user_attrs[TrialKey.TUNE_TRIAL_ID]
+        assert t.user_attrs[TrialKey.CONFIG]["epochs"] == 6
+        assert t.user_attrs[TrialKey.TUNE_TRIAL_ID]
     pruned = [read_trial(t) for t in finished if t.state == TrialState.PRUNED]
     assert pruned, "ASHA stopped no trial"
     for record in pruned:  # at a rung, with exactly the epochs it trained
         assert record.prune_reason == "scheduler"
-        assert record.pruned_at_epoch in RUNGS and record.pruned_at_epoch < 6
+        assert record.pruned_at_epoch in RUNGS
+        assert record.pruned_at_epoch < 6
         assert len(record.curves["val_accuracy"]) == record.pruned_at_epoch == max(record.intermediate)
     assert any(
         t.state == TrialState.COMPLETE and len(t.user_attrs[TrialKey.CURVES]["val_accuracy"]) == 6 for t in finished

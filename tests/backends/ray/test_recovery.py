@@ -10,7 +10,7 @@ import subprocess
 from optuna.trial import TrialState
 from ray_support import SLEEPY_SPACE, driver_env, search_command, study_trials, wait_for
 
-from automl.record import TrialKey
+from automl.study.record import TrialKey
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 BUDGET = 5
@@ -44,7 +44,8 @@ def test_an_interrupted_search_resumes_without_losing_or_duplicating_trials(ray_
     after_interrupt = study_trials("ray-resume")
     assert not [t for t in after_interrupt if t.state == TrialState.RUNNING]
     interrupted = [t for t in after_interrupt if t.state == TrialState.FAIL]
-    assert interrupted and all("interrupted" in t.user_attrs[TrialKey.FAIL_REASON] for t in interrupted)
+    assert interrupted
+    assert all("interrupted" in t.user_attrs[TrialKey.FAIL_REASON] for t in interrupted)
     kept = {t.number: t.params for t in after_interrupt if t.state in FINISHED}
 
     # 2. The driver killed outright: its running trials stay RUNNING in the study...
@@ -70,12 +71,15 @@ def test_an_interrupted_search_resumes_without_losing_or_duplicating_trials(ray_
     assert not [t for t in trials.values() if t.state == TrialState.RUNNING]
     assert sum(t.state in FINISHED for t in trials.values()) == BUDGET
     for number, params in kept.items():  # nothing finished was lost or changed
-        assert trials[number].state in FINISHED and trials[number].params == params
+        assert trials[number].state in FINISHED
+        assert trials[number].params == params
     for orphan in orphans:
         lost = trials[orphan.number]
-        assert lost.state == TrialState.FAIL and lost.user_attrs[TrialKey.FAIL_REASON].startswith("driver lost")
+        assert lost.state == TrialState.FAIL
+        assert lost.user_attrs[TrialKey.FAIL_REASON].startswith("driver lost")
         reruns = [t for t in trials.values() if t.system_attrs.get(TrialKey.RETRY_OF) == orphan.number]
-        assert len(reruns) == 1 and reruns[0].params == orphan.params
+        assert len(reruns) == 1
+        assert reruns[0].params == orphan.params
     for t in trials.values():
         if t.state in FINISHED:
             assert t.user_attrs[TrialKey.CURVES]["val_accuracy"]

@@ -22,7 +22,8 @@ def test_each_pruner_maps_to_its_scheduler(pruner: str, cls: type) -> None:
     scheduler = make_scheduler(SearchSettings(pruner=pruner, metric="val_loss", direction="minimize"), max_epochs=6)
     assert type(scheduler) is cls
     if cls is not FIFOScheduler:
-        assert scheduler.metric == "val_loss" and scheduler._mode == "min"  # passed explicitly, not left unset
+        assert scheduler.metric == "val_loss"
+        assert scheduler._mode == "min"  # passed explicitly, not left unset
         assert scheduler._time_attr == "epoch"
 
 

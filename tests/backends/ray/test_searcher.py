@@ -16,8 +16,8 @@ from automl.backends.base import Deadline, StudyContext
 from automl.backends.optuna.objective import make_objective
 from automl.backends.ray.searcher import DeadlineStopper, StudySearcher
 from automl.models.base import TrialOutcome
-from automl.record import TrialKey
 from automl.spaces import parse_space
+from automl.study.record import TrialKey
 
 # Every parameter kind and option, and every condition operator, on parents that are themselves conditional.
 CONTRACT_SPACE = {
@@ -89,7 +89,8 @@ def test_the_searcher_stops_at_the_budget_and_never_leaves_a_trial_running() -> 
     searcher = StudySearcher(
         context, budget=2, deadline=Deadline(), stopper=DeadlineStopper(Deadline()), max_consecutive_failures=5
     )
-    assert isinstance(searcher.suggest("a"), dict) and isinstance(searcher.suggest("b"), dict)
+    assert isinstance(searcher.suggest("a"), dict)
+    assert isinstance(searcher.suggest("b"), dict)
     assert searcher.suggest("c") is None  # both slots running: wait, one may fail
     epoch = {"epoch": 1, "val_accuracy": float("nan"), "automl_metrics": '{"val_accuracy": NaN}'}
     searcher.on_trial_result("a", epoch)

@@ -1,0 +1,69 @@
+"""How far the winner's score can be trusted: a 95% confidence interval for its held-out score, the selection bias
+(its validation score was the best of many, so it is optimistic), and the spread across retraining seeds.
+
+The numbers are pure functions and task-neutral: an interval for any metric that is a mean over examples
+(Wilson's for proportions such as accuracy, Student's t otherwise). Retraining the winner to measure them is
+:mod:`automl.job.retrain`'s job.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Sequence
+
+import numpy as np
+
+Z_95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+def wilson_interval(accuracy: float, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval for a proportion: unlike the normal approximation it stays inside [0, 1] and
+    keeps its coverage near 0 and 1, where good classifiers live."""
+    if n <= 0:
+        raise ValueError(f"`n` must be > 0, but got n={n}.")
+    if not 0.0 <= accuracy <= 1.0:
+        raise ValueError(f"`0 <= accuracy <= 1` must hold, but got accuracy={accuracy}.")
+    successes = round(accuracy * n)  # accuracies come as floats; the interval is about whole examples
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # At 0 or n successes the bound is exactly 0 or 1; the arithmetic leaves a rounding crumb.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return low, high
+
+
+def mean_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """A confidence interval for the mean of per-example values: Wilson's when every value is 0 or 1 (a
+    proportion, e.g. accuracy), else Student's t (squared errors, log losses)."""
+    from scipy import stats
+
+    array = np.asarray(values, dtype=np.float64)
+    n = len(array)
+    if n == 0:
+        raise ValueError("`values` must not be empty.")
+    if np.isin(array, (0.0, 1.0)).all():
+        z = float(stats.norm.ppf(0.5 + confidence / 2))
+        return wilson_interval(float(array.mean()), n, z)
+    mean = float(array.mean())
+    if n == 1:
+        return mean, mean
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * float(array.std(ddof=1)) / math.sqrt(n)
+    return mean - half, mean + half
+
+
+def selection_bias(val_value: float, test_value: float, maximize: bool) -> float:
+    """Validation minus test, signed so that a positive number means validation was optimistic."""
+    return val_value - test_value if maximize else test_value - val_value
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Mean, sample standard deviation, min and max of per-seed scores."""
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+    }

@@ -1,0 +1,204 @@
+"""The end of a search: retrain the winner on train+validation, score it once on the held-out split next to the
+family's baseline, and save the model with its configuration.
+
+The winner is retrained with several seeds and, where the family can, the members are combined (a Keras family
+averages their probabilities): retraining noise alone moves a single network by up to a point on a 1,000-image
+test split. The final stage plans its work from what the search measured (:func:`plan_final`), so that it fits
+the time the job has left; the plan and what it cost are recorded with the result.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from automl.analysis.intervals import mean_interval
+from automl.errors import AutomlError
+from automl.job.plan import DEFAULT_MEMBERS, best_reported_epoch, best_trial, plan_final, seconds_per_epoch
+from automl.models.base import ModelFamily, Reference
+from automl.models.registry import get_family
+from automl.spaces import SearchSpace, parse_space
+from automl.study.record import StudyKey, held_out_metric, read_trial
+from automl.study.study_record import FinalRecord, read_study
+
+log = logging.getLogger(__name__)
+
+
+
+def trial_config(trial: Any) -> dict[str, Any]:
+    """The full configuration (fixed values included), falling back to the sampled params for foreign studies."""
+    return read_trial(trial).config
+
+
+def study_space(study: Any) -> SearchSpace:
+    raw = read_study(study).space
+    if raw is None:
+        raise AutomlError(
+            f"study {study.study_name!r}: records no search space (not created by automl), so automl cannot "
+            "retrain its winner; run the search with automl"
+        )
+    return parse_space(raw, source=f"study {study.study_name}")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Running the plan
+
+
+class _EpochRelay:
+    """A family reporter that tells the progress display which step and epoch the final stage is at."""
+
+    def __init__(self, on_epoch: Callable[[str, int, int], None] | None, label: str, epochs: int) -> None:
+        self.on_epoch, self.label, self.epochs = on_epoch, label, epochs
+
+    def report(self, epoch: int, metrics: dict[str, float]) -> None:
+        if self.on_epoch is not None:
+            self.on_epoch(self.label, epoch, self.epochs)
+
+
+def baseline_family(space: SearchSpace, winner_family: str) -> ModelFamily | None:
+    """The family that trains the baseline: the winner's family's choice, else the first of the space's families
+    that names a baseline; None when none does."""
+    for name in (winner_family, *space.families):
+        family = get_family(name)
+        if family.baseline is not None:
+            return get_family(family.baseline_family) if family.baseline_family else family
+    return None
+
+
+def score_reference(ref: Reference, data: Any, test_metric: str, seed: int) -> dict[str, Any]:
+    """One reference model trained on train+validation and scored on the held-out split, with its interval."""
+    reference_family = get_family(ref.family)
+    config = dict(ref.config)
+    model = reference_family.fit_final(config, data, reference_family.epochs_for_final(config, None), seed)
+    evaluation = reference_family.evaluate(model, data.x_test, data.y_test)
+    value = evaluation.metrics.get(test_metric)
+    interval = evaluation.intervals.get(test_metric) or (
+        mean_interval(evaluation.per_example[test_metric]) if test_metric in evaluation.per_example else None
+    )
+    return {
+        "label": ref.label,
+        "family": ref.family,
+        "test_value": float(value) if value is not None else None,
+        "ci_low": interval[0] if interval else None,
+        "ci_high": interval[1] if interval else None,
+    }
+
+
+def baseline_epochs(reference: ModelFamily | None, task: str = "classification") -> int | None:
+    """The baseline's training length in its family's epochs or steps (1 for a model fitted in one go), counted
+    once more for each further reference model the family scores, so the plan leaves time for them too."""
+    if reference is None or reference.baseline is None:
+        return None
+    return reference.epochs_for_final(reference.baseline, None) * (1 + len(reference.references(task)))
+
+
+def finalize(
+    study: Any,
+    data: Any,
+    out_dir: Path,
+    seed: int = 0,
+    members: int = DEFAULT_MEMBERS,
+    time_left: float | None = None,
+    on_step: Callable[[str], None] | None = None,
+    on_epoch: Callable[[str, int, int], None] | None = None,
+) -> FinalRecord:
+    """Retrain, score, save and record the winner (see the module docstring); ``time_left`` bounds the stage."""
+    started = time.monotonic()
+    say = on_step or (lambda text: log.info("final: %s", text))
+    record = read_study(study)
+    space = study_space(study)
+    winner = best_trial(study)
+    winner_record = read_trial(winner)
+    if winner_record.state != "COMPLETE":
+        say(
+            f"no trial completed within the time budget; using trial {winner.number}, stopped by the "
+            f"{winner_record.prune_reason} at epoch {winner_record.pruned_at_epoch}, the best of those it stopped"
+        )
+    family_name, config = space.family_of(winner_record.config)
+    family = get_family(family_name)
+    reference = baseline_family(space, family_name)
+    epochs = family.epochs_for_final(config, winner_record.best_epoch or best_reported_epoch(winner_record, record))
+    final_size = len(data.y_train) + len(data.y_val)
+    plan = plan_final(
+        members=max(1, min(members, family.max_members or members)),
+        epochs=epochs,
+        # a cross-validated trial trained every fold: its time per epoch covers cv_folds fits
+        per_epoch=seconds_per_epoch(
+            winner_record, len(data.y_train) * max(1, getattr(data, "cv_folds", 0)), final_size
+        ),
+        baseline_epochs=baseline_epochs(reference, str(getattr(data, "task", "classification"))),
+        time_left=time_left,
+    )
+    if plan.note:
+        say(plan.note)
+    family.configure_threads(None)
+    fitted = []
+    for i in range(plan.members):
+        label = f"member {i + 1} of {plan.members}"
+        say(f"retraining {label} ({plan.epochs} epochs on {final_size} examples)")
+        fitted.append(family.fit_final(config, data, plan.epochs, seed + i, _EpochRelay(on_epoch, label, plan.epochs)))
+    test_metric = held_out_metric(record.metric)
+    member_values = [family.evaluate(m, data.x_test, data.y_test).metrics.get(test_metric) for m in fitted]
+    model = family.ensemble(fitted)
+    evaluation = family.evaluate(model, data.x_test, data.y_test)
+    if test_metric not in evaluation.metrics:
+        raise AutomlError(
+            f"study {study.study_name!r}: {family.name} does not compute {test_metric!r} on held-out data; "
+            f"it computes {sorted(evaluation.metrics)}"
+        )
+    interval = evaluation.intervals.get(test_metric) or (
+        mean_interval(evaluation.per_example[test_metric]) if test_metric in evaluation.per_example else None
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model_path = family.save(model, out_dir)
+    config_path = out_dir / "config.yaml"
+    config_path.write_text(
+        yaml.safe_dump(
+            {
+                "model": family_name,
+                "config": config,
+                "epochs": plan.epochs,
+                "members": len(fitted),
+                "study": study.study_name,
+            },
+            sort_keys=False,
+        )
+    )
+    baseline_value = None
+    if plan.baseline and reference is not None and reference.baseline is not None:
+        say(f"training the baseline: {reference.baseline_label}")
+        base = dict(reference.baseline)
+        base_epochs = int(base.get("epochs", 10))
+        base_model = reference.fit_final(base, data, base_epochs, seed, _EpochRelay(on_epoch, "baseline", base_epochs))
+        baseline_value = reference.evaluate(base_model, data.x_test, data.y_test).metrics.get(test_metric)
+    references = []
+    if plan.baseline:
+        for ref in family.references(str(getattr(data, "task", "classification"))):
+            say(f"scoring the reference: {ref.label}")
+            references.append(score_reference(ref, data, test_metric, seed))
+    final = FinalRecord(
+        best_trial=winner.number,
+        config=winner_record.config,
+        val_value=float(winner_record.last_value),  # type: ignore[arg-type]
+        epochs=plan.epochs,
+        test_metric=test_metric,
+        test_value=float(evaluation.metrics[test_metric]),
+        test_metrics={k: float(v) for k, v in evaluation.metrics.items()},
+        n_test=len(data.y_test),
+        ci_low=interval[0] if interval else None,
+        ci_high=interval[1] if interval else None,
+        baseline_label=reference.baseline_label if reference else "",
+        baseline_test_value=float(baseline_value) if baseline_value is not None else None,
+        model_path=str(model_path),
+        config_path=str(config_path),
+        member_test_values=tuple(float(v) for v in member_values if v is not None),
+        references=tuple(references),
+        final_stage={**plan.to_dict(), "seconds": round(time.monotonic() - started, 1)},
+    )
+    study.set_user_attr(StudyKey.FINAL, final.to_dict())
+    return final

@@ -1,0 +1,215 @@
+"""The search pipeline that ``automl search`` and every worker share: open the storage, check the space against
+its families, load and verify the data, size threads, build the trial runner, and run trials with notes.
+
+:func:`automl.api.search` creates or resumes a study and then calls :func:`run_trials`; a worker
+(:func:`automl.job.workers.run_worker`) opens an existing study and calls the same function. Neither names a model
+library or a search engine: families come from :mod:`automl.models.registry`, engines from :func:`get_backend`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from automl.backends.base import Backend, Deadline, RunStats, StudyContext, TrialEndHook, TrialRunner
+from automl.errors import AutomlError, StorageError
+from automl.job.clock import JobClock
+from automl.job.final import baseline_epochs, baseline_family
+from automl.job.plan import final_stage_estimator
+from automl.models.base import ModelFamily, Reporter, TrialOutcome
+from automl.spaces import SearchSpace
+from automl.study.record import StudyKey
+from automl.study.storage import FailurePolicy
+
+log = logging.getLogger(__name__)
+
+BACKENDS = {"optuna": "automl.backends.optuna:OptunaBackend", "ray": "automl.backends.ray:RayBackend"}
+
+
+def get_backend(name: str = "optuna", **options: Any) -> Backend:
+    """The backend registered as ``name``, imported on first use; ``options`` go to its constructor."""
+    import importlib
+
+    if name not in BACKENDS:
+        raise AutomlError(f"backend {name!r}: unknown; use one of {sorted(BACKENDS)}")
+    module_name, class_name = BACKENDS[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)(**options)
+
+
+def threads_from_env() -> int | None:
+    """``AUTOML_THREADS``, checked: a malformed value is an error, not silently ignored."""
+    value = os.environ.get("AUTOML_THREADS")
+    if value is None or value.strip() == "":
+        return None
+    if not value.strip().isdigit() or int(value) < 1:
+        raise AutomlError(f"AUTOML_THREADS: must be a whole number of threads >= 1, got {value!r}; e.g. 2, or unset it")
+    return int(value)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Data
+
+
+def data_info(dataset: Any, *, seed: int, limit: int | None) -> dict[str, Any]:
+    """The study attributes that identify the data a search ran on (see :mod:`automl.study.record`)."""
+    return {
+        StudyKey.DATASET: dataset.name,
+        StudyKey.DATA_SOURCE: dataset.source,
+        StudyKey.DATA_FINGERPRINT: dataset.fingerprint(),
+        StudyKey.SPLIT_SIZES: dataset.sizes(),
+        StudyKey.DATA_SEED: seed,
+        StudyKey.DATA_LIMIT: limit,
+        StudyKey.DATA_KIND: dataset.kind,
+        StudyKey.TASK: dataset.task,
+        StudyKey.DATA_OPTIONS: dict(getattr(dataset, "options", None) or {}),
+    }
+
+
+def load_study_data(study_name: str, attrs: dict[str, Any], *, data_dir: str | Path | None, handed: Any = None) -> Any:
+    """The exact splits a study was recorded on: ``handed`` (already loaded) or loaded again from the recorded
+    dataset options, checked against the recorded fingerprint."""
+    from automl import data as data_mod
+
+    name = attrs.get(StudyKey.DATASET)
+    if not name:
+        raise StorageError(
+            f"study {study_name!r}: records no dataset (it was not created by `automl search`), so its trials "
+            "cannot be run or retrained here; create one with `automl search DATASET --study NAME`"
+        )
+    recorded = attrs.get(StudyKey.DATA_FINGERPRINT)
+    if handed is not None and handed.fingerprint() == recorded:
+        return handed
+    source = str(attrs.get(StudyKey.DATA_SOURCE) or "")
+    if data_dir is None and source.startswith("idx:"):
+        data_dir = source[len("idx:") :]
+    options = attrs.get(StudyKey.DATA_OPTIONS) or {}  # a table file's target and task
+    dataset = data_mod.load_dataset(
+        name,
+        data_dir=data_dir,
+        seed=int(attrs.get(StudyKey.DATA_SEED) or 0),
+        limit=attrs.get(StudyKey.DATA_LIMIT),
+        target=options.get("target"),
+        task=options.get("task"),
+    )
+    if recorded is not None and recorded != dataset.fingerprint():
+        raise StorageError(
+            f"study {study_name!r}: was recorded on different data (fingerprint {recorded}, source {source}; this "
+            f"machine has {dataset.fingerprint()} from {dataset.source}); give it the same data with --data-dir"
+        )
+    return dataset
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Trials
+
+
+def families_for(space: SearchSpace, dataset: Any) -> dict[str, ModelFamily]:
+    """The space's families, checked against the space and against this data, before any trial."""
+    from automl.spaces.checks import check_data, check_space
+
+    families = check_space(space)
+    check_data(space, families, dataset.kind, dataset.task)
+    return families
+
+
+def make_runner(
+    space: SearchSpace,
+    families: dict[str, ModelFamily],
+    dataset: Any,
+    *,
+    metric: str,
+    direction: str,
+    patience: int,
+    seed: int,
+) -> TrialRunner:
+    """Train a sampled configuration with the family it names, seeded by the trial number."""
+
+    def runner(config: dict[str, Any], reporter: Reporter, number: int) -> TrialOutcome:
+        family_name, own = space.family_of(config)
+        return families[family_name].train(
+            own, dataset, reporter, metric=metric, direction=direction, patience=patience, seed=seed + number
+        )
+
+    return runner
+
+
+def with_notes(callback: TrialEndHook | None) -> TrialEndHook:
+    """Each finished trial also gets its dashboard note (see :mod:`automl.study.notes`)."""
+    from automl.study.notes import with_trial_notes
+
+    return with_trial_notes(callback)
+
+
+def run_trials(
+    backend: Backend,
+    context: StudyContext,
+    dataset: Any,
+    *,
+    seed: int,
+    threads: int | None,
+    deadline: Deadline,
+    policy: FailurePolicy,
+    on_trial_start: Callable[[int, dict[str, Any]], None] | None = None,
+    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    on_trial_end: TrialEndHook | None = None,
+) -> RunStats:
+    """Run the study's trials in this process until its budget is reached or ``deadline`` passes."""
+    settings = context.settings
+    families = families_for(context.space, dataset)
+    for family in families.values():
+        family.configure_threads(threads)
+    runner = make_runner(
+        context.space,
+        families,
+        dataset,
+        metric=settings.metric,
+        direction=settings.direction,
+        patience=settings.patience,
+        seed=seed,
+    )
+    return backend.run(
+        context,
+        runner,
+        budget=settings.trials,
+        deadline=deadline,
+        on_trial_start=on_trial_start,
+        on_epoch=on_epoch,
+        on_trial_end=with_notes(on_trial_end),
+        max_consecutive_failures=policy.max_consecutive_failures,
+    )
+
+
+def job_clock(
+    started: float,
+    settings: Any,
+    space: SearchSpace,
+    dataset: Any,
+    *,
+    members: int,
+    job_ends_unix: float | None = None,
+    joining: bool = False,
+) -> JobClock:
+    """The clock of a search (``joining=False``) or of a worker joining one, with its final-stage estimator."""
+    from automl.models.registry import get_family
+
+    base = baseline_family(space, space.families[0])
+    # families that retrain one member (scikit-learn's) need no reserve for three
+    members = max(min(members, get_family(name).max_members or members) for name in space.families)
+    estimate = final_stage_estimator(dataset, members, baseline_epochs(base, str(getattr(dataset, "task", ""))))
+    if joining:
+        return JobClock.joining(
+            job_ends_unix=job_ends_unix,
+            timeout=settings.timeout,
+            max_trial_seconds=settings.max_trial_seconds,
+            estimate=estimate,
+        )
+    return JobClock.start(
+        started,
+        timeout=settings.timeout,
+        time_budget=settings.time_budget,
+        max_trial_seconds=settings.max_trial_seconds,
+        estimate=estimate,
+    )

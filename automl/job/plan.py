@@ -1,0 +1,184 @@
+"""Planning the final stage (pure): which trial won, what retraining it costs, and what fits the time left.
+
+The job clock holds time back for this plan while the search runs (it is given a :class:`FinalStageEstimate`,
+never this module), and :mod:`automl.job.final` carries the plan out.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from automl.errors import AutomlError
+from automl.study.record import TrialRecord, read_trial
+from automl.study.study_record import read_study
+
+DEFAULT_MEMBERS = 3
+SAFETY = 0.9  # plan to use at most this share of the time left: estimates from the search are rough
+NEVER_CUT_SECONDS = 5.0  # a final stage estimated to take less than this runs in full, whatever the time left
+
+
+def best_trial(study: Any) -> Any:
+    """The study's best completed trial with a finite value.
+
+    When none completed because the time budget stopped every trial (large data, a short budget), the best of
+    the trials the deadline stopped, by the last value it reported: a partial result, but the best the budget
+    bought; the final stage retrains it for the epochs it reached. Otherwise a one-line error.
+    """
+    from optuna.trial import TrialState
+
+    record = read_study(study)
+    pick = max if record.maximize else min
+    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
+    complete = [t for t in complete if math.isfinite(t.value)]
+    if complete:
+        return pick(complete, key=lambda t: t.value)
+    stopped = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
+        if read_trial(t).prune_reason in STOPPED_BY_TIME and read_trial(t).last_value is not None
+    ]
+    if stopped:
+        return pick(stopped, key=lambda t: read_trial(t).last_value)
+    raise AutomlError(
+        f"study {study.study_name!r}: no trial completed, so there is no winner to evaluate; "
+        "raise --trials or --timeout"
+    )
+
+
+STOPPED_BY_TIME = ("time budget", "trial time cap")  # prune reasons that say nothing against the configuration
+
+
+def best_reported_epoch(trial: TrialRecord, study: Any) -> int | None:
+    """The epoch of a stopped trial's best reported value (it recorded no best epoch of its own)."""
+    if not trial.intermediate:
+        return trial.epochs_seen
+    pick = max if study.maximize else min
+    return pick(trial.intermediate, key=lambda epoch: trial.intermediate[epoch])
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Planning (pure)
+
+
+@dataclass(frozen=True)
+class FinalPlan:
+    """How the final stage spends its time: members retrained for ``epochs`` each, and whether the baseline runs."""
+
+    members: int
+    epochs: int
+    baseline: bool
+    seconds_per_member: float | None  # estimated
+    seconds_for_baseline: float | None  # estimated
+    note: str  # what was cut and why, in words; empty when nothing was
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def seconds_per_epoch(trial: TrialRecord, train_size: int, final_size: int) -> float | None:
+    """The winner's training time per epoch in the search, scaled to the final stage's training-set size."""
+    epochs = trial.epochs_seen
+    if trial.train_seconds is None or not epochs or train_size <= 0:
+        return None
+    return trial.train_seconds / epochs * final_size / train_size
+
+
+def plan_final(
+    *,
+    members: int,
+    epochs: int,
+    per_epoch: float | None,
+    baseline_epochs: int | None,
+    time_left: float | None,
+) -> FinalPlan:
+    """Fit the final stage into ``time_left`` seconds: first fewer members, then no baseline, then fewer epochs.
+
+    ``per_epoch`` is the winner's estimated seconds per epoch on train+validation (None: unknown, plan in full).
+    The baseline is costed like one epoch of the winner per baseline epoch, at most one member's cost: it is a
+    small reference model by design (the tutorial's MLP next to a CNN), so this overestimates it, never wildly.
+    """
+    member_cost = None if per_epoch is None else per_epoch * epochs
+    baseline_cost = None
+    if per_epoch is not None and baseline_epochs:
+        baseline_cost = min(per_epoch * baseline_epochs, member_cost or 0.0)
+    full = FinalPlan(members, epochs, bool(baseline_epochs), member_cost, baseline_cost, "")
+    if time_left is None or member_cost is None:
+        return full
+    # Work estimated at a few seconds is never cut: the estimate is rough there, and the baseline it would drop
+    # is what the result is judged against.
+    budget = max(NEVER_CUT_SECONDS, time_left * SAFETY)
+    base = baseline_cost or 0.0
+    if members * member_cost + base <= budget:
+        return full
+    left = f"{time_left:.0f} s were left and each member costs about {member_cost:.0f} s"
+    with_baseline = int((budget - base) // member_cost) if member_cost > 0 else members
+    if with_baseline >= 1:
+        return FinalPlan(
+            with_baseline, epochs, bool(baseline_epochs), member_cost, baseline_cost,
+            f"{with_baseline} of {members} members retrained: {left}",
+        )  # fmt: skip
+    without_baseline = int(budget // member_cost) if member_cost > 0 else members
+    if without_baseline >= 1:
+        return FinalPlan(
+            min(members, without_baseline), epochs, False, member_cost, None,
+            f"{min(members, without_baseline)} of {members} members retrained and no baseline: {left}",
+        )  # fmt: skip
+    fit_epochs = max(1, int(budget // per_epoch)) if per_epoch else 1  # type: ignore[operator]
+    return FinalPlan(
+        1,
+        min(epochs, fit_epochs),
+        False,
+        per_epoch * min(epochs, fit_epochs) if per_epoch else None,
+        None,
+        f"1 member retrained for {min(epochs, fit_epochs)} of {epochs} epochs and no baseline: {time_left:.0f} s "
+        f"were left and a full member costs about {member_cost:.0f} s",
+    )
+
+
+@dataclass(frozen=True)
+class FinalStageEstimate:
+    """Seconds the final stage would need, with its safety margin, from what the search measured."""
+
+    train_size: int  # examples one trial trains on (every fold's, for cross-validated tables)
+    final_size: int  # examples the final stage trains on
+    members: int
+    baseline_epochs: int | None
+
+    def from_pace(self, per_epoch: float, epochs: int, members: int | None = None) -> float:
+        """For a trial training at ``per_epoch`` seconds per epoch on the search's data, retrained for ``epochs``
+        by ``members`` members (default: all of them)."""
+        scaled = per_epoch * self.final_size / max(1, self.train_size)
+        plan = plan_final(
+            members=members or self.members,
+            epochs=epochs,
+            per_epoch=scaled,
+            baseline_epochs=self.baseline_epochs,
+            time_left=None,
+        )
+        # The final stage plans to use only SAFETY of the time it is given: reserve enough for the full plan, plus
+        # the one epoch a trial still running at the deadline may overrun it by.
+        full = plan.members * (plan.seconds_per_member or 0.0) + (plan.seconds_for_baseline or 0.0)
+        return full / SAFETY + per_epoch
+
+    def from_study(self, study: Any) -> float | None:
+        """For the study's best trial so far; None before any trial has finished."""
+        try:
+            winner = read_trial(best_trial(study))
+        except AutomlError:  # no finished trial yet
+            return None
+        epochs = winner.epochs_seen
+        if winner.train_seconds is None or not epochs:
+            return None
+        return self.from_pace(winner.train_seconds / epochs, winner.best_epoch or epochs)
+
+
+def final_stage_estimator(dataset: Any, members: int, baseline_epochs: int | None) -> FinalStageEstimate:
+    fits = max(1, int(getattr(dataset, "cv_folds", 0) or 0))  # a cross-validated trial trained every fold
+    return FinalStageEstimate(
+        train_size=len(dataset.y_train) * fits,
+        final_size=len(dataset.y_train) + len(dataset.y_val),
+        members=members,
+        baseline_epochs=baseline_epochs,
+    )

@@ -1,0 +1,139 @@
+"""``reports/<study>/summary.md``: the short account of one search. Data first (pure), then the renderer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from automl.study.record import read_trial
+from automl.study.study_record import FinalRecord, read_study
+
+
+def summary_data(
+    study: Any,
+    final: FinalRecord | None,
+    *,
+    storage: str,
+    elapsed: float,
+    budget: dict[str, Any],
+) -> dict[str, Any]:
+    record = read_study(study)
+    counts: dict[str, int] = {}
+    for trial in study.get_trials(deepcopy=False):
+        state = read_trial(trial).state.lower()
+        counts[state] = counts.get(state, 0) + 1
+    return {
+        "study": study.study_name,
+        "storage": storage,
+        "dataset": record.dataset,
+        "data_source": record.data_source,
+        "data_fingerprint": record.data_fingerprint,
+        "split_sizes": record.split_sizes,
+        "metric": record.metric,
+        "maximize": record.maximize,
+        "counts": counts,
+        "elapsed_seconds": round(elapsed, 1),
+        "budget": budget,
+        "final": final.to_dict() if final else None,
+    }
+
+
+def render_summary_md(data: dict[str, Any]) -> str:
+    c = data["counts"]
+    lines = [
+        f"# Search summary: {data['study']}",
+        "",
+        f"- Dataset: {data['dataset']} from {data['data_source']} (splits {data['split_sizes']}, "
+        f"fingerprint {data['data_fingerprint']})",
+        f"- Storage: `{data['storage']}`",
+        f"- Budget: {_budget_text(data['budget'])}; time used: {data['elapsed_seconds']} s",
+        f"- Trials: {c.get('complete', 0)} completed, {c.get('pruned', 0)} pruned, {c.get('fail', 0)} failed"
+        + (f", {c['running']} still running" if c.get("running") else ""),
+        "",
+    ]
+    final = data["final"]
+    if final is None:
+        lines += ["No winner was evaluated.", ""]
+        return "\n".join(lines)
+    test = final["test_metric"]
+    interval = ""
+    if final.get("ci_low") is not None and final.get("ci_high") is not None:
+        interval = f" (95% CI {final['ci_low']:.4f}-{final['ci_high']:.4f})"
+    baseline = final.get("baseline_test_value")
+    lines += [
+        "## Result",
+        "",
+        f"| model | validation {data['metric']} | test {test} (held-out split, n={final['n_test']}) |",
+        "|---|---|---|",
+        f"| best configuration (trial {final['best_trial']}) | {final['val_value']:.4f} "
+        f"| {final['test_value']:.4f}{interval} |",
+    ]
+    if baseline is not None:
+        lines.append(f"| {final['baseline_label']} | - | {baseline:.4f} |")
+    for ref in final.get("references") or []:
+        if ref.get("test_value") is not None:
+            lines.append(f"| {ref['label']} | - | {ref['test_value']:.4f}{_interval_text(ref)} |")
+    verdicts = reference_verdicts(final, bool(data.get("maximize", True)))
+    if verdicts:
+        lines += ["", *verdicts]
+    members = final.get("member_test_values") or []
+    stage = final.get("final_stage") or {}
+    alone = ", ".join(f"{a:.4f}" for a in members)
+    lines += [
+        "",
+        f"The winner was retrained {len(members) or 1} time(s) (different seeds) on train+validation for "
+        f"{final['epochs']} epochs (its best epoch)"
+        + (f", its members combined (members alone: {alone})" if len(members) > 1 else "")
+        + ", and scored once on the test split, which the search never saw. Its validation score was the best of "
+        "many and so is biased upward; the test score is the honest one.",
+        "",
+    ]
+    if stage:
+        cost = f"The final stage took {stage.get('seconds')} s"
+        lines += [cost + (f"; {stage['note']}." if stage.get("note") else "; it ran in full."), ""]
+    lines += ["## Best configuration", "", "| parameter | value |", "|---|---|"]
+    lines += [f"| {k} | {v} |" for k, v in final["config"].items()]
+    lines += ["", f"Model: `{final['model_path']}`; configuration: `{final['config_path']}`", ""]
+    return "\n".join(lines)
+
+
+def _budget_text(budget: dict[str, Any]) -> str:
+    parts = []
+    if budget.get("trials"):
+        parts.append(f"{budget['trials']} finished trials")
+    if budget.get("timeout_seconds"):
+        parts.append(f"{budget['timeout_seconds']:g} s of searching")
+    text = " or ".join(parts) or "none (until interrupted)"
+    if budget.get("time_budget_seconds"):
+        text += f"; {budget['time_budget_seconds']:g} s for the whole job"
+    return text
+
+
+def _interval_text(entry: dict[str, Any]) -> str:
+    if entry.get("ci_low") is None or entry.get("ci_high") is None:
+        return ""
+    return f" (95% CI {entry['ci_low']:.4f}-{entry['ci_high']:.4f})"
+
+
+def reference_verdicts(final: dict[str, Any], maximize: bool) -> list[str]:
+    """Plain sentences for each reference the winner does not beat beyond its 95% interval (empty: it beats all,
+    or no interval was computed). A reference inside the winner's interval is a tie as far as this test split
+    can tell, so the search bought nothing measurable over it."""
+    low, high = final.get("ci_low"), final.get("ci_high")
+    if low is None or high is None:
+        return []
+    references = [{"label": final.get("baseline_label"), "test_value": final.get("baseline_test_value")}]
+    references += list(final.get("references") or [])
+    test = final["test_metric"]
+    out = []
+    for ref in references:
+        value = ref.get("test_value")
+        if value is None or not ref.get("label"):
+            continue
+        beaten = value < low if maximize else value > high
+        if not beaten:
+            out.append(
+                f"**The winner does not beat the {ref['label']} beyond its 95% confidence interval** "
+                f"(test {test} {final['test_value']:.4f}, interval {low:.4f}-{high:.4f}; {ref['label']}: "
+                f"{value:.4f}): on this test split the search bought nothing measurable over it."
+            )
+    return out

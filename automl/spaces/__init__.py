@@ -1,0 +1,55 @@
+"""Search spaces: the declarative YAML format, its parsing, its checks against model families, and the default
+space for each kind of data.
+
+- :mod:`~automl.spaces.model`: the data model (``SearchSpace``, ``Param``, ``Condition``, ``SearchSettings``) and
+  sampling through any object with Optuna's ``suggest_*`` methods;
+- :mod:`~automl.spaces.parsing`: reading and validating files, with one-line errors;
+- :mod:`~automl.spaces.checks`: what a space asks of its families, checked before any trial;
+- :mod:`~automl.spaces.defaults`: which space a dataset gets when none is named.
+"""
+
+from automl.spaces.model import (
+    BACKENDS,
+    CONDITION_OPERATORS,
+    DIRECTIONS,
+    MODEL_PARAM,
+    PARAM_TYPES,
+    PRUNERS,
+    SAMPLERS,
+    Condition,
+    Param,
+    SearchSettings,
+    SearchSpace,
+    Suggester,
+    describe,
+)
+from automl.spaces.parsing import (
+    list_spaces,
+    load_space,
+    parse_settings,
+    parse_space,
+    resolve_space_path,
+    spaces_dir,
+)
+
+__all__ = [
+    "BACKENDS",
+    "CONDITION_OPERATORS",
+    "DIRECTIONS",
+    "MODEL_PARAM",
+    "PARAM_TYPES",
+    "PRUNERS",
+    "SAMPLERS",
+    "Condition",
+    "Param",
+    "SearchSettings",
+    "SearchSpace",
+    "Suggester",
+    "describe",
+    "list_spaces",
+    "load_space",
+    "parse_settings",
+    "parse_space",
+    "resolve_space_path",
+    "spaces_dir",
+]

@@ -1,0 +1,207 @@
+"""The trial record: every attribute automl writes into a study and its trials, and one typed reader.
+
+The Optuna study in its storage is the single record of a search, whichever backend ran it (Optuna's loop or
+Ray Tune). Backends write the keys named here; reports, notes, ``automl studies``, progress and the summary read
+them only through :func:`read_study` and :func:`read_trial`. Outside tools may read and write the same keys; the
+README's "The trial record" section lists them.
+
+Nothing here assumes a task: the objective is ``settings["metric"]`` (a validation metric such as
+``val_accuracy`` or ``val_rmse``) with ``settings["direction"]``, and its held-out counterpart drops the ``val_``
+prefix (:func:`held_out_metric`).
+
+Versions: studies written before the record was versioned carry no ``record_version`` and read as version 1 (the
+same keys; the final evaluation named its numbers ``test_accuracy``, which :func:`read_final` maps). A study
+written by a newer automl is refused with a one-line message instead of being misread.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from automl.errors import AutomlError
+
+RECORD_VERSION = 2
+
+
+class StudyKey:
+    """Study user attributes."""
+
+    RECORD_VERSION = "record_version"
+    SPACE = "space"  # the search space as a mapping (SearchSpace.to_dict)
+    SPACE_FINGERPRINT = "space_fingerprint"
+    SETTINGS = "settings"  # SearchSettings.to_dict: metric, direction, sampler, pruner, budgets, ...
+    SEED = "seed"
+    BACKEND = "backend"  # "optuna" or "ray": which engine created the study
+    DATASET = "dataset"
+    DATA_SOURCE = "data_source"
+    DATA_FINGERPRINT = "data_fingerprint"
+    SPLIT_SIZES = "split_sizes"
+    DATA_SEED = "data_seed"
+    DATA_LIMIT = "data_limit"
+    DATA_KIND = "data_kind"  # "images" or "table"
+    TASK = "task"  # "classification" or "regression"
+    DATA_OPTIONS = "data_options"  # what else reloading the data needs: a table file's target and task
+    FINAL = "final"  # the winner's final evaluation (see FinalRecord)
+    SEED_EVALUATIONS = "seed_evaluations"  # retraining spread per trial number, from `automl report --seeds`
+
+
+class TrialKey:
+    """Trial user attributes (and the one system attribute Optuna's retry callback writes)."""
+
+    CONFIG = "config"  # the full configuration, fixed values included
+    CURVES = "curves"  # metric name -> per-epoch values (train and validation)
+    FAIL_REASON = "fail_reason"
+    BEST_EPOCH = "best_epoch"  # 1-based
+    EPOCHS_TRAINED = "epochs_trained"
+    PRUNED_AT_EPOCH = "pruned_at_epoch"
+    PRUNE_REASON = "prune_reason"  # "pruner", "time budget", "trial time cap", "scheduler"
+    N_PARAMS = "n_params"
+    TRAIN_SECONDS = "train_seconds"  # seconds inside the family's training
+    WORKER = "worker"  # host:pid that ran the trial
+    TUNE_TRIAL_ID = "tune_trial_id"  # Ray backend: Tune's trial id
+    NODE = "node"  # Ray backend: the node that ran the trial
+    RETRY_OF = "failed_trial"  # system attribute: the trial number this one re-runs (Optuna's retry callback)
+
+
+# Per-run results a lost trial leaves behind; its retry starts without them (the config is recorded again).
+RUN_KEYS = (
+    TrialKey.CURVES,
+    TrialKey.FAIL_REASON,
+    TrialKey.PRUNED_AT_EPOCH,
+    TrialKey.PRUNE_REASON,
+    TrialKey.BEST_EPOCH,
+    TrialKey.EPOCHS_TRAINED,
+    TrialKey.TRAIN_SECONDS,
+    TrialKey.WORKER,
+    TrialKey.TUNE_TRIAL_ID,
+    TrialKey.NODE,
+)
+
+
+class RecordError(AutomlError):
+    """A study whose record this version of automl cannot read."""
+
+
+def held_out_metric(metric: str) -> str:
+    """The held-out counterpart of a validation metric: ``val_accuracy`` -> ``accuracy``."""
+    return metric[len("val_") :] if metric.startswith("val_") else metric
+
+
+def is_finite_number(value: Any) -> bool:
+    """A real, finite number; NumPy scalars count (``np.float32(0.9)``), booleans do not."""
+    if isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def number_or_none(value: Any) -> float | None:
+    return float(value) if is_finite_number(value) else None
+
+
+def whole_or_none(value: Any) -> int | None:
+    return int(value) if is_finite_number(value) else None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Trials
+
+
+@dataclass(frozen=True)
+class TrialRecord:
+    """One trial as automl reads it. ``state`` is Optuna's state name (``COMPLETE``, ``PRUNED``, ``FAIL``, ...)."""
+
+    number: int
+    state: str
+    value: float | None
+    params: dict[str, Any]
+    config: dict[str, Any]
+    curves: dict[str, list[float]] = field(repr=False, default_factory=dict)
+    intermediate: dict[int, float] = field(repr=False, default_factory=dict)
+    best_epoch: int | None = None
+    epochs_trained: int | None = None
+    pruned_at_epoch: int | None = None
+    prune_reason: str = ""
+    n_params: int | None = None
+    train_seconds: float | None = None
+    fail_reason: str = ""
+    worker: str = ""
+    node: str = ""
+    tune_trial_id: str = ""
+    retry_of: int | None = None
+    duration_s: float | None = None
+    datetime_start: datetime | None = None
+    datetime_complete: datetime | None = None
+
+    @property
+    def last_value(self) -> float | None:
+        """The objective for completed trials, else the last reported value (pruned trials)."""
+        if self.value is not None:
+            return self.value
+        if self.intermediate:
+            return self.intermediate[max(self.intermediate)]
+        return None
+
+    @property
+    def epochs_seen(self) -> int | None:
+        """Epochs the trial trained, from the most direct fact recorded."""
+        for candidate in (self.epochs_trained, self.pruned_at_epoch):
+            if candidate is not None:
+                return candidate
+        if self.curves:
+            return max(len(v) for v in self.curves.values())
+        if self.intermediate:
+            return len(self.intermediate)
+        return None
+
+
+def read_trial(trial: Any) -> TrialRecord:
+    """A :class:`TrialRecord` from an Optuna ``FrozenTrial`` (or anything with the same attributes)."""
+    attrs: Mapping[str, Any] = getattr(trial, "user_attrs", None) or {}
+    system: Mapping[str, Any] = getattr(trial, "system_attrs", None) or {}
+    curves_raw = attrs.get(TrialKey.CURVES)
+    curves = {str(k): list(v) for k, v in curves_raw.items()} if isinstance(curves_raw, dict) else {}
+    params = dict(getattr(trial, "params", None) or {})
+    config = attrs.get(TrialKey.CONFIG)
+    duration = getattr(trial, "duration", None)
+    state = getattr(trial, "state", None)
+    return TrialRecord(
+        number=int(trial.number),
+        state=state.name if state is not None else "UNKNOWN",
+        value=number_or_none(getattr(trial, "value", None)),
+        params=params,
+        config=dict(config) if isinstance(config, dict) else dict(params),
+        curves=curves,
+        intermediate={int(k): float(v) for k, v in (getattr(trial, "intermediate_values", None) or {}).items()},
+        best_epoch=whole_or_none(attrs.get(TrialKey.BEST_EPOCH)),
+        epochs_trained=whole_or_none(attrs.get(TrialKey.EPOCHS_TRAINED)),
+        pruned_at_epoch=whole_or_none(attrs.get(TrialKey.PRUNED_AT_EPOCH)),
+        prune_reason=str(attrs.get(TrialKey.PRUNE_REASON) or ""),
+        n_params=whole_or_none(attrs.get(TrialKey.N_PARAMS)),
+        train_seconds=number_or_none(attrs.get(TrialKey.TRAIN_SECONDS)),
+        fail_reason=str(attrs.get(TrialKey.FAIL_REASON) or ""),
+        worker=str(attrs.get(TrialKey.WORKER) or ""),
+        node=str(attrs.get(TrialKey.NODE) or ""),
+        tune_trial_id=str(attrs.get(TrialKey.TUNE_TRIAL_ID) or ""),
+        retry_of=whole_or_none(system.get(TrialKey.RETRY_OF)),
+        duration_s=duration.total_seconds() if duration is not None else None,
+        datetime_start=getattr(trial, "datetime_start", None),
+        datetime_complete=getattr(trial, "datetime_complete", None),
+    )
+
+
+def outcome_attrs(outcome: Any) -> dict[str, Any]:
+    """The trial attributes a finished training run records (``outcome`` is a models.TrialOutcome)."""
+    return {
+        TrialKey.BEST_EPOCH: outcome.best_epoch,
+        TrialKey.EPOCHS_TRAINED: outcome.epochs_trained,
+        TrialKey.N_PARAMS: outcome.n_params,
+        TrialKey.TRAIN_SECONDS: round(float(outcome.train_seconds), 3),
+        TrialKey.CURVES: outcome.history,
+    }

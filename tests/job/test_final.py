@@ -1,0 +1,146 @@
+"""The final stage plans its work from what the search measured and shrinks it, saying how, when the job's time
+left cannot hold the full retraining; a whole search with a time budget ends inside it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from support import TINY_LIMIT
+
+import automl
+import automl.job.pipeline
+from automl.job.plan import plan_final, seconds_per_epoch
+from automl.study.record import TrialRecord, read_trial
+from automl.study.storage import default_storage_url
+from automl.study.study_record import read_study
+
+
+def test_a_plan_that_fits_is_run_in_full() -> None:
+    plan = plan_final(members=3, epochs=10, per_epoch=1.0, baseline_epochs=10, time_left=100)
+    assert (plan.members, plan.epochs, plan.baseline, plan.note) == (3, 10, True, "")
+    assert plan.seconds_per_member == 10
+    assert plan.seconds_for_baseline == 10
+    # A baseline longer than a member is costed as one member: it is a small reference model by design.
+    assert plan_final(members=3, epochs=2, per_epoch=1.0, baseline_epochs=10, time_left=None).seconds_for_baseline == 2
+
+
+def test_without_a_budget_or_a_measurement_the_plan_is_full() -> None:
+    assert plan_final(members=3, epochs=10, per_epoch=None, baseline_epochs=10, time_left=1).members == 3
+    assert plan_final(members=3, epochs=10, per_epoch=5.0, baseline_epochs=10, time_left=None).members == 3
+
+
+def test_fewer_members_first() -> None:
+    plan = plan_final(members=3, epochs=10, per_epoch=1.0, baseline_epochs=10, time_left=35)  # 31.5 s usable
+    assert (plan.members, plan.epochs, plan.baseline) == (2, 10, True)
+    assert plan.note.startswith("2 of 3 members retrained: 35 s were left and each member costs about 10 s")
+
+
+def test_then_no_baseline_and_at_last_one_shorter_member() -> None:
+    plan = plan_final(members=3, epochs=10, per_epoch=1.0, baseline_epochs=10, time_left=15)  # 13.5 s usable
+    assert (plan.members, plan.epochs, plan.baseline) == (1, 10, False)
+    assert plan.note == "1 of 3 members retrained and no baseline: 15 s were left and each member costs about 10 s"
+    plan = plan_final(members=3, epochs=10, per_epoch=1.0, baseline_epochs=10, time_left=8)  # 7.2 s usable
+    assert (plan.members, plan.epochs, plan.baseline) == (1, 7, False)
+    assert plan.note == (
+        "1 member retrained for 7 of 10 epochs and no baseline: 8 s were left and a full member costs about 10 s"
+    )
+
+
+def test_seconds_per_epoch_scale_to_the_final_training_set() -> None:
+    trial = TrialRecord(number=0, state="COMPLETE", value=0.9, params={}, config={}, epochs_trained=4, train_seconds=8)
+    assert seconds_per_epoch(trial, train_size=100, final_size=125) == pytest.approx(2.5)
+    assert seconds_per_epoch(TrialRecord(0, "COMPLETE", 0.9, {}, {}), 100, 125) is None
+
+
+SLOW = """
+name: slow
+model: synthetic
+search: {{sampler: random, pruner: none, trials: 100, patience: 100, time_budget: {budget}}}
+params:
+  learning_rate: {{type: float, low: 0.001, high: 0.1, log: true}}
+  units_1:       {{type: int, low: 8, high: 64}}
+  epochs:        {{type: fixed, value: 8}}
+  sleep:         {{type: fixed, value: {sleep}}}
+"""
+
+
+def test_a_time_budget_covers_the_whole_job_and_the_final_stage_says_what_it_cut(tmp_path: Path) -> None:
+    budget, sleep = 15.0, 0.15  # a trial takes 1.2 s; a full final stage (3 members + baseline) about 6 s
+    space = tmp_path / "slow.yaml"
+    space.write_text(SLOW.format(budget=budget, sleep=sleep))
+    started = time.monotonic()
+    result = automl.search("mnist", str(space), study="budget", limit=TINY_LIMIT, quiet=True, reports_dir=tmp_path)
+    elapsed = time.monotonic() - started
+    assert elapsed <= budget * 1.05 + sleep + 1.0  # the budget, one epoch, and the data loading before the clock
+
+    record = read_study(__import__("optuna").load_study(study_name="budget", storage=default_storage_url()))
+    assert record.final is not None
+    stage = record.final.final_stage
+    assert stage["seconds_per_member"] is not None  # planned from the search's own measurement
+    summary = (tmp_path / "budget" / "summary.md").read_text()
+    assert f"The final stage took {stage['seconds']} s" in summary
+    if stage["note"]:  # whether it had to cut depends on how many trials fitted; what it says must match
+        assert stage["note"] in summary
+        assert stage["note"] == result.final_note
+    config = yaml.safe_load((tmp_path / "budget" / "config.yaml").read_text())
+    assert config["members"] == stage["members"]
+
+
+def test_when_little_time_is_left_the_final_stage_shrinks_and_says_so(tmp_path: Path) -> None:
+    from automl.job.final import finalize
+
+    space = tmp_path / "slow.yaml"
+    space.write_text(SLOW.format(budget=600, sleep=0.3))  # a member costs seconds: more than the 1 s left
+    automl.search("mnist", str(space), study="tight", trials=2, limit=TINY_LIMIT, quiet=True, finish=False,
+                  reports_dir=tmp_path)  # fmt: skip
+    study = __import__("optuna").load_study(study_name="tight", storage=default_storage_url())
+    data = automl.job.pipeline.load_study_data("tight", study.user_attrs, data_dir=None)
+    steps: list[str] = []
+    final = finalize(study, data, tmp_path / "out", time_left=1.0, on_step=steps.append)
+    assert final.final_stage["members"] == 1
+    assert final.final_stage["baseline"] is False
+    assert final.final_stage["note"].startswith("1 of 3 members retrained and no baseline")
+    assert steps[0] == final.final_stage["note"]
+    assert steps[1].startswith("retraining member 1 of 1")
+    assert final.baseline_test_value is None
+
+
+def test_when_time_stopped_every_trial_the_best_stopped_one_is_retrained(tmp_path: Path) -> None:
+    # Trials of 40 epochs of 0.2 s, each capped at 1.5 s: none can complete, and the job still ends with a model.
+    space = tmp_path / "long.yaml"
+    capped = SLOW.format(budget=600, sleep=0.2).replace("value: 8}", "value: 40}")
+    space.write_text(capped.replace("trials: 100,", "trials: 2, max_trial_seconds: 1.5,"))
+    result = automl.search("mnist", str(space), study="stopped", limit=TINY_LIMIT, quiet=True, reports_dir=tmp_path)
+    study = __import__("optuna").load_study(study_name="stopped", storage=default_storage_url())
+    record = read_study(study)
+    assert (result.counts["complete"], result.counts["pruned"]) == (0, 2)
+    assert record.final is not None
+    assert 1 <= record.final.epochs < 40
+    # the winner is the stopped trial whose last reported value is best (the space maximises), not just any trial
+    last_values = {t.number: read_trial(t).last_value for t in study.trials}
+    assert record.final.best_trial == max(last_values, key=lambda n: last_values[n])
+    assert result.test_value is not None
+
+
+def test_a_final_stage_of_a_few_seconds_is_never_cut() -> None:
+    plan = plan_final(members=1, epochs=5, per_epoch=0.05, baseline_epochs=10, time_left=0)
+    assert (plan.members, plan.epochs, plan.baseline, plan.note) == (1, 5, True, "")
+
+
+def test_before_any_trial_finishes_the_running_trials_pace_grows_the_reserve() -> None:
+    from automl.job.clock import REPORT_SECONDS, JobClock
+    from automl.job.plan import FinalStageEstimate
+
+    estimate = FinalStageEstimate(train_size=100, final_size=125, members=3, baseline_epochs=None)
+    clock = JobClock.start(time.monotonic(), timeout=None, time_budget=600, max_trial_seconds=None, estimate=estimate)
+    assert clock.deadline.reserve == pytest.approx(90)  # 15% held back before anything is measured
+    clock.trial_started(0, {})
+    clock._trial_started -= 80.0  # the first trial has run 80 s: 4 epochs of 20 s on the search's data
+    clock.epoch(0, 4, {})
+    # one member retrained for its 4 epochs at 25 s (125/100 of the data), with the planner's margin, plus one
+    # epoch at the search's pace, which a trial still running at the deadline may overrun by
+    assert clock.deadline.reserve == pytest.approx(4 * 25 / 0.9 + 20 + REPORT_SECONDS)
+    assert clock.deadline.search_ends == pytest.approx(clock.deadline.job_ends - clock.deadline.reserve)
