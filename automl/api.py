@@ -17,15 +17,11 @@ from typing import Any
 from automl import validation
 from automl.errors import AutomlError
 from automl.spaces import SearchSettings, SearchSpace, load_space
+from automl.spaces.defaults import DEFAULT_SPACES
 from automl.study.storage import FailurePolicy
 
 log = logging.getLogger(__name__)
 
-# The space a dataset searches when none is named. MNIST's is the CNN: 98-99% held-out against 96-97% for the
-# tutorial's MLP space in the same time (benchmarks/README.md); mnist_mlp stays, as the tutorial's own ground.
-DEFAULT_SPACES = {"mnist": "mnist_cnn", "fashion_mnist": "mnist_cnn"}
-# Tables (a CSV/Parquet file, iris, diabetes...) get a tabular space by task:
-# automl.spaces.defaults.DEFAULT_TABLE_SPACES.
 DEFAULT_MEMBERS = 3  # the winner is retrained this many times and its members combined, time permitting
 
 

@@ -17,15 +17,16 @@ from collections.abc import Sequence
 from automl import __version__
 from automl.errors import AutomlError
 from automl.job import interrupts
+from automl.spaces.defaults import DEFAULT_SPACES
 from automl.validation import ArgumentError
 
 # Subcommand modules, in the order `automl --help` lists them.
 COMMAND_MODULES = ("search", "spaces", "dashboard", "report", "export", "worker", "studies", "sweep", "scheduler")
 
 
-EXAMPLES = """\
+EXAMPLES = f"""\
 examples:
-  automl search mnist                      search the MNIST MLP space, test and report the winner
+  automl search mnist                      search MNIST's default space ({DEFAULT_SPACES["mnist"]}), test and report
   automl search mnist --trials 10 --limit 1000
                                            a quick look on a small sample
   automl dashboard                         watch the studies live in optuna-dashboard

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from automl.api import DEFAULT_SPACES
+    from automl.spaces.defaults import DEFAULT_SPACES
     from automl.spaces import list_spaces, load_space, spaces_dir
     from automl.spaces.defaults import DEFAULT_TABLE_SPACES
 

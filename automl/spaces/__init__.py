@@ -8,38 +8,11 @@ space for each kind of data.
 - :mod:`~automl.spaces.defaults`: which space a dataset gets when none is named.
 """
 
-from automl.spaces.model import (
-    BACKENDS,
-    CONDITION_OPERATORS,
-    DIRECTIONS,
-    MODEL_PARAM,
-    PARAM_TYPES,
-    PRUNERS,
-    SAMPLERS,
-    Condition,
-    Param,
-    SearchSettings,
-    SearchSpace,
-    Suggester,
-    describe,
-)
-from automl.spaces.parsing import (
-    list_spaces,
-    load_space,
-    parse_settings,
-    parse_space,
-    resolve_space_path,
-    spaces_dir,
-)
+from automl.spaces.model import Condition, Param, SearchSettings, SearchSpace, Suggester, describe
+from automl.spaces.parsing import list_spaces, load_space, parse_settings, parse_space, resolve_space_path, spaces_dir
 
+# The space language's constants (PARAM_TYPES, SAMPLERS, PRUNERS...) are automl.spaces.model's.
 __all__ = [
-    "BACKENDS",
-    "CONDITION_OPERATORS",
-    "DIRECTIONS",
-    "MODEL_PARAM",
-    "PARAM_TYPES",
-    "PRUNERS",
-    "SAMPLERS",
     "Condition",
     "Param",
     "SearchSettings",

@@ -2,7 +2,8 @@
 table, chosen by its task; for an imbalanced classification table, an objective that does not reward ignoring
 the rare class.
 
-The image defaults are :data:`automl.api.DEFAULT_SPACES` (by dataset name); the table defaults are here (by task).
+The image defaults are named by dataset (:data:`DEFAULT_SPACES`), the table defaults by task
+(:data:`DEFAULT_TABLE_SPACES`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,10 @@ from automl.spaces.parsing import load_space
 
 log = logging.getLogger(__name__)
 
+# The space a dataset searches when none is named. MNIST's is the CNN: 98-99% held-out against 96-97% for the
+# tutorial's MLP space in the same time (benchmarks/README.md); mnist_mlp stays, as the tutorial's own ground.
+DEFAULT_SPACES = {"mnist": "mnist_cnn", "fashion_mnist": "mnist_cnn"}
+# Tables (a CSV/Parquet file, iris, diabetes...) get a tabular space by task.
 DEFAULT_TABLE_SPACES = {"classification": "tabular_classification", "regression": "tabular_regression"}
 RARE_CLASS_SHARE = 0.2  # below this share of the rows for the rarest class, accuracy flatters a majority vote
 IMBALANCED_METRIC = "val_balanced_accuracy"

@@ -95,3 +95,12 @@ def test_unknown_command_is_one_error_line_and_exit_2(automl_exe: str) -> None:
     assert done.returncode == 2
     assert done.stdout == ""
     assert done.stderr.splitlines()[-1].startswith("automl: error: argument COMMAND: invalid choice: 'serach'")
+
+
+def test_top_level_help_names_the_space_search_mnist_really_uses(automl_exe: str) -> None:
+    from automl.spaces.defaults import DEFAULT_SPACES
+
+    done = run(automl_exe, "--help")
+    line = next(ln for ln in done.stdout.splitlines() if ln.strip().startswith("automl search mnist "))
+    assert f"({DEFAULT_SPACES['mnist']})" in line
+    assert "MLP" not in line
