@@ -38,8 +38,10 @@ def imported_modules(name: str, path: Path, known: set[str]) -> set[str]:
                 module = ".".join([*base, node.module] if node.module else base)
             else:
                 module = node.module or ""
-            # `from automl.x import y` may name the module automl.x.y, or an attribute of automl.x
-            targets = [f"{module}.{alias.name}" for alias in node.names] + [module]
+            # `from automl.x import y` names the module automl.x.y when there is one, else an attribute of automl.x
+            targets = [
+                f"{module}.{alias.name}" if f"{module}.{alias.name}" in known else module for alias in node.names
+            ]
         for target in targets:
             while target and target not in known and "." in target:
                 target = target.rsplit(".", 1)[0]
@@ -98,7 +100,6 @@ def test_the_import_reader_resolves_relative_and_from_imports(tmp_path: Path) ->
     source.write_text("from automl.job import plan\nfrom .final import x\nimport automl.study.record\n")
     known = {"automl.job", "automl.job.plan", "automl.job.final", "automl.study.record", "automl.job.mod"}
     assert imported_modules("automl.job.mod", source, known) == {
-        "automl.job",
         "automl.job.plan",
         "automl.job.final",
         "automl.study.record",
