@@ -9,7 +9,7 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 from support import POSTGRES_URL
-from test_workers import FINISHED, load, make_study, unique, write_space
+from worker_support import FINISHED, load, make_study, unique, write_space
 
 from automl.cli import main
 from automl.study.storage import default_storage_url, open_storage

@@ -8,9 +8,9 @@ import math
 from typing import Any
 
 import optuna
+from curve_fixtures import GOOD, NAN, OVERFIT, UNDERFIT
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState, create_trial
-from test_diagnostics import GOOD, NAN, OVERFIT, UNDERFIT
 
 from automl.study.record import RECORD_VERSION, StudyKey, TrialKey
 

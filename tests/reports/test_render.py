@@ -10,10 +10,10 @@ from pathlib import Path
 
 import optuna
 import pytest
+from curve_fixtures import GOOD, OVERFIT
 from optuna.trial import TrialState
 from study_builders import current_study, known_study, known_trial, regression_study
 from support import POSTGRES_URL
-from test_diagnostics import GOOD, OVERFIT
 
 from automl.analysis import diagnostics as dg
 from automl.errors import StorageError

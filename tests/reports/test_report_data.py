@@ -7,9 +7,9 @@ from pathlib import Path
 
 import optuna
 import pytest
+from curve_fixtures import GOOD
 from optuna.trial import TrialState
 from study_builders import FINAL, FINAL_V1, current_study, known_study, known_trial, regression_study
-from test_diagnostics import GOOD
 
 from automl.analysis import diagnostics as dg
 from automl.analysis.intervals import wilson_interval

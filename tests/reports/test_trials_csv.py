@@ -7,9 +7,9 @@ import io
 import optuna
 import pandas as pd
 import pytest
+from curve_fixtures import GOOD
 from optuna.trial import TrialState
 from study_builders import current_study, known_trial
-from test_diagnostics import GOOD
 
 from automl.reports import report_data
 from automl.reports.trials_csv import COLUMNS, trials_csv

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from support import POSTGRES_URL
-from test_workers import FINISHED, delete_pg_studies, load, make_study, unique, write_space
+from worker_support import FINISHED, delete_pg_studies, load, make_study, unique, write_space
 
 from automl.errors import StorageError
 from automl.job.workers import run_local_workers
