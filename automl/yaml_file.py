@@ -121,7 +121,7 @@ def _locate(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[Any], ty
             continue
         owner = next((m for m in candidates if isinstance(part, str) and part in m.model_fields), None)
         if owner is None:
-            tagged = [m for m in candidates if part in _own_tags(m)]
+            tagged = [m for m in candidates if part in _own_tags(m)] if len(candidates) > 1 else []
             if tagged:
                 candidates = tagged
                 continue
@@ -159,13 +159,10 @@ def _strip(annotation: Any) -> Any:
     return annotation
 
 
-def _own_tags(model: type[BaseModel]) -> set[Any]:
+def _own_tags(model: type[BaseModel]) -> list[Any]:
     """The literal values a model's fields accept: a tagged union names its member by one of them."""
-    tags: set[Any] = set()
-    for field in model.model_fields.values():
-        if typing.get_origin(_strip(field.annotation)) is typing.Literal:
-            tags.update(typing.get_args(_strip(field.annotation)))
-    return tags
+    literals = [_strip(f.annotation) for f in model.model_fields.values()]
+    return [t for a in literals if typing.get_origin(a) is typing.Literal for t in typing.get_args(a)]
 
 
 def _tags(info: FieldInfo | None) -> list[Any]:

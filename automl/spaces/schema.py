@@ -44,23 +44,23 @@ class SettingsFile(_Strict):
     model_config = ConfigDict(title="search mapping")
 
     metric: StrictStr = Field(
-        "val_accuracy",
+        default="val_accuracy",
         pattern=r"^val_[a-z][a-z0-9_]*$",
         # Which validation metrics exist depends on the family and task; the family check names them.
         description="must name a validation metric such as val_accuracy or val_loss",
     )
-    direction: Literal[DIRECTIONS] = Field("maximize", description=f"must be one of {list(DIRECTIONS)}")  # type: ignore[valid-type]
-    sampler: Literal[SAMPLERS] = Field("tpe", description=f"must be one of {list(SAMPLERS)}")  # type: ignore[valid-type]
-    pruner: Literal[PRUNERS] = Field("median", description=f"must be one of {list(PRUNERS)}")  # type: ignore[valid-type]
-    trials: StrictInt | None = Field(50, ge=1, description="must be an integer >= 1 (or null for no limit)")
-    timeout: Number | None = Field(None, gt=0, description=_SECONDS)
-    time_budget: Number | None = Field(None, gt=0, description=_SECONDS)
-    max_trial_seconds: Number | None = Field(None, gt=0, description=_SECONDS)
-    patience: StrictInt = Field(4, ge=1, description="must be an integer >= 1")
+    direction: Literal[DIRECTIONS] = Field(default="maximize", description=f"must be one of {list(DIRECTIONS)}")  # type: ignore[valid-type]
+    sampler: Literal[SAMPLERS] = Field(default="tpe", description=f"must be one of {list(SAMPLERS)}")  # type: ignore[valid-type]
+    pruner: Literal[PRUNERS] = Field(default="median", description=f"must be one of {list(PRUNERS)}")  # type: ignore[valid-type]
+    trials: StrictInt | None = Field(default=50, ge=1, description="must be an integer >= 1 (or null for no limit)")
+    timeout: Number | None = Field(default=None, gt=0, description=_SECONDS)
+    time_budget: Number | None = Field(default=None, gt=0, description=_SECONDS)
+    max_trial_seconds: Number | None = Field(default=None, gt=0, description=_SECONDS)
+    patience: StrictInt = Field(default=4, ge=1, description="must be an integer >= 1")
     warm_start: list[dict[Any, Any]] = Field(
         default_factory=list, description="must be a list of mappings from parameter to value"
     )
-    backend: Literal[BACKENDS] = Field("optuna", description=f"must be one of {list(BACKENDS)}")  # type: ignore[valid-type]
+    backend: Literal[BACKENDS] = Field(default="optuna", description=f"must be one of {list(BACKENDS)}")  # type: ignore[valid-type]
 
     @field_validator("warm_start", mode="before")
     @classmethod
@@ -69,11 +69,11 @@ class SettingsFile(_Strict):
 
 
 class _Param(_Strict):
-    when: StrictStr | None = Field(None, description=_WHEN)
+    when: StrictStr | None = Field(default=None, description=_WHEN)
 
 
 class _RangeParam(_Param):
-    log: StrictBool = Field(False, description="must be true or false")
+    log: StrictBool = Field(default=False, description="must be true or false")
 
     @model_validator(mode="after")
     def _range(self) -> _RangeParam:
@@ -95,7 +95,7 @@ class FloatParam(_RangeParam):
     type: Literal["float"]
     low: Number = Field(description="must be a number")
     high: Number = Field(description="must be a number")
-    step: Number | None = Field(None, gt=0, description="must be a positive number")
+    step: Number | None = Field(default=None, gt=0, description="must be a positive number")
 
 
 class IntParam(_RangeParam):
@@ -104,7 +104,7 @@ class IntParam(_RangeParam):
     type: Literal["int"]
     low: StrictInt = Field(description="must be an integer")
     high: StrictInt = Field(description="must be an integer")
-    step: StrictInt | None = Field(None, gt=0, description="must be a positive integer")
+    step: StrictInt | None = Field(default=None, gt=0, description="must be a positive integer")
 
 
 class CategoricalParam(_Param):
