@@ -14,25 +14,20 @@ from collections.abc import Sequence
 
 import numpy as np
 
-Z_95 = 1.959963984540054  # two-sided 95% normal quantile
 
-
-def wilson_interval(accuracy: float, n: int, z: float = Z_95) -> tuple[float, float]:
+def wilson_interval(accuracy: float, n: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a proportion: unlike the normal approximation it stays inside [0, 1] and
-    keeps its coverage near 0 and 1, where good classifiers live."""
+    keeps its coverage near 0 and 1, where good classifiers live. At 0 or ``n`` successes the bound is exactly 0
+    or 1."""
+    from scipy import stats  # loaded where used, as in mean_interval: reading a report needs no scipy start-up
+
     if n <= 0:
         raise ValueError(f"`n` must be > 0, but got n={n}.")
     if not 0.0 <= accuracy <= 1.0:
         raise ValueError(f"`0 <= accuracy <= 1` must hold, but got accuracy={accuracy}.")
     successes = round(accuracy * n)  # accuracies come as floats; the interval is about whole examples
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    # At 0 or n successes the bound is exactly 0 or 1; the arithmetic leaves a rounding crumb.
-    low = 0.0 if successes == 0 else max(0.0, centre - half)
-    high = 1.0 if successes == n else min(1.0, centre + half)
-    return low, high
+    ci = stats.binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(ci.low), float(ci.high)
 
 
 def mean_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
@@ -45,8 +40,7 @@ def mean_interval(values: Sequence[float] | np.ndarray, confidence: float = 0.95
     if n == 0:
         raise ValueError("`values` must not be empty.")
     if np.isin(array, (0.0, 1.0)).all():
-        z = float(stats.norm.ppf(0.5 + confidence / 2))
-        return wilson_interval(float(array.mean()), n, z)
+        return wilson_interval(float(array.mean()), n, confidence)
     mean = float(array.mean())
     if n == 1:
         return mean, mean

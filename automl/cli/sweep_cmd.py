@@ -72,6 +72,7 @@ def list_sweeps(args: argparse.Namespace) -> int:
     from automl.sweeps.cron import CronSchedule
     from automl.sweeps.spec import load_sweeps
     from automl.sweeps.state import StateStore
+    from automl.sweeps.tables import ACTIVE, RunStatus
 
     errors: list[tuple[Path, str]] = []
     specs = load_sweeps(args.sweeps, on_error=lambda path, exc: errors.append((path, str(exc))))
@@ -86,10 +87,15 @@ def list_sweeps(args: argparse.Namespace) -> int:
             next_due = f"{CronSchedule(spec.schedule, spec.timezone).next_after(now):%Y-%m-%d %H:%M}"
         else:
             schedule, next_due = "by hand / outside scheduler", "-"
-        last = next((r for r in reversed(mine) if r.status not in ("pending", "queued", "skipped")), None)
+        last = next(
+            (r for r in reversed(mine) if r.status not in (RunStatus.PENDING, RunStatus.QUEUED, RunStatus.SKIPPED)),
+            None,
+        )
         last_text = f"{last.study or '-'} {last.status}" if last else "never"
-        going = [r.status for r in mine if r.status in ("pending", "queued", "running")]
-        state_text = ", ".join(sorted(set(going))) or ("failed last" if last and last.status == "failed" else "idle")
+        going = [r.status for r in mine if r.status in (*ACTIVE, RunStatus.QUEUED)]
+        state_text = ", ".join(sorted(set(going))) or (
+            "failed last" if last and last.status == RunStatus.FAILED else "idle"
+        )
         table.append((spec.name, schedule, next_due, last_text, state_text))
     widths = [max(len(row[i]) for row in table) for i in range(5)]
     for row in table:

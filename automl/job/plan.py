@@ -7,7 +7,7 @@ never this module), and :mod:`automl.job.final` carries the plan out.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from automl.errors import AutomlError
@@ -74,7 +74,7 @@ class FinalPlan:
     note: str  # what was cut and why, in words; empty when nothing was
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def seconds_per_epoch(trial: TrialRecord, train_size: int, final_size: int) -> float | None:

@@ -3,6 +3,7 @@ space for each kind of data.
 
 - :mod:`~automl.spaces.model`: the data model (``SearchSpace``, ``Param``, ``Condition``, ``SearchSettings``) and
   sampling through any object with Optuna's ``suggest_*`` methods;
+- :mod:`~automl.spaces.schema`: the file's structure as pydantic models, each rule written as data;
 - :mod:`~automl.spaces.parsing`: reading and validating files, with one-line errors;
 - :mod:`~automl.spaces.checks`: what a space asks of its families, checked before any trial;
 - :mod:`~automl.spaces.defaults`: which space a dataset gets when none is named.

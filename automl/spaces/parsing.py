@@ -13,40 +13,18 @@ import yaml
 
 from automl.errors import SpaceError
 from automl.spaces.model import (
-    BACKENDS,
     CONDITION_OPERATORS,
-    DIRECTIONS,
     MODEL_PARAM,
-    PARAM_TYPES,
-    PRUNERS,
-    SAMPLERS,
     Condition,
     Param,
     SearchSettings,
     SearchSpace,
 )
+from automl.spaces.schema import CategoricalParam, FixedParam, ParamFile, SettingsFile, SettingsOnly, SpaceFile
+from automl.yaml_file import existing_file, load_mapping, require_mapping, validate
 
-_TOP_KEYS = {"name", "description", "model", "search", "params"}
-_SEARCH_KEYS = {
-    "metric",
-    "direction",
-    "sampler",
-    "pruner",
-    "trials",
-    "timeout",
-    "time_budget",
-    "max_trial_seconds",
-    "patience",
-    "warm_start",
-    "backend",
-}
-_KEYS_BY_TYPE = {
-    "float": {"type", "low", "high", "log", "step", "when"},
-    "int": {"type", "low", "high", "log", "step", "when"},
-    "categorical": {"type", "choices", "when"},
-    "fixed": {"type", "value", "when"},
-}
-_METRIC_RE = re.compile(r"^val_[a-z][a-z0-9_]*$")
+_WHAT = "search-space file"
+_TOP = f"a mapping with keys {sorted(SpaceFile.model_fields)}"
 _CONDITION_RE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(==|!=|>=|<=|>|<|\bin\b)\s*(.+?)\s*$")
 
 
@@ -70,11 +48,7 @@ def resolve_space_path(name_or_path: str) -> Path:
     """A space name from ``search_spaces/`` or a path to a YAML file anywhere."""
     candidate = Path(name_or_path).expanduser()
     if candidate.suffix in (".yaml", ".yml") or os.sep in name_or_path:
-        if candidate.is_dir():
-            raise SpaceError(f"{name_or_path}: is a directory, not a search-space file; give a YAML file")
-        if not candidate.is_file():
-            raise SpaceError(f"{name_or_path}: no such search-space file; give an existing YAML path")
-        return candidate
+        return existing_file(candidate, name_or_path, _WHAT, SpaceError)
     named = spaces_dir() / f"{name_or_path}.yaml"
     if named.is_file():
         return named
@@ -86,69 +60,47 @@ def resolve_space_path(name_or_path: str) -> Path:
 
 def load_space(name_or_path: str) -> SearchSpace:
     path = resolve_space_path(name_or_path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        raise SpaceError(
-            f"{path}: not UTF-8 text (byte {exc.start} is {exc.object[exc.start : exc.start + 1]!r}); "
-            "save the space as UTF-8 YAML"
-        ) from None
-    except OSError as exc:
-        raise SpaceError(f"{path}: cannot be read ({exc.strerror or exc}); give a readable YAML file") from None
-    if "\x00" in text:
-        raise SpaceError(f"{path}: holds binary data (NUL bytes), not YAML text; give a YAML search-space file")
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "could not be parsed"
-        raise SpaceError(f"{path}:{where}: malformed YAML ({problem}); fix the syntax") from None
+    raw = load_mapping(path, _WHAT, SpaceError, _TOP)
     return parse_space(raw, source=str(path), default_name=path.stem)
 
 
 def parse_space(raw: Any, source: str = "<dict>", default_name: str = "space") -> SearchSpace:
-    """Validate a parsed YAML document into a :class:`SearchSpace`; raises :class:`SpaceError`."""
+    """Validate a parsed YAML document into a :class:`SearchSpace`; raises :class:`SpaceError`.
+
+    The structure is :class:`~automl.spaces.schema.SpaceFile`'s; what follows checks what needs more than one
+    key: the family names, ``when:`` conditions against earlier parameters, warm-start configurations."""
 
     def fail(key: str, rule: str) -> SpaceError:
         return SpaceError(f"{source}: {key}: {rule}")
 
-    if not isinstance(raw, dict):
-        raise fail("<top>", f"must be a mapping with keys {sorted(_TOP_KEYS)}, got {type(raw).__name__}")
-    _reject_unknown(raw, _TOP_KEYS, "", fail)
-
-    model = _parse_model(raw.get("model", "keras_mlp"), fail)
-    settings = _parse_settings(raw.get("search") or {}, fail)
-
-    params_raw = raw.get("params")
-    if not isinstance(params_raw, dict) or not params_raw:
-        raise fail("params", "must be a non-empty mapping of parameter name to definition")
+    doc = validate(
+        SpaceFile, {"name": default_name, **require_mapping(raw, source, SpaceError, _TOP)}, source, SpaceError
+    )
+    model = _parse_model(doc.model, fail)
+    settings = _settings(doc.search)
+    specs = dict(doc.params)
     params: list[Param] = []
-    names = set(params_raw)
+    names = {str(n) for n in specs}
     if isinstance(model, tuple):
-        recorded = params_raw.get(MODEL_PARAM)
-        if isinstance(recorded, dict) and list(recorded.get("choices") or ()) == list(model):
+        recorded = specs.get(MODEL_PARAM)
+        if isinstance(recorded, CategoricalParam) and recorded.choices == list(model):
             # A space read back from a study: to_dict() writes the generated parameter; it is the same one.
-            params_raw = {k: v for k, v in params_raw.items() if k != MODEL_PARAM}
-        if MODEL_PARAM in params_raw:
+            del specs[MODEL_PARAM]
+        if MODEL_PARAM in specs:
             raise fail(f"params.{MODEL_PARAM}", "is made from the top-level 'model' list; remove it from params")
         params.append(Param(MODEL_PARAM, "categorical", choices=model))
         names.add(MODEL_PARAM)
-    for name, spec in params_raw.items():
-        param = _parse_param(str(name), spec, {p.name for p in params}, names, fail)
+    for name, spec in specs.items():
+        param = _param(str(name), spec, {p.name for p in params}, names, fail)
         params.append(_with_family(param, model, fail))
     for i, config in enumerate(settings.warm_start):
         _check_warm_start(config, params, f"search.warm_start[{i}]", fail)
-
-    name = raw.get("name", default_name)
-    if not isinstance(name, str) or not name:
-        raise fail("name", f"must be a non-empty string, got {name!r}")
     return SearchSpace(
-        name=name,
+        name=doc.name,
         model=model,
         params=tuple(params),
         settings=settings,
-        description=str(raw.get("description", "")),
+        description=str(doc.description),
         source=source,
     )
 
@@ -183,56 +135,13 @@ def _with_family(param: Param, model: str | tuple[str, ...], fail: Any) -> Param
     return Param(**{**param.__dict__, "family": family})
 
 
-def _reject_unknown(mapping: dict[str, Any], allowed: set[str], prefix: str, fail: Any) -> None:
-    for key in mapping:
-        if key not in allowed:
-            raise fail(f"{prefix}{key}", f"unknown key; allowed keys are {sorted(allowed)}")
-
-
-def _parse_settings(raw: Any, fail: Any) -> SearchSettings:
-    if not isinstance(raw, dict):
-        raise fail("search", f"must be a mapping, got {type(raw).__name__}")
-    _reject_unknown(raw, _SEARCH_KEYS, "search.", fail)
-    defaults = SearchSettings()
-    choices = {"direction": DIRECTIONS, "sampler": SAMPLERS, "pruner": PRUNERS, "backend": BACKENDS}
-    values: dict[str, Any] = {}
-    metric = raw.get("metric", defaults.metric)
-    if not isinstance(metric, str) or not _METRIC_RE.match(metric):
-        # Which validation metrics exist depends on the family and task; the family check names them.
-        raise fail("search.metric", f"must name a validation metric such as val_accuracy or val_loss, got {metric!r}")
-    values["metric"] = metric
-    for key, allowed in choices.items():
-        value = raw.get(key, getattr(defaults, key))
-        if value not in allowed:
-            raise fail(f"search.{key}", f"must be one of {list(allowed)}, got {value!r}")
-        values[key] = value
-    trials = raw.get("trials", defaults.trials)
-    if trials is not None and (not _is_int(trials) or trials < 1):
-        raise fail("search.trials", f"must be an integer >= 1 (or null for no limit), got {trials!r}")
-    timeout = raw.get("timeout", defaults.timeout)
-    if timeout is not None and (not _is_number(timeout) or timeout <= 0):
-        raise fail("search.timeout", f"must be a number of seconds > 0 (or null), got {timeout!r}")
-    for key in ("time_budget", "max_trial_seconds"):
-        value = raw.get(key, getattr(defaults, key))
-        if value is not None and (not _is_number(value) or value <= 0):
-            raise fail(f"search.{key}", f"must be a number of seconds > 0 (or null), got {value!r}")
-        values[key] = value
-    patience = raw.get("patience", defaults.patience)
-    if not _is_int(patience) or patience < 1:
-        raise fail("search.patience", f"must be an integer >= 1, got {patience!r}")
-    warm_start = raw.get("warm_start") or []
-    if not isinstance(warm_start, list) or not all(isinstance(c, dict) for c in warm_start):
-        raise fail("search.warm_start", f"must be a list of mappings from parameter to value, got {warm_start!r}")
-    return SearchSettings(trials=trials, timeout=timeout, patience=patience, warm_start=tuple(warm_start), **values)
+def _settings(doc: SettingsFile) -> SearchSettings:
+    return SearchSettings(**{**doc.model_dump(), "warm_start": tuple(doc.warm_start)})
 
 
 def parse_settings(raw: Any, source: str) -> SearchSettings:
     """Validate a ``search:`` mapping on its own, e.g. the settings a stored study recorded."""
-
-    def fail(key: str, rule: str) -> SpaceError:
-        return SpaceError(f"{source}: {key}: {rule}")
-
-    return _parse_settings(raw, fail)
+    return _settings(validate(SettingsOnly, {"search": raw}, source, SpaceError).search)
 
 
 def _check_warm_start(config: dict[str, Any], params: list[Param], where: str, fail: Any) -> None:
@@ -251,57 +160,16 @@ def _check_warm_start(config: dict[str, Any], params: list[Param], where: str, f
             raise fail(f"{where}.{key}", f"value {value!r} is outside the parameter's range {p.describe_range()}")
 
 
-def _parse_param(name: str, spec: Any, earlier: set[str], everything: set[str], fail: Any) -> Param:
+def _param(name: str, spec: ParamFile, earlier: set[str], everything: set[str], fail: Any) -> Param:
     where = f"params.{name}"
-    if not isinstance(spec, dict):
-        raise fail(where, f"must be a mapping with a 'type' key, got {spec!r}")
-    kind = spec.get("type")
-    if kind not in PARAM_TYPES:
-        raise fail(f"{where}.type", f"must be one of {list(PARAM_TYPES)}, got {kind!r}")
-    _reject_unknown(spec, _KEYS_BY_TYPE[kind], f"{where}.", fail)
-    when = _parse_condition(spec["when"], where, earlier, everything, fail) if "when" in spec else None
-
-    if kind == "fixed":
-        if "value" not in spec:
-            raise fail(where, "a fixed parameter needs 'value'")
-        return Param(name, kind, value=spec["value"], when=when)
-    if kind == "categorical":
-        choices = spec.get("choices")
-        if not isinstance(choices, list) or not choices:
-            raise fail(f"{where}.choices", f"must be a non-empty list, got {choices!r}")
-        for c in choices:
-            if not (c is None or isinstance(c, str | int | float | bool)):
-                raise fail(f"{where}.choices", f"choices must be strings, numbers, booleans or null, got {c!r}")
-        return Param(name, kind, choices=tuple(choices), when=when)
-
-    for bound in ("low", "high"):
-        if bound not in spec:
-            raise fail(where, f"a {kind} parameter needs '{bound}'")
-        check = _is_int if kind == "int" else _is_number
-        if not check(spec[bound]):
-            raise fail(
-                f"{where}.{bound}",
-                f"must be {'an integer' if kind == 'int' else 'a number'}, got {spec[bound]!r}",
-            )
-    low, high = spec["low"], spec["high"]
-    log = spec.get("log", False)
-    if not isinstance(log, bool):
-        raise fail(f"{where}.log", f"must be true or false, got {log!r}")
-    if (kind == "float" and low >= high) or (kind == "int" and low > high):
-        relation = "<" if kind == "float" else "<="
-        raise fail(where, f"low must be {relation} high, got low={low} high={high}")
-    if log and low <= 0:
-        raise fail(where, f"log scale needs low > 0, got low={low}")
-    step = spec.get("step")
-    if step is not None:
-        if not (_is_int(step) if kind == "int" else _is_number(step)) or step <= 0:
-            raise fail(
-                f"{where}.step",
-                f"must be a positive {'integer' if kind == 'int' else 'number'}, got {step!r}",
-            )
-        if log and (kind == "float" or step != 1):
-            raise fail(where, "log and step cannot be combined (Optuna's rule); drop one of them")
-    return Param(name, kind, low=low, high=high, log=log, step=step, when=when)
+    # An explicit `when: null` is a mistake the parser names, not a missing condition.
+    given = "when" in spec.model_fields_set
+    when = _parse_condition(spec.when, where, earlier, everything, fail) if given else None
+    if isinstance(spec, FixedParam):
+        return Param(name, spec.type, value=spec.value, when=when)
+    if isinstance(spec, CategoricalParam):
+        return Param(name, spec.type, choices=tuple(spec.choices), when=when)
+    return Param(name, spec.type, low=spec.low, high=spec.high, log=spec.log, step=spec.step, when=when)
 
 
 def _parse_condition(text: Any, where: str, earlier: set[str], everything: set[str], fail: Any) -> Condition:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from automl.study.record import (
@@ -52,25 +52,11 @@ class FinalRecord:
     references: tuple[dict[str, Any], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "best_trial": self.best_trial,
-            "config": self.config,
-            "val_value": self.val_value,
-            "epochs": self.epochs,
-            "test_metric": self.test_metric,
-            "test_value": self.test_value,
-            "test_metrics": self.test_metrics,
-            "n_test": self.n_test,
-            "ci_low": self.ci_low,
-            "ci_high": self.ci_high,
-            "baseline_label": self.baseline_label,
-            "baseline_test_value": self.baseline_test_value,
-            "model_path": self.model_path,
-            "config_path": self.config_path,
-            "member_test_values": list(self.member_test_values),
-            "final_stage": self.final_stage,
-            "references": [dict(r) for r in self.references],
-        }
+        # The stored attribute is JSON, which has no tuples: callers have always been handed lists.
+        out = asdict(self)
+        out["member_test_values"] = list(self.member_test_values)
+        out["references"] = list(out["references"])
+        return out
 
 
 def read_final(raw: Any, metric: str) -> FinalRecord | None:

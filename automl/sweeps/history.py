@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from automl.sweeps.tables import SUCCEEDED, RunRow
+from automl.sweeps.tables import RunRow, RunStatus
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ def history_rows(runs: list[RunRow]) -> list[HistoryRow]:
     rows, last = [], None
     for run in sorted(runs, key=lambda r: (r.started_at or r.scheduled_for or r.created_at, r.id)):
         change = None
-        if run.status == SUCCEEDED and run.best_value is not None:
+        if run.status == RunStatus.SUCCEEDED and run.best_value is not None:
             change = run.best_value - last if last is not None else None
             last = run.best_value
         rows.append(HistoryRow(run, change))
@@ -35,7 +35,7 @@ def history_rows(runs: list[RunRow]) -> list[HistoryRow]:
 
 def trend(rows: list[HistoryRow]) -> str:
     """One line: how the best value moved from the first succeeded run to the last, and whether for the better."""
-    done = [r.run for r in rows if r.run.status == SUCCEEDED and r.run.best_value is not None]
+    done = [r.run for r in rows if r.run.status == RunStatus.SUCCEEDED and r.run.best_value is not None]
     if len(done) < 2:
         return "trend: needs two succeeded runs"
     first, last = done[0], done[-1]
@@ -75,7 +75,7 @@ def render_table(rows: list[HistoryRow]) -> str:
 
 def plot_history(rows: list[HistoryRow], path: Path) -> Path | None:
     """Best value per succeeded run over time (warm-started runs filled), or None with nothing to plot."""
-    points = [r for r in rows if r.run.status == SUCCEEDED and r.run.best_value is not None]
+    points = [r for r in rows if r.run.status == RunStatus.SUCCEEDED and r.run.best_value is not None]
     if not points:
         return None
     from matplotlib.backends.backend_agg import FigureCanvasAgg

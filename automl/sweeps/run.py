@@ -22,7 +22,7 @@ from automl.study.storage import redact, resolve_url
 from automl.sweeps import study_io
 from automl.sweeps.spec import SweepSpec
 from automl.sweeps.state import StateStore
-from automl.sweeps.tables import FAILED, RUNNING, SUCCEEDED, RunRow, new_owner
+from automl.sweeps.tables import RunRow, RunStatus, new_owner
 from automl.sweeps.warm_start import describe_dropped, fit_to_space, top_k_configs, with_warm_start
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def run_sweep(
         run_id = state.start_manual(spec.name, new_owner(), started)
     else:
         run = state.get(run_id)
-        if run.sweep != spec.name or run.status != RUNNING:
+        if run.sweep != spec.name or run.status != RunStatus.RUNNING:
             raise SweepRunError(
                 f"--run-id {run_id}: is a {run.status} run of sweep {run.sweep!r}, not a running run of {spec.name!r}; "
                 "leave --run-id to the scheduler"
@@ -135,11 +135,11 @@ def run_sweep(
             log.info("%s", note)
         search(spec, study, warm.space)
         result = _results(spec, study, previous, warm)
-        state.finish(run_id, SUCCEEDED, now(), **result)
+        state.finish(run_id, RunStatus.SUCCEEDED, now(), **result)
         log.info("sweep %s: run %d succeeded: study %s, best %s", spec.name, run_id, study, result["best_value"])
     except BaseException as exc:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else _one_line(exc)
-        state.finish(run_id, FAILED, now(), reason=reason)
+        state.finish(run_id, RunStatus.FAILED, now(), reason=reason)
         if study is not None:
             _link_quietly(spec, study, previous_study=None)
         raise
@@ -193,7 +193,9 @@ def prune_runs(spec: SweepSpec, state: StateStore) -> list[str]:
     if spec.keep_runs is None:
         return []
     runs = state.runs(spec.name)
-    with_study = [r for r in runs if r.study and not r.study_deleted and r.status in (SUCCEEDED, FAILED)]
+    with_study = [
+        r for r in runs if r.study and not r.study_deleted and r.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+    ]
     old = with_study[: max(0, len(with_study) - spec.keep_runs)]
     deleted = []
     for run in old:

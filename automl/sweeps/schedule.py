@@ -20,16 +20,15 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-PENDING = "pending"  # may start (at its start_after instant)
-QUEUED = "queued"  # waits for the sweep's running run to end
-SKIPPED = "skipped"
+from automl.sweeps.tables import RunStatus
+
 LATE_AFTER = timedelta(minutes=2)  # a due time first seen later than this was missed
 
 
 @dataclass(frozen=True)
 class Decision:
     scheduled_for: datetime
-    status: str  # PENDING, QUEUED or SKIPPED
+    status: RunStatus  # PENDING, QUEUED or SKIPPED: what a plan decides
     trigger: str  # "schedule" (on time) or "catch-up"
     reason: str = ""
 
@@ -67,31 +66,33 @@ def plan(
     for when in chosen_missed:
         busy = active or waiting
         if busy:
-            decisions.append(Decision(when, QUEUED, "catch-up", "waits for the run before it (catch-up runs in line)"))
+            decisions.append(
+                Decision(when, RunStatus.QUEUED, "catch-up", "waits for the run before it (catch-up runs in line)")
+            )
             waiting += 1
         else:
-            decisions.append(Decision(when, PENDING, "catch-up"))
+            decisions.append(Decision(when, RunStatus.PENDING, "catch-up"))
             active += 1
     for when in on_time:
         decision = _on_time(when, overlap, active, waiting)
         decisions.append(decision)
-        if decision.status == PENDING:
+        if decision.status == RunStatus.PENDING:
             active += 1
-        elif decision.status == QUEUED:
+        elif decision.status == RunStatus.QUEUED:
             waiting += 1
     return Plan(tuple(decisions), missed_not_run=len(missed) - len(chosen_missed))
 
 
 def _on_time(when: datetime, overlap: str, active: int, waiting: int) -> Decision:
     if not active and not waiting:
-        return Decision(when, PENDING, "schedule")
+        return Decision(when, RunStatus.PENDING, "schedule")
     if overlap == "allow":
-        return Decision(when, PENDING, "schedule", "starts alongside the running run (overlap: allow)")
+        return Decision(when, RunStatus.PENDING, "schedule", "starts alongside the running run (overlap: allow)")
     if overlap == "queue" and not waiting:
-        return Decision(when, QUEUED, "schedule", "waits for the running run (overlap: queue)")
+        return Decision(when, RunStatus.QUEUED, "schedule", "waits for the running run (overlap: queue)")
     if overlap == "queue":
-        return Decision(when, SKIPPED, "schedule", "a run is already waiting (overlap: queue holds one)")
-    return Decision(when, SKIPPED, "schedule", "the previous run was still going (overlap: skip)")
+        return Decision(when, RunStatus.SKIPPED, "schedule", "a run is already waiting (overlap: queue holds one)")
+    return Decision(when, RunStatus.SKIPPED, "schedule", "the previous run was still going (overlap: skip)")
 
 
 def jitter(sweep: str, scheduled_for: datetime, jitter_seconds: float) -> timedelta:

@@ -21,10 +21,10 @@ from typing import Protocol
 
 from automl.sweeps.cron import CronSchedule
 from automl.sweeps.ray_jobs import RayJobLauncher
-from automl.sweeps.schedule import LATE_AFTER, PENDING, SKIPPED, jitter, plan
+from automl.sweeps.schedule import LATE_AFTER, jitter, plan
 from automl.sweeps.spec import SweepSpec, sweep_run_command
 from automl.sweeps.state import StateStore
-from automl.sweeps.tables import FAILED, RunRow, new_owner
+from automl.sweeps.tables import RunRow, RunStatus, new_owner
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ def launcher_for(spec: SweepSpec) -> Launcher:
 @dataclass
 class TickReport:
     standby_for: str | None = None  # the scheduler holding the lease, when it is not us
-    recorded: list[tuple[str, datetime, str]] = field(default_factory=list)  # (sweep, due time, status)
+    recorded: list[tuple[str, datetime, RunStatus]] = field(default_factory=list)  # (sweep, due time, status)
     started: list[RunRow] = field(default_factory=list)
     lost: list[int] = field(default_factory=list)
     finished: list[tuple[int, str]] = field(default_factory=list)  # (run id, failure reason or "")
@@ -195,10 +195,10 @@ class Scheduler:
                 reason=d.reason,
                 start_after=start_after,
                 created_at=now,
-                finished_at=now if d.status == SKIPPED else None,
+                finished_at=now if d.status == RunStatus.SKIPPED else None,
             )
             recorded.append((spec.name, d.scheduled_for, d.status))
-            if d.status == SKIPPED:
+            if d.status == RunStatus.SKIPPED:
                 log.info("sweep %s: due %s skipped: %s", spec.name, _fmt(d.scheduled_for), d.reason)
         if decided.missed_not_run:
             log.info(
@@ -215,7 +215,7 @@ class Scheduler:
             self.handles[run.id] = self.launcher(spec).start(spec, run, self.state.url)
         except Exception as exc:  # a run that cannot start is that run's failure, not the scheduler's
             reason = f"could not start: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            self.state.finish(run.id, FAILED, now, reason=reason, only_if_running=True)
+            self.state.finish(run.id, RunStatus.FAILED, now, reason=reason, only_if_running=True)
             log.warning("sweep %s: run %d %s", spec.name, run.id, reason)
             return
         when = _fmt(run.scheduled_for) if run.scheduled_for else "now"
@@ -231,11 +231,13 @@ class Scheduler:
                 continue
             del self.handles[run_id]
             finished.append((run_id, outcome))
-            if outcome and self.state.finish(run_id, FAILED, now, reason=outcome, only_if_running=True):
+            if outcome and self.state.finish(run_id, RunStatus.FAILED, now, reason=outcome, only_if_running=True):
                 log.warning("sweep run %d: failed: %s", run_id, outcome)
             elif not outcome:
                 # A process that exited 0 without recording its end still ended: say so rather than leave it running.
-                self.state.finish(run_id, FAILED, now, reason="ended without recording a result", only_if_running=True)
+                self.state.finish(
+                    run_id, RunStatus.FAILED, now, reason="ended without recording a result", only_if_running=True
+                )
         self.state.heartbeat(alive, now)
         return finished
 
@@ -264,7 +266,7 @@ class Scheduler:
         if self.handles:
             return True
         names = {name for name, spec in self._specs.items() if spec.schedule}
-        return any(r.status in (PENDING, "queued") for r in self.state.runs() if r.sweep in names)
+        return any(r.status in (RunStatus.PENDING, RunStatus.QUEUED) for r in self.state.runs() if r.sweep in names)
 
     def serve(self, stop: Callable[[], bool] = lambda: False) -> None:
         """The long-running loop: a tick every ``poll_seconds`` until ``stop()`` or Ctrl-C/SIGTERM."""
@@ -283,7 +285,7 @@ class Scheduler:
         for run_id, handle in list(self.handles.items()):
             handle.stop()
             reason = "the scheduler stopped during the run"
-            if self.state.finish(run_id, FAILED, now, reason=reason, only_if_running=True):
+            if self.state.finish(run_id, RunStatus.FAILED, now, reason=reason, only_if_running=True):
                 log.warning("sweep run %d: recorded failed: the scheduler stopped during the run", run_id)
         self.handles.clear()
         self.state.release_lease(self.owner, self.lease_name)

@@ -6,17 +6,16 @@ exits 2 on it. See README, "Scheduled sweeps", for the keys.
 
 from __future__ import annotations
 
-import math
 import os
-import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-import yaml
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from automl.errors import AutomlError
+from automl.yaml_file import load_mapping, require_mapping, validate
 
 BACKENDS = ("optuna", "ray")
 TASKS = ("classification", "regression")
@@ -26,36 +25,66 @@ DEFAULT_TOP_K = 3
 DEFAULT_CATCH_UP_MAX = 10
 RAY_DASHBOARD_PORT = 8265  # Ray's default dashboard (and job submission) port
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
-_KEYS = {
-    "name",
-    "description",
-    "dataset",
-    "space",
-    "target",
-    "task",
-    "backend",
-    "workers",
-    "storage",
-    "ray_address",
-    "ray_dashboard",
-    "trials",
-    "timeout",
-    "time_budget",
-    "schedule",
-    "timezone",
-    "warm_start",
-    "catch_up",
-    "catch_up_max",
-    "overlap",
-    "jitter_seconds",
-    "keep_runs",
+_WHAT = "sweep spec file"
+_TOP = "a mapping of keys such as name, dataset, space, schedule"
+Seconds = StrictInt | Annotated[StrictFloat, AllowInfNan(False)]
+_TEXT = "must be a non-empty string"
+
+
+class _Strict(BaseModel):
+    # Strict: YAML already gives typed values, so "3" is not 3 and true is not 1.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class WarmStartFile(_Strict):
+    model_config = ConfigDict(title="warm_start mapping")
+
+    top_k: StrictInt = Field(default=DEFAULT_TOP_K, ge=0, description="must be an integer >= 0 (0: no warm start)")
+
+
+class SpecFile(_Strict):
+    """A sweep spec file's keys and the rule for each; :func:`parse_spec` checks what needs more than one key."""
+
+    model_config = ConfigDict(title="sweep spec")
+
+    name: StrictStr = Field(
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$",
+        description="must be letters, digits, '_', '.' or '-' (it starts each run's study name)",
+    )
+    description: Any = None
+    dataset: StrictStr = Field(min_length=1, description="must be a dataset name such as mnist")
+    space: StrictStr | None = Field(
+        default=None, min_length=1, description="must be a space name from search_spaces/ or a YAML path"
+    )
+    target: StrictStr | None = Field(default=None, min_length=1, description=_TEXT)
+    task: Literal[TASKS] | None = Field(default=None, description=f"must be one of {list(TASKS)}")  # type: ignore[valid-type]
+    backend: Literal[BACKENDS] = Field(default="optuna", description=f"must be one of {list(BACKENDS)}")  # type: ignore[valid-type]
+    workers: StrictInt = Field(default=1, ge=1, description="must be an integer >= 1")
+    storage: StrictStr | None = Field(default=None, min_length=1, description=_TEXT)
+    ray_address: StrictStr | None = Field(default=None, min_length=1, description=_TEXT)
+    ray_dashboard: StrictStr | None = Field(default=None, min_length=1, description=_TEXT)
+    trials: StrictInt | None = Field(default=None, ge=1, description="must be an integer >= 1")
+    timeout: Seconds | None = Field(default=None, gt=0, description="must be a number of seconds > 0")
+    time_budget: Seconds | None = Field(default=None, gt=0, description="must be a number of seconds > 0")
+    schedule: StrictStr | None = Field(
+        default=None, description="must be a 5-field cron expression in quotes such as '30 2 * * *'"
+    )
+    timezone: StrictStr | None = Field(default=None, min_length=1, description=_TEXT)
+    warm_start: WarmStartFile | None = Field(
+        default_factory=WarmStartFile,
+        description="must be a mapping {top_k: N} (how many of the previous run's best configurations to try "
+        "first; in a search space it is a list of configurations instead)",
+    )
+    catch_up: Literal[CATCH_UP] = Field(default="none", description=f"must be one of {list(CATCH_UP)}")  # type: ignore[valid-type]
+    catch_up_max: StrictInt = Field(default=DEFAULT_CATCH_UP_MAX, ge=1, description="must be an integer >= 1")
+    overlap: Literal[OVERLAP] = Field(default="skip", description=f"must be one of {list(OVERLAP)}")  # type: ignore[valid-type]
+    jitter_seconds: Seconds | None = Field(default=None, ge=0, description="must be a number of seconds >= 0")
+    keep_runs: StrictInt | None = Field(default=None, ge=1, description="must be an integer >= 1")
     # What `automl search` also takes, so a sweep can say everything a search can.
-    "seed",
-    "limit",
-    "data_dir",
-    "reports",
-}
+    seed: StrictInt = Field(default=0, ge=0, description="must be an integer >= 0")
+    limit: StrictInt | None = Field(default=None, ge=1, description="must be an integer >= 1")
+    data_dir: StrictStr | None = Field(default=None, min_length=1, description=_TEXT)
+    reports: StrictStr | None = Field(default=None, min_length=1, description=_TEXT)
 
 
 class SweepSpecError(AutomlError):
@@ -103,19 +132,7 @@ class SweepSpec:
 def load_spec(path: str | Path) -> SweepSpec:
     """Read and validate a sweep spec file; raises :class:`SweepSpecError` with a one-line message."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise SweepSpecError(f"{path}: no such sweep spec file; give the path of a YAML file such as sweeps/NAME.yaml")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SweepSpecError(f"{path}: cannot be read ({exc}); give a readable UTF-8 YAML file") from None
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "could not be parsed"
-        raise SweepSpecError(f"{path}:{where}: malformed YAML ({problem}); fix the syntax") from None
+    raw = load_mapping(path, _WHAT, SweepSpecError, _TOP)
     return parse_spec(raw, source=str(path), default_name=path.stem, base_dir=path.parent)
 
 
@@ -127,55 +144,27 @@ def parse_spec(
     def fail(key: str, rule: str) -> SweepSpecError:
         return SweepSpecError(f"{source}: {key}: {rule}")
 
-    if not isinstance(raw, dict):
-        raise fail("<top>", f"must be a mapping of keys such as name, dataset, space, schedule; got {_kind(raw)}")
-    for key in raw:
-        if key not in _KEYS:
-            raise fail(str(key), f"unknown key; allowed keys are {sorted(_KEYS)}")
-
-    name = raw.get("name", default_name)
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise fail("name", f"must be letters, digits, '_', '.' or '-' (it starts each run's study name), got {name!r}")
-    dataset = raw.get("dataset")
-    if not isinstance(dataset, str) or not dataset:
-        raise fail("dataset", f"is required: a dataset name such as mnist, got {dataset!r}")
-    space = raw.get("space")
-    if space is not None and (not isinstance(space, str) or not space):
-        raise fail("space", f"must be a space name from search_spaces/ or a YAML path, got {space!r}")
-    if isinstance(space, str) and base_dir is not None:
-        space = _relative_to(space, base_dir)
-
-    values: dict[str, Any] = {
-        "target": _optional_str(raw, "target", fail),
-        "task": _choice(raw, "task", (*TASKS, None), None, fail),
-        "backend": _choice(raw, "backend", BACKENDS, "optuna", fail),
-        "workers": _whole(raw, "workers", 1, 1, fail),
-        "storage": _optional_str(raw, "storage", fail),
-        "ray_address": _optional_str(raw, "ray_address", fail),
-        "ray_dashboard": _optional_str(raw, "ray_dashboard", fail),
-        "trials": _whole(raw, "trials", None, 1, fail),
-        "timeout": _seconds(raw, "timeout", fail, positive=True),
-        "time_budget": _seconds(raw, "time_budget", fail, positive=True),
-        "timezone": _optional_str(raw, "timezone", fail) or "UTC",
-        "catch_up": _choice(raw, "catch_up", CATCH_UP, "none", fail),
-        "catch_up_max": _whole(raw, "catch_up_max", DEFAULT_CATCH_UP_MAX, 1, fail),
-        "overlap": _choice(raw, "overlap", OVERLAP, "skip", fail),
-        "jitter_seconds": _seconds(raw, "jitter_seconds", fail, positive=False) or 0.0,
-        "keep_runs": _whole(raw, "keep_runs", None, 1, fail),
-        "seed": _whole(raw, "seed", 0, 0, fail),
-        "limit": _whole(raw, "limit", None, 1, fail),
-        "data_dir": _optional_str(raw, "data_dir", fail),
-        "reports": _optional_str(raw, "reports", fail) or "reports",
-        "description": str(raw.get("description") or ""),
-    }
-    values["top_k"] = _top_k(raw.get("warm_start", {"top_k": DEFAULT_TOP_K}), fail)
-    values["schedule"] = _schedule(raw.get("schedule"), fail)
+    raw = {"name": default_name, **require_mapping(raw, source, SweepSpecError, _TOP)}
+    doc = validate(SpecFile, raw, source, SweepSpecError)
+    values = doc.model_dump(exclude={"warm_start"})
+    values.update(
+        description=str(doc.description or ""),
+        timeout=float(doc.timeout) if doc.timeout is not None else None,
+        time_budget=float(doc.time_budget) if doc.time_budget is not None else None,
+        timezone=doc.timezone or "UTC",
+        reports=doc.reports or "reports",
+        jitter_seconds=float(doc.jitter_seconds or 0.0),
+        top_k=doc.warm_start.top_k if doc.warm_start is not None else 0,
+        schedule=_schedule(doc.schedule, fail),
+    )
     _check_timezone(values["timezone"], fail)
-    values["ray_dashboard"] = _ray_dashboard(values["ray_address"], values["ray_dashboard"], fail)
-    if values["target"] is not None and values["task"] is None:
+    values["ray_dashboard"] = _ray_dashboard(doc.ray_address, doc.ray_dashboard, fail)
+    if doc.space is not None and base_dir is not None:
+        values["space"] = _relative_to(doc.space, base_dir)
+    if doc.target is not None and doc.task is None:
         raise fail("task", "is required with 'target' (a table): classification or regression")
 
-    spec = SweepSpec(name=name, dataset=dataset, space=space, source=source, **values)
+    spec = SweepSpec(source=source, **values)
     if check:
         _check_space_and_data(spec, fail)
     return spec
@@ -206,13 +195,11 @@ def _check_space_and_data(spec: SweepSpec, fail: Any) -> None:
         raise fail("space", f"{exc}") from None
 
 
-def _schedule(value: Any, fail: Any) -> str | None:
+def _schedule(value: str | None, fail: Any) -> str | None:
     from automl.sweeps.cron import CronError, parse_cron
 
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise fail("schedule", f"must be a 5-field cron expression in quotes such as '30 2 * * *', got {value!r}")
     try:
         parse_cron(value)
     except CronError as exc:
@@ -229,21 +216,6 @@ def _check_timezone(name: str, fail: Any) -> None:
         raise fail("timezone", str(exc)) from None
 
 
-def _top_k(value: Any, fail: Any) -> int:
-    if value is None:
-        return 0
-    if not isinstance(value, dict) or set(value) - {"top_k"}:
-        raise fail(
-            "warm_start",
-            f"must be a mapping {{top_k: N}} (how many of the previous run's best configurations to try first; "
-            f"in a search space it is a list of configurations instead), got {value!r}",
-        )
-    top_k = value.get("top_k", DEFAULT_TOP_K)
-    if not _is_int(top_k) or top_k < 0:
-        raise fail("warm_start.top_k", f"must be an integer >= 0 (0: no warm start), got {top_k!r}")
-    return int(top_k)
-
-
 def _ray_dashboard(address: str | None, dashboard: str | None, fail: Any) -> str | None:
     if dashboard is not None:
         parsed = urlparse(dashboard)
@@ -257,46 +229,6 @@ def _ray_dashboard(address: str | None, dashboard: str | None, fail: Any) -> str
     if not host or address == "auto":
         raise fail("ray_dashboard", f"is needed with ray_address {address!r}: give http://HOST:{RAY_DASHBOARD_PORT}")
     return f"http://{host}:{RAY_DASHBOARD_PORT}"
-
-
-def _optional_str(raw: dict[str, Any], key: str, fail: Any) -> str | None:
-    value = raw.get(key)
-    if value is not None and (not isinstance(value, str) or not value):
-        raise fail(key, f"must be a non-empty string, got {value!r}")
-    return value
-
-
-def _choice(raw: dict[str, Any], key: str, allowed: tuple[Any, ...], default: Any, fail: Any) -> Any:
-    value = raw.get(key, default)
-    if value not in allowed:
-        raise fail(key, f"must be one of {[a for a in allowed if a is not None]}, got {value!r}")
-    return value
-
-
-def _whole(raw: dict[str, Any], key: str, default: int | None, low: int, fail: Any) -> int | None:
-    value = raw.get(key, default)
-    if value is not None and (not _is_int(value) or value < low):
-        raise fail(key, f"must be an integer >= {low}, got {value!r}")
-    return value
-
-
-def _seconds(raw: dict[str, Any], key: str, fail: Any, *, positive: bool) -> float | None:
-    value = raw.get(key)
-    if value is None:
-        return None
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0):
-        rule = "> 0" if positive else ">= 0"
-        raise fail(key, f"must be a number of seconds {rule}, got {value!r}")
-    return float(value)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _kind(value: Any) -> str:
-    return "an empty file" if value is None else type(value).__name__
 
 
 def load_sweeps(directory: str | Path, on_error: Any = None) -> list[SweepSpec]:

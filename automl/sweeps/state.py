@@ -36,10 +36,8 @@ from automl.errors import StorageError
 from automl.study.storage import file_lock, lock_file_beside, lock_key, redact, resolve_url
 from automl.sweeps.tables import (
     ACTIVE,
-    FAILED,
-    RUNNING,
-    SUCCEEDED,
     RunRow,
+    RunStatus,
     SweepRow,
     lease_table,
     metadata,
@@ -168,11 +166,11 @@ class StateStore:
         """(runs going: pending or running, runs waiting: queued) for ``sweep``."""
         query = (
             select(runs_table.c.status, func.count())
-            .where(and_(runs_table.c.sweep == sweep, runs_table.c.status.in_((*ACTIVE, "queued"))))
+            .where(and_(runs_table.c.sweep == sweep, runs_table.c.status.in_((*ACTIVE, RunStatus.QUEUED))))
             .group_by(runs_table.c.status)
         )
         by_status = dict(conn.execute(query).all())
-        return sum(by_status.get(s, 0) for s in ACTIVE), by_status.get("queued", 0)
+        return sum(by_status.get(s, 0) for s in ACTIVE), by_status.get(RunStatus.QUEUED, 0)
 
     def promote_queued(self, conn: Connection, sweep: str, now: datetime) -> int | None:
         """Make the oldest waiting run pending when no run of ``sweep`` is going; its id, or None."""
@@ -181,11 +179,11 @@ class StateStore:
             return None
         row = conn.execute(
             select(runs_table.c.id)
-            .where(and_(runs_table.c.sweep == sweep, runs_table.c.status == "queued"))
+            .where(and_(runs_table.c.sweep == sweep, runs_table.c.status == RunStatus.QUEUED))
             .order_by(runs_table.c.scheduled_for, runs_table.c.id)
         ).first()
         conn.execute(
-            update(runs_table).where(runs_table.c.id == row.id).values(status="pending", start_after=to_db(now))  # type: ignore[union-attr]
+            update(runs_table).where(runs_table.c.id == row.id).values(status=RunStatus.PENDING, start_after=to_db(now))  # type: ignore[union-attr]
         )
         return int(row.id)  # type: ignore[union-attr]
 
@@ -196,7 +194,7 @@ class StateStore:
             select(runs_table)
             .where(
                 and_(
-                    runs_table.c.status == "pending",
+                    runs_table.c.status == RunStatus.PENDING,
                     runs_table.c.sweep.in_(sweeps),
                     runs_table.c.start_after <= to_db(now),
                 )
@@ -207,8 +205,8 @@ class StateStore:
         for row in due:
             result = conn.execute(
                 update(runs_table)
-                .where(and_(runs_table.c.id == row.id, runs_table.c.status == "pending"))
-                .values(status=RUNNING, owner=owner, started_at=to_db(now), heartbeat_at=to_db(now))
+                .where(and_(runs_table.c.id == row.id, runs_table.c.status == RunStatus.PENDING))
+                .values(status=RunStatus.RUNNING, owner=owner, started_at=to_db(now), heartbeat_at=to_db(now))
             )
             if result.rowcount == 1:
                 claimed.append(self._get(conn, row.id))
@@ -219,16 +217,16 @@ class StateStore:
         scheduler died). It is not started again: its due time has had its run."""
         rows = conn.execute(
             select(runs_table).where(
-                and_(runs_table.c.status == RUNNING, runs_table.c.heartbeat_at < to_db(now - grace))
+                and_(runs_table.c.status == RunStatus.RUNNING, runs_table.c.heartbeat_at < to_db(now - grace))
             )
         ).all()
         lost = [r for r in rows if r.owner != keep_owner]
         for r in lost:
             conn.execute(
                 update(runs_table)
-                .where(and_(runs_table.c.id == r.id, runs_table.c.status == RUNNING))
+                .where(and_(runs_table.c.id == r.id, runs_table.c.status == RunStatus.RUNNING))
                 .values(
-                    status=FAILED,
+                    status=RunStatus.FAILED,
                     finished_at=to_db(now),
                     reason=f"lost: no heartbeat since {utc(r.heartbeat_at):%Y-%m-%d %H:%M:%S} UTC "  # type: ignore[str-format]
                     f"(its process or scheduler {r.owner} died)",
@@ -242,7 +240,7 @@ class StateStore:
         with self.engine.begin() as conn:
             conn.execute(
                 update(runs_table)
-                .where(and_(runs_table.c.id.in_(run_ids), runs_table.c.status == RUNNING))
+                .where(and_(runs_table.c.id.in_(run_ids), runs_table.c.status == RunStatus.RUNNING))
                 .values(heartbeat_at=to_db(now))
             )
 
@@ -252,7 +250,7 @@ class StateStore:
                 conn,
                 sweep,
                 trigger="manual",
-                status=RUNNING,
+                status=RunStatus.RUNNING,
                 owner=owner,
                 created_at=now,
                 started_at=now,
@@ -268,12 +266,18 @@ class StateStore:
             conn.execute(update(runs_table).where(runs_table.c.id == run_id).values(**values))
 
     def finish(
-        self, run_id: int, status: str, now: datetime, reason: str = "", only_if_running: bool = False, **values: Any
+        self,
+        run_id: int,
+        status: RunStatus,
+        now: datetime,
+        reason: str = "",
+        only_if_running: bool = False,
+        **values: Any,
     ) -> bool:
         """Record the run's end; with ``only_if_running``, only when nobody recorded it yet (returns whether)."""
         where = runs_table.c.id == run_id
         if only_if_running:
-            where = and_(where, runs_table.c.status == RUNNING)
+            where = and_(where, runs_table.c.status == RunStatus.RUNNING)
         with self.engine.begin() as conn:
             result = conn.execute(
                 update(runs_table).where(where).values(status=status, reason=reason, finished_at=to_db(now), **values)
@@ -303,6 +307,9 @@ class StateStore:
         rows = [
             r
             for r in self.runs(sweep)
-            if r.status == SUCCEEDED and r.study and not r.study_deleted and (before is None or r.id != before)
+            if r.status == RunStatus.SUCCEEDED
+            and r.study
+            and not r.study_deleted
+            and (before is None or r.id != before)
         ]
         return max(rows, key=lambda r: (r.finished_at or r.created_at, r.id)) if rows else None

@@ -10,6 +10,7 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -32,11 +33,20 @@ from sqlalchemy.exc import SQLAlchemyError
 from automl.errors import StorageError
 from automl.study.storage import SQLITE_BUSY_TIMEOUT, redact
 
-RUNNING = "running"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-ACTIVE = ("pending", RUNNING)  # a run of the sweep is going: what overlap looks at
-FINISHED = (SUCCEEDED, FAILED, "skipped")
+
+class RunStatus(StrEnum):
+    """A sweep run's status. The values are the text stored in ``automl_sweep_runs.status``: changing one would
+    leave existing databases unreadable, so they stay as they are."""
+
+    PENDING = "pending"  # may start (at its start_after instant)
+    QUEUED = "queued"  # waits for the sweep's running run to end
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+ACTIVE = (RunStatus.PENDING, RunStatus.RUNNING)  # a run of the sweep is going: what overlap looks at
 
 metadata = MetaData()
 
@@ -90,6 +100,7 @@ lease_table = Table(
     Column("expires_at", DateTime, nullable=False),
 )
 
+
 def utc(value: datetime | None) -> datetime | None:
     """An instant read back from the database (stored naive, in UTC) as an aware datetime."""
     if value is None:
@@ -113,7 +124,7 @@ class RunRow:
     sweep: str
     scheduled_for: datetime | None
     trigger: str
-    status: str
+    status: RunStatus
     reason: str
     start_after: datetime | None
     created_at: datetime
@@ -140,6 +151,7 @@ class RunRow:
         values = dict(row._mapping)
         for key in ("scheduled_for", "start_after", "created_at", "started_at", "finished_at", "heartbeat_at"):
             values[key] = utc(values[key])
+        values["status"] = RunStatus(values["status"])
         values["notes"] = values["notes"] or ""
         values["reason"] = values["reason"] or ""
         values["study_deleted"] = bool(values["study_deleted"])

@@ -12,7 +12,7 @@ import yaml
 
 from automl.sweeps.spec import SweepSpec, parse_spec
 from automl.sweeps.state import StateStore
-from automl.sweeps.tables import SUCCEEDED, RunRow
+from automl.sweeps.tables import RunRow, RunStatus
 
 HERE = Path(__file__).parent
 SYNTHETIC_SPACE = HERE / "synthetic_sweep_space.yaml"
@@ -48,7 +48,7 @@ class FakeHandle:
         self.outcome = self.outcome if self.outcome is not None else "stopped"
 
     def succeed(self, now: datetime, best: float = 0.9) -> None:
-        self.state.finish(self.run.id, SUCCEEDED, now, best_value=best, trials=3, metric="val_accuracy")
+        self.state.finish(self.run.id, RunStatus.SUCCEEDED, now, best_value=best, trials=3, metric="val_accuracy")
         self.outcome = ""
 
     def crash(self, reason: str = "its process exited with code 1") -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import typing
 from pathlib import Path
+from typing import Any
 
+import annotated_types
 import pytest
 import yaml
 from sweep_helpers import REPO_ROOT, SYNTHETIC_SPACE, write_spec
 
 from automl.cli import main
-from automl.sweeps.spec import SweepSpecError, load_spec, load_sweeps
+from automl.sweeps.spec import SpecFile, SweepSpecError, WarmStartFile, load_spec, load_sweeps, parse_spec
 
 
 def test_a_full_spec_reads_back(tmp_path: Path) -> None:
@@ -110,3 +113,62 @@ def test_a_folder_of_specs_leaves_out_a_bad_one_and_says_why(tmp_path: Path) -> 
 def test_the_example_spec_is_valid() -> None:
     spec = load_spec(REPO_ROOT / "examples" / "sweeps" / "nightly.yaml")
     assert (spec.schedule, spec.timezone, spec.top_k, spec.keep_runs) == ("30 2 * * *", "Europe/Berlin", 5, 14)
+
+
+def _past_the_rule(model: type[Any]) -> list[tuple[str, Any]]:
+    """For each key of ``model``: a value just past each of its bounds, and one outside its allowed values."""
+    out: list[tuple[str, Any]] = []
+    for name, info in model.model_fields.items():
+        for rule in info.metadata:
+            if isinstance(rule, annotated_types.Ge):
+                out.append((name, rule.ge - 1))
+            elif isinstance(rule, annotated_types.Gt):
+                out += [(name, rule.gt), (name, rule.gt - 1)]
+        if "Literal[" in str(info.annotation):
+            out.append((name, "no-such-choice"))
+    return out
+
+
+BROKEN = _past_the_rule(SpecFile) + [(f"warm_start.{k}", v) for k, v in _past_the_rule(WarmStartFile)]
+
+
+def test_the_generated_cases_cover_the_bounds_and_choices() -> None:
+    keys = {key for key, _ in BROKEN}
+    assert {"workers", "trials", "timeout", "time_budget", "catch_up_max", "jitter_seconds", "keep_runs"} <= keys
+    assert {"seed", "limit", "warm_start.top_k", "task", "backend", "catch_up", "overlap"} <= keys
+    assert typing.get_origin(SpecFile.model_fields["catch_up"].annotation) is typing.Literal
+
+
+@pytest.mark.parametrize(("key", "bad"), BROKEN, ids=[f"{k}={v!r}" for k, v in BROKEN])
+def test_each_broken_key_is_one_line_naming_it(key: str, bad: Any) -> None:
+    raw: dict[str, Any] = {"name": "s", "dataset": "mnist"}
+    if key.startswith("warm_start."):
+        raw["warm_start"] = {key.split(".", 1)[1]: bad}
+    else:
+        raw[key] = bad
+    with pytest.raises(SweepSpecError) as info:
+        parse_spec(raw, source="s.yaml", check=False)
+    message = str(info.value)
+    assert message.startswith(f"s.yaml: {key}: "), message
+    assert f"got {bad!r}" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"name: x\x00\n", "holds binary data"),
+        ("description: \u00e9t\u00e9\n".encode("latin-1"), "not UTF-8 text"),
+        (b"- a\n- b\n", "<top>: must be a mapping of keys such as name, dataset, space, schedule, got list"),
+        (b"", "got an empty file"),
+    ],
+)
+def test_a_spec_file_that_is_not_a_yaml_mapping_is_one_line(tmp_path: Path, content: bytes, expected: str) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(content)
+    with pytest.raises(SweepSpecError, match=expected) as info:
+        load_spec(path)
+    assert "\n" not in str(info.value)
+    (tmp_path / "dir.yaml").mkdir()
+    with pytest.raises(SweepSpecError, match="is a directory, not a sweep spec file"):
+        load_spec(tmp_path / "dir.yaml")
