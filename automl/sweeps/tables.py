@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from sqlalchemy import (
     Boolean,
@@ -90,6 +90,11 @@ lease_table = Table(
     Column("expires_at", DateTime, nullable=False),
 )
 
+
+@overload
+def utc(value: datetime) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
 def utc(value: datetime | None) -> datetime | None:
     """An instant read back from the database (stored naive, in UTC) as an aware datetime."""
     if value is None:
