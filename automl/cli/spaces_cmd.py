@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("spaces", help="list or show search spaces", description="Inspect search spaces.")
     sub = p.add_subparsers(dest="spaces_command", metavar="ACTION", required=True)
     ls = sub.add_parser("list", help="list the spaces in search_spaces/")
