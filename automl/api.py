@@ -239,7 +239,7 @@ def _conclude(
     quiet: bool,
 ) -> SearchResult:
     from automl.job.final import finalize, trial_config
-    from automl.job.plan import best_trial
+    from automl.job.plan import best_trial, winner_value
     from automl.job.progress import StepLog
     from automl.reports import write_report
     from automl.reports.summary import reference_verdicts, render_summary_md, summary_data
@@ -292,7 +292,7 @@ def _conclude(
         study_name=study.study_name,
         storage=url,
         best_params=trial_config(winner),
-        best_value=float(read_trial(winner).last_value),  # type: ignore[arg-type]
+        best_value=winner_value(winner),
         metric=settings.metric,
         test_metric=final.test_metric if final else None,
         test_value=final.test_value if final else None,

@@ -201,9 +201,9 @@ def diagnose_curves(
         reason = f"{', '.join(bad)} not finite from epoch {first}: training diverged"
         return Diagnosis(UNSTABLE, reason, epochs=epochs)
 
-    metric, maximize = _objective(curves, metric, maximize)
-    bounded = metric is not None and is_bounded(metric)
-    target = curves.get(metric) if metric else None
+    objective, maximize = _objective(curves, metric, maximize)
+    bounded = objective is not None and is_bounded(objective)
+    target = curves.get(objective) if objective else None
     best_i = _best_index(target, maximize) if target else None
     best_epoch = best_i + 1 if best_i is not None else None
     still = False
@@ -214,7 +214,7 @@ def diagnose_curves(
 
     # The gap compares the objective with its own training counterpart (val_rmse with rmse), signed so that
     # positive means training looks better in either direction.
-    train_name = held_out_metric(metric) if metric and metric.startswith("val_") else None
+    train_name = held_out_metric(objective) if objective and objective.startswith("val_") else None
     train, val = (curves.get(train_name), target) if train_name else (None, None)
     sign = 1.0 if maximize else -1.0
     gap_best = gap_end = train_end = limit = None
@@ -240,7 +240,7 @@ def diagnose_curves(
     common: dict[str, Any] = dict(
         epochs=epochs,
         best_epoch=best_epoch,
-        fit_metric=metric if train_name and gap_end is not None else None,
+        fit_metric=objective if train_name and gap_end is not None else None,
         gap_at_best=gap_best,
         gap_at_end=gap_end,
         gap_limit=limit,
@@ -276,7 +276,12 @@ def diagnose_curves(
     # so a low training score alone is no proof: a validation score above the bar shows the model learned.
     judge_under = bounded and maximize and train_end is not None
     best_val = max(val) if val and judge_under else None
-    if judge_under and train_end < UNDERFIT_SCORE and (best_val is None or best_val < UNDERFIT_SCORE):
+    if (
+        judge_under
+        and train_end is not None
+        and train_end < UNDERFIT_SCORE
+        and (best_val is None or best_val < UNDERFIT_SCORE)
+    ):
         reason = f"training {name} only {train_end:.3f} at the last epoch"
         if best_val is not None:
             reason += f", validation at best {best_val:.3f}"
@@ -302,7 +307,7 @@ def diagnose_curves(
     if rise is not None:
         parts.append(f"validation loss {rise:+.0%} from its minimum")
     if not judge_under:
-        what = f"{metric} has no absolute bar" if metric and not (bounded and maximize) else "no training curve"
+        what = f"{objective} has no absolute bar" if objective and not (bounded and maximize) else "no training curve"
         parts.append(f"underfitting not judged ({what})")
     return Diagnosis(GOOD_FIT, "; ".join(parts) or "no warning signs", **common)
 

@@ -13,6 +13,7 @@ import logging
 import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn, TextIO
 
 from automl import __version__
 from automl.errors import AutomlError
@@ -58,7 +59,7 @@ METAVARS = {
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's own usage errors also exit 2, on one line plus usage
+    def error(self, message: str) -> NoReturn:  # argparse's own usage errors also exit 2, on one line plus usage
         self.print_usage(sys.stderr)
         self.exit(2, f"automl: error: {message}\n")
 
@@ -99,19 +100,19 @@ def _polish_help(parser: argparse.ArgumentParser) -> None:
                 action.metavar = action.dest.upper()
 
 
-class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _CurrentStderrHandler(logging.StreamHandler[TextIO]):
     """Writes to whatever `sys.stderr` is at emit time, not the one current at setup.
 
     `main()` runs many times in one process (tests, notebooks); a handler bound to a stderr that was later
     swapped and closed would print "Logging error" tracebacks instead of our messages.
     """
 
-    @property  # type: ignore[override]
-    def stream(self) -> object:
+    @property
+    def stream(self) -> TextIO:
         return sys.stderr
 
     @stream.setter
-    def stream(self, value: object) -> None:
+    def stream(self, value: TextIO) -> None:
         pass  # always follow sys.stderr
 
 

@@ -8,7 +8,7 @@ from automl.study.dashboard import DEFAULT_HOST, DEFAULT_PORT
 from automl.study.storage import default_storage_url
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "dashboard",
         help="open the Optuna dashboard on the studies",

@@ -7,7 +7,7 @@ import argparse
 from automl.study.storage import default_storage_url
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "export",
         help="export the retrained winner (its model file), its configuration (YAML) and the report",

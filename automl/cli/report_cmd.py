@@ -9,7 +9,7 @@ from pathlib import Path
 from automl.study.storage import default_storage_url
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "report",
         help="write a study's report (best configurations, diagnostics, honest test score, plots)",

@@ -11,7 +11,7 @@ from automl.study.storage import default_storage_url
 log = logging.getLogger(__name__)
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "scheduler",
         help="run sweeps when they are due",

@@ -9,7 +9,7 @@ from automl.cli.worker_cmd import add_failure_flags, failure_policy
 from automl.study.storage import default_storage_url
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "search",
         help="search hyperparameters for a dataset",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser("spaces", help="list or show search spaces", description="Inspect search spaces.")
     sub = p.add_subparsers(dest="spaces_command", metavar="ACTION", required=True)
     ls = sub.add_parser("list", help="list the spaces in search_spaces/")
@@ -25,9 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from automl.spaces.defaults import DEFAULT_SPACES
     from automl.spaces import list_spaces, load_space, spaces_dir
-    from automl.spaces.defaults import DEFAULT_TABLE_SPACES
+    from automl.spaces.defaults import DEFAULT_SPACES, DEFAULT_TABLE_SPACES
 
     defaults: dict[str, list[str]] = {}
     for dataset, space_name in DEFAULT_SPACES.items():

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 _STORAGE_HELP = f"Optuna storage URL (default: $AUTOML_STORAGE or {default_storage_url()})"
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "studies",
         help="list or delete studies",
@@ -52,7 +52,7 @@ def _list(storage: BaseStorage, where: str) -> int:
         return 0
     now = datetime.now()
     header = ("STUDY", "DONE", "COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING", "BEST", "LAST ACTIVITY")
-    table = [header]
+    table: list[tuple[str, ...]] = [header]
     for r in rows:
         c = r.counts
         done = f"{r.finished}/{r.budget}" if r.budget else str(r.finished)

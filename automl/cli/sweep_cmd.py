@@ -15,7 +15,7 @@ _STATE_HELP = (
 )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "sweep",
         help="run a scheduled sweep now, list sweeps, show a sweep's runs",

@@ -60,7 +60,7 @@ def failure_policy(args: argparse.Namespace) -> FailurePolicy:
     )
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = subparsers.add_parser(
         "worker",
         help="join an existing study and run its trials",

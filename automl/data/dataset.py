@@ -47,7 +47,8 @@ class Dataset:
     def fingerprint(self) -> str:
         """Identity of the exact splits, so a resumed study can tell it sees the same data."""
         digest = hashlib.sha256()
-        for array in (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test):
+        splits: tuple[Any, ...] = (self.x_train, self.y_train, self.x_val, self.y_val, self.x_test, self.y_test)
+        for array in splits:  # Any: features are a DataFrame or an array, told apart below
             digest.update(str(array.shape).encode())
             if hasattr(array, "columns"):  # a DataFrame: hash values and names, not object pointers
                 import pandas as pd

@@ -227,10 +227,12 @@ def split_table(
     def cut(x: Any, labels: np.ndarray, **kwargs: Any) -> list[Any]:
         counts = np.bincount(labels) if task == "classification" else np.array([])
         stratify = labels if counts.size and counts[counts > 0].min() >= 2 else None
+        parts: list[Any]
         try:
-            return train_test_split(x, labels, stratify=stratify, random_state=seed, **kwargs)
+            parts = train_test_split(x, labels, stratify=stratify, random_state=seed, **kwargs)
         except ValueError:  # a class too rare to stratify: a plain shuffled split still keeps the test rows apart
-            return train_test_split(x, labels, random_state=seed, **kwargs)
+            parts = train_test_split(x, labels, random_state=seed, **kwargs)
+        return parts
 
     if limit is not None and limit < len(y):
         features, _, y, _ = cut(features, y, train_size=limit)

@@ -19,7 +19,14 @@ import yaml
 
 from automl.analysis.intervals import mean_interval
 from automl.errors import AutomlError
-from automl.job.plan import DEFAULT_MEMBERS, best_reported_epoch, best_trial, plan_final, seconds_per_epoch
+from automl.job.plan import (
+    DEFAULT_MEMBERS,
+    best_reported_epoch,
+    best_trial,
+    plan_final,
+    seconds_per_epoch,
+    winner_value,
+)
 from automl.models.base import ModelFamily, Reference
 from automl.models.registry import get_family
 from automl.spaces import SearchSpace, parse_space
@@ -27,7 +34,6 @@ from automl.study.record import StudyKey, held_out_metric, read_trial
 from automl.study.study_record import FinalRecord, read_study
 
 log = logging.getLogger(__name__)
-
 
 
 def trial_config(trial: Any) -> dict[str, Any]:
@@ -184,7 +190,7 @@ def finalize(
     final = FinalRecord(
         best_trial=winner.number,
         config=winner_record.config,
-        val_value=float(winner_record.last_value),  # type: ignore[arg-type]
+        val_value=winner_value(winner),
         epochs=plan.epochs,
         test_metric=test_metric,
         test_value=float(evaluation.metrics[test_metric]),

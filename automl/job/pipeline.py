@@ -36,7 +36,8 @@ def get_backend(name: str = "optuna", **options: Any) -> Backend:
     if name not in BACKENDS:
         raise AutomlError(f"backend {name!r}: unknown; use one of {sorted(BACKENDS)}")
     module_name, class_name = BACKENDS[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)(**options)
+    backend: Backend = getattr(importlib.import_module(module_name), class_name)(**options)
+    return backend
 
 
 def threads_from_env() -> int | None:

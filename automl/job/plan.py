@@ -35,16 +35,24 @@ def best_trial(study: Any) -> Any:
     if complete:
         return pick(complete, key=lambda t: t.value)
     stopped = [
-        t
+        (value, t)
         for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
-        if read_trial(t).prune_reason in STOPPED_BY_TIME and read_trial(t).last_value is not None
+        if read_trial(t).prune_reason in STOPPED_BY_TIME and (value := read_trial(t).last_value) is not None
     ]
     if stopped:
-        return pick(stopped, key=lambda t: read_trial(t).last_value)
+        return pick(stopped, key=lambda vt: vt[0])[1]
     raise AutomlError(
         f"study {study.study_name!r}: no trial completed, so there is no winner to evaluate; "
         "raise --trials or --timeout"
     )
+
+
+def winner_value(winner: Any) -> float:
+    """The value :func:`best_trial` chose ``winner`` by: its objective, or the last one a stopped trial reported."""
+    value = read_trial(winner).last_value
+    if value is None:  # best_trial never picks such a trial
+        raise AutomlError(f"trial {winner.number} reported no value, so it cannot be the winner")
+    return float(value)
 
 
 STOPPED_BY_TIME = ("time budget", "trial time cap")  # prune reasons that say nothing against the configuration
@@ -125,7 +133,7 @@ def plan_final(
             min(members, without_baseline), epochs, False, member_cost, None,
             f"{min(members, without_baseline)} of {members} members retrained and no baseline: {left}",
         )  # fmt: skip
-    fit_epochs = max(1, int(budget // per_epoch)) if per_epoch else 1  # type: ignore[operator]
+    fit_epochs = max(1, int(budget // per_epoch)) if per_epoch else 1
     return FinalPlan(
         1,
         min(epochs, fit_epochs),

@@ -26,7 +26,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -147,7 +147,7 @@ class SklearnFamily(ModelFamily):
     data_kinds = frozenset({"images", "table"})
     tasks = frozenset({"classification", "regression"})
     metrics = METRICS
-    baseline: dict[str, Any] | None = {}  # the linear family at its defaults
+    baseline: ClassVar[dict[str, Any] | None] = {}  # the linear family at its defaults
     baseline_family = "sklearn_linear"
     baseline_label = "default-parameter linear model (logistic regression / ridge)"
     max_members = 1  # a retrained scikit-learn model is one file; seeds barely move most of them

@@ -158,15 +158,15 @@ class ReportData:
 
 
 def _epochs_budget(record: TrialRecord) -> int | None:
-    budget = record.config.get("epochs")
+    budget: Any = record.config.get("epochs")  # whatever the config holds; checked below
     return int(budget) if is_finite_number(budget) else None
 
 
 def top_rows(rows: list[TrialRow], k: int, maximize: bool) -> list[TrialRow]:
     """The ``k`` best completed trials with a finite value, best first (ties: earlier trial first)."""
-    complete = [r for r in rows if r.state == "COMPLETE" and r.record.value is not None]
-    complete.sort(key=lambda r: ((-r.record.value if maximize else r.record.value), r.number))  # type: ignore[operator]
-    return complete[:k]
+    complete = [(r.record.value, r) for r in rows if r.state == "COMPLETE" and r.record.value is not None]
+    complete.sort(key=lambda vr: ((-vr[0] if maximize else vr[0]), vr[1].number))
+    return [r for _, r in complete[:k]]
 
 
 def top_trials(study: Any, k: int) -> list[Any]:
@@ -247,9 +247,10 @@ def compute_importances(study: Any, trials: list[Any] | None = None) -> tuple[di
 
 def _unstable_lr(rows: list[TrialRow]) -> tuple[float, float] | None:
     """Median learning rate of the unstable trials against the others', when the family has one."""
-    unstable, others = [], []
+    unstable: list[float] = []
+    others: list[float] = []
     for r in rows:
-        lr = r.params.get("learning_rate")
+        lr: Any = r.params.get("learning_rate")  # whatever was sampled; checked below
         if not is_finite_number(lr) or r.diagnosis.label in (dg.NO_CURVES, dg.PRUNED):
             continue
         (unstable if r.diagnosis.label == dg.UNSTABLE else others).append(float(lr))

@@ -114,7 +114,7 @@ def optimization_history(
     points: Sequence[Mapping[str, Any]],
     metric: str,
     maximize: bool,
-    test: Mapping[str, float] | None = None,
+    test: Mapping[str, Any] | None = None,
 ) -> bytes:
     """Every trial's value by trial number, the best so far, and (when known) the winner's test score and CI.
 
@@ -139,19 +139,22 @@ def optimization_history(
             )
     complete = sorted((p["number"], p["value"]) for p in points if p["state"] == "COMPLETE" and _ok(p.get("value")))
     if complete:
-        xs, best, current = [], [], None
+        numbers: list[int] = []
+        best: list[float] = []
+        current = None
         for number, value in complete:
             current = value if current is None else (max(current, value) if maximize else min(current, value))
-            xs.append(number)
+            numbers.append(number)
             best.append(current)
-        ax.step(xs, best, where="post", color="#d62728", linewidth=1.8, label="best so far", zorder=3)
+        ax.step(numbers, best, where="post", color="#d62728", linewidth=1.8, label="best so far", zorder=3)
     failed = sum(p["state"] == "FAIL" for p in points)
     if test:
         label = f"winner retrained: test {test['metric']} {test['value']:.4f}"
         if test.get("low") is not None and test.get("high") is not None:
             ax.axhspan(test["low"], test["high"], color="#2ca02c", alpha=0.15, label=label + ", 95% CI")
             label = ""
-        ax.axhline(test["value"], color="#2ca02c", linewidth=1.2, **({"label": label} if label else {}))
+        labelled: dict[str, Any] = {"label": label} if label else {}
+        ax.axhline(test["value"], color="#2ca02c", linewidth=1.2, **labelled)
     ax.set_xlabel("trial number")
     ax.set_ylabel(metric)
     title = f"Optimization history ({'higher' if maximize else 'lower'} is better)"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from automl.reports.data import ReportData
 from automl.reports.figures import PLOT_FILES, PLOT_TITLES
@@ -24,6 +24,9 @@ from automl.reports.tables import (
     trials_table,
 )
 from automl.study.record import held_out_metric
+
+if TYPE_CHECKING:
+    import jinja2  # loaded where the reports are rendered
 
 HTML_TRIAL_ROWS = 200  # larger studies list every trial in trials.csv only, keeping the HTML small
 FIGURE_ORDER = ("learning_curves", "gap_vs_value", "importances", "optimization_history", "pruning_savings")
@@ -227,7 +230,7 @@ def _md_table(block: Block) -> str:
 
 
 @cache
-def _environment() -> Any:
+def _environment() -> jinja2.Environment:
     import jinja2
 
     env = jinja2.Environment(

@@ -142,12 +142,13 @@ def _branch_values(p: Param, named_by_conditions: dict[str, list[Any]]) -> list[
     if p.type == "categorical":
         return list(p.choices) if shaping or len(p.choices) <= 1 else [p.choices[0]]
     if p.type == "int":
-        low, high, step = int(p.low), int(p.high), int(p.step or 1)  # type: ignore[arg-type]
+        low, high, step = int(p.bounds[0]), int(p.bounds[1]), int(p.step or 1)
         if (high - low) // step + 1 <= _SMALL_INT_RANGE:
             return list(range(low, high + 1, step))
     if shaping:  # a continuous parameter a condition compares: its ends and every threshold inside
-        inside = [v for v in named_by_conditions[p.name] if isinstance(v, int | float) and p.low <= v <= p.high]  # type: ignore[operator]
-        return sorted({p.low, p.high, *inside})
+        low_f, high_f = p.bounds
+        inside = [v for v in named_by_conditions[p.name] if isinstance(v, int | float) and low_f <= v <= high_f]
+        return sorted({low_f, high_f, *inside})
     return [p.low]
 
 
@@ -191,6 +192,6 @@ def _families_reaching(space: SearchSpace, configurations: list[dict[str, Any]])
 
 def _shape(space: SearchSpace, config: dict[str, Any]) -> dict[str, Any]:
     """The values of ``config`` that the enumeration branched on, to say which configuration lacks something."""
-    named = {p.when.param: [] for p in space.params if p.when is not None}
-    varied = {p.name for p in space.params if len(_branch_values(p, named)) > 1}  # type: ignore[arg-type]
+    named: dict[str, list[Any]] = {p.when.param: [] for p in space.params if p.when is not None}
+    varied = {p.name for p in space.params if len(_branch_values(p, named)) > 1}
     return {k: v for k, v in config.items() if k in varied}

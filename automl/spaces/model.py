@@ -58,18 +58,20 @@ class Condition:
             return False
         actual = config[self.param]
         if self.op == "in":
-            return actual in self.value
+            return bool(actual in self.value)
         if self.op == "==":
-            return actual == self.value
+            return bool(actual == self.value)
         if self.op == "!=":
-            return actual != self.value
+            return bool(actual != self.value)
         try:
-            return {
-                ">=": actual >= self.value,
-                "<=": actual <= self.value,
-                ">": actual > self.value,
-                "<": actual < self.value,
-            }[self.op]
+            return bool(
+                {
+                    ">=": actual >= self.value,
+                    "<=": actual <= self.value,
+                    ">": actual > self.value,
+                    "<": actual < self.value,
+                }[self.op]
+            )
         except TypeError:
             return False
 
@@ -91,6 +93,13 @@ class Param:
     value: Any = None
     when: Condition | None = None
     family: str | None = None  # for a ``FAMILY.name`` parameter of a space that chooses among families
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(low, high)`` of an int or float parameter; parsing sets both for those types, and only for them."""
+        if self.low is None or self.high is None:
+            raise TypeError(f"parameter {self.name} is {self.type}: it has no range")
+        return self.low, self.high
 
     @property
     def family_name(self) -> str:
@@ -229,10 +238,12 @@ class SearchSpace:
             if p.type == "categorical":
                 values[p.name] = list(p.choices)
             elif p.type == "int" and not p.log:
-                values[p.name] = list(range(int(p.low), int(p.high) + 1, int(p.step or 1)))  # type: ignore[arg-type]
+                low, high = p.bounds
+                values[p.name] = list(range(int(low), int(high) + 1, int(p.step or 1)))
             elif p.type == "float" and p.step is not None and not p.log:
-                n = int(round((p.high - p.low) / p.step))  # type: ignore[operator]
-                values[p.name] = [round(p.low + i * p.step, 12) for i in range(n + 1)]  # type: ignore[operator]
+                low, high = p.bounds
+                n = int(round((high - low) / p.step))
+                values[p.name] = [round(low + i * p.step, 12) for i in range(n + 1)]
             elif p.type == "fixed":
                 continue
             else:
@@ -248,9 +259,10 @@ def _suggest(suggester: Suggester, p: Param) -> Any:
         return p.value
     if p.type == "categorical":
         return suggester.suggest_categorical(p.name, list(p.choices))
+    low, high = p.bounds
     if p.type == "int":
-        return suggester.suggest_int(p.name, int(p.low), int(p.high), step=int(p.step or 1), log=p.log)  # type: ignore[arg-type]
-    return suggester.suggest_float(p.name, float(p.low), float(p.high), step=p.step, log=p.log)  # type: ignore[arg-type]
+        return suggester.suggest_int(p.name, int(low), int(high), step=int(p.step or 1), log=p.log)
+    return suggester.suggest_float(p.name, float(low), float(high), step=p.step, log=p.log)
 
 
 def describe(space: SearchSpace) -> str:

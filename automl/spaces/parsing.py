@@ -153,9 +153,9 @@ def _check_warm_start(config: dict[str, Any], params: list[Param], where: str, f
         if p.type == "categorical":
             ok = value in p.choices
         elif p.type == "int":
-            ok = _is_int(value) and p.low <= value <= p.high  # type: ignore[operator]
+            ok = _is_int(value) and p.low <= value <= p.high
         else:
-            ok = _is_number(value) and p.low <= value <= p.high  # type: ignore[operator]
+            ok = _is_number(value) and p.low <= value <= p.high
         if not ok:
             raise fail(f"{where}.{key}", f"value {value!r} is outside the parameter's range {p.describe_range()}")
 

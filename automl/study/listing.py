@@ -84,8 +84,10 @@ def list_studies(storage: optuna.storages.BaseStorage) -> list[StudyRow]:
         study_id = storage.get_study_id_from_name(study.study_name)
         trials = storage.get_all_trials(study_id, deepcopy=False)
         rows.append(summarize(study.study_name, direction, trials, study.user_attrs))
-    active = sorted((r for r in rows if r.last_activity is not None), key=lambda r: r.last_activity, reverse=True)
-    return active + sorted((r for r in rows if r.last_activity is None), key=lambda r: r.name)
+    active = sorted(
+        ((r.last_activity, r) for r in rows if r.last_activity is not None), key=lambda ar: ar[0], reverse=True
+    )
+    return [r for _, r in active] + sorted((r for r in rows if r.last_activity is None), key=lambda r: r.name)
 
 
 def find_study(storage: optuna.storages.BaseStorage, name: str) -> StudyRow:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import optuna
+    from optuna.study._frozen import FrozenStudy  # what storage.get_all_studies() returns; not re-exported
 
 
 def storage_of(study: optuna.Study) -> Any:
@@ -28,7 +29,7 @@ def trial_id(trial: optuna.Trial | optuna.trial.FrozenTrial) -> int:
     return int(trial._trial_id)
 
 
-def summary_study_id(summary: optuna.study.FrozenStudy) -> int:
+def summary_study_id(summary: FrozenStudy) -> int:
     return int(summary._study_id)
 
 

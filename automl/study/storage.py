@@ -155,7 +155,7 @@ def open_storage(
         engine_kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT}
     else:
         engine_kwargs["pool_pre_ping"] = True
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}  # RDBStorage's heartbeat options, each of its own type
     if heartbeat:
         kwargs = {
             "heartbeat_interval": policy.heartbeat_interval,
@@ -168,7 +168,7 @@ def open_storage(
         with _schema_creation_lock(url), warnings.catch_warnings():
             # Heartbeats and their retry callback are "experimental" since Optuna 2.8 and stable in behaviour.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)  # type: ignore[arg-type]
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **kwargs)
     # The database's own failures and Optuna's schema-version refusals (RuntimeError) are the user's to fix;
     # anything else is a bug in automl and keeps its traceback.
     except (SQLAlchemyError, OSError, ImportError, RuntimeError) as exc:
@@ -289,8 +289,8 @@ class StudyLock:
         self._kind = self._engine.name if self._engine is not None else "memory"
         self._key = lock_key(f"automl-study:{study_name}")
         self._path: Path | None = None
-        if self._kind == "sqlite":
-            self._path = lock_file_beside(self._engine.url.database, "claims")  # type: ignore[union-attr]
+        if self._kind == "sqlite" and self._engine is not None:
+            self._path = lock_file_beside(self._engine.url.database, "claims")
         elif self._kind not in ("postgresql", "memory"):
             log.warning(
                 "storage %s has no cross-process study lock; workers may exceed the budget by a trial each",

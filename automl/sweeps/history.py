@@ -35,16 +35,18 @@ def history_rows(runs: list[RunRow]) -> list[HistoryRow]:
 
 def trend(rows: list[HistoryRow]) -> str:
     """One line: how the best value moved from the first succeeded run to the last, and whether for the better."""
-    done = [r.run for r in rows if r.run.status == RunStatus.SUCCEEDED and r.run.best_value is not None]
+    done = [
+        (r.run, r.run.best_value) for r in rows if r.run.status == RunStatus.SUCCEEDED and r.run.best_value is not None
+    ]
     if len(done) < 2:
         return "trend: needs two succeeded runs"
-    first, last = done[0], done[-1]
-    delta = last.best_value - first.best_value  # type: ignore[operator]
+    (_, first_value), (last, last_value) = done[0], done[-1]
+    delta = last_value - first_value
     maximize = (last.direction or "maximize") == "maximize"
     word = "flat" if abs(delta) < 1e-12 else "improving" if (delta > 0) == maximize else "worsening"
     metric = last.metric or "value"
     return (
-        f"trend: {word}: best {metric} {first.best_value:.4f} -> {last.best_value:.4f} ({delta:+.4f}) "
+        f"trend: {word}: best {metric} {first_value:.4f} -> {last_value:.4f} ({delta:+.4f}) "
         f"over {len(done)} succeeded runs"
     )
 
@@ -75,7 +77,9 @@ def render_table(rows: list[HistoryRow]) -> str:
 
 def plot_history(rows: list[HistoryRow], path: Path) -> Path | None:
     """Best value per succeeded run over time (warm-started runs filled), or None with nothing to plot."""
-    points = [r for r in rows if r.run.status == RunStatus.SUCCEEDED and r.run.best_value is not None]
+    points = [
+        (r, r.run.best_value) for r in rows if r.run.status == RunStatus.SUCCEEDED and r.run.best_value is not None
+    ]
     if not points:
         return None
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -84,18 +88,20 @@ def plot_history(rows: list[HistoryRow], path: Path) -> Path | None:
     fig = Figure(figsize=(7, 3.5))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
-    xs = [r.when for r in points]
-    ys = [r.run.best_value for r in points]
-    ax.plot(xs, ys, color="#4c72b0", linewidth=1)
-    warm = [(x, y) for x, y, r in zip(xs, ys, points, strict=True) if r.run.warm_started]
-    cold = [(x, y) for x, y, r in zip(xs, ys, points, strict=True) if not r.run.warm_started]
+    xs = [r.when for r, _ in points]
+    ys = [value for _, value in points]
+    # matplotlib's stubs list no datetime x values, though its date converter (registered on import) plots them
+    ax.plot(xs, ys, color="#4c72b0", linewidth=1)  # type: ignore[arg-type]
+    warm = [(r.when, value) for r, value in points if r.run.warm_started]
+    cold = [(r.when, value) for r, value in points if not r.run.warm_started]
     if cold:
         ax.scatter(*zip(*cold, strict=True), facecolors="white", edgecolors="#4c72b0", label="cold start", zorder=3)
     if warm:
         ax.scatter(*zip(*warm, strict=True), color="#4c72b0", label="warm-started", zorder=3)
     ax.set_xlabel("run (UTC)")
-    ax.set_ylabel(f"best {points[-1].run.metric or 'value'}")
-    ax.set_title(f"sweep {points[-1].run.sweep}: best value per run")
+    last = points[-1][0].run
+    ax.set_ylabel(f"best {last.metric or 'value'}")
+    ax.set_title(f"sweep {last.sweep}: best value per run")
     ax.legend(loc="best", fontsize=8)
     fig.autofmt_xdate()
     fig.tight_layout()

@@ -127,7 +127,7 @@ def run_sweep(
         )
         space = load_space(spec.space) if spec.space else None
         if space is None:
-            from automl.api import DEFAULT_SPACES
+            from automl.spaces.defaults import DEFAULT_SPACES
 
             space = load_space(DEFAULT_SPACES.get(spec.dataset, spec.dataset))
         warm = plan_warm_start(spec, space, previous)
@@ -194,18 +194,20 @@ def prune_runs(spec: SweepSpec, state: StateStore) -> list[str]:
         return []
     runs = state.runs(spec.name)
     with_study = [
-        r for r in runs if r.study and not r.study_deleted and r.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+        (r, r.study)
+        for r in runs
+        if r.study and not r.study_deleted and r.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
     ]
     old = with_study[: max(0, len(with_study) - spec.keep_runs)]
     deleted = []
-    for run in old:
+    for run, study in old:
         with contextlib.suppress(KeyError):  # never created (failed early) or deleted by hand
-            study_io.delete_study(spec.storage, run.study)  # type: ignore[arg-type]
+            study_io.delete_study(spec.storage, study)
         state.update_run(run.id, study_deleted=True)
-        deleted.append(run.study)
+        deleted.append(study)
     if deleted:
-        log.info("sweep %s: keep_runs %d: deleted old run studies %s", spec.name, spec.keep_runs, ", ".join(deleted))  # type: ignore[arg-type]
-    return deleted  # type: ignore[return-value]
+        log.info("sweep %s: keep_runs %d: deleted old run studies %s", spec.name, spec.keep_runs, ", ".join(deleted))
+    return deleted
 
 
 def _unique_study_name(state: StateStore, sweep: str, when: datetime) -> str:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from automl.sweeps.cron import CronSchedule
 from automl.sweeps.ray_jobs import RayJobLauncher
@@ -25,6 +25,9 @@ from automl.sweeps.schedule import LATE_AFTER, jitter, plan
 from automl.sweeps.spec import SweepSpec, sweep_run_command
 from automl.sweeps.state import StateStore
 from automl.sweeps.tables import RunRow, RunStatus, new_owner
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +168,12 @@ class Scheduler:
             self._launch(specs[run.sweep], run, now)
         return report
 
-    def _record_due(self, conn: object, spec: SweepSpec, now: datetime) -> list[tuple[str, datetime, str]]:
-        sweep = self.state.ensure_sweep(conn, spec.name, spec.schedule or "", spec.timezone, spec.source, now)  # type: ignore[arg-type]
+    def _record_due(self, conn: Connection, spec: SweepSpec, now: datetime) -> list[tuple[str, datetime, RunStatus]]:
+        sweep = self.state.ensure_sweep(conn, spec.name, spec.schedule or "", spec.timezone, spec.source, now)
         schedule = CronSchedule(spec.schedule or "", spec.timezone)
         # The catch-up cap bounds how far back we look, so a year-long outage costs a few rows, not thousands.
         due = schedule.due_between(sweep.checked_until, now, most=spec.catch_up_max + 2)
-        active, waiting = self.state.counts(conn, spec.name)  # type: ignore[arg-type]
+        active, waiting = self.state.counts(conn, spec.name)
         decided = plan(
             due,
             now,
@@ -181,13 +184,13 @@ class Scheduler:
             waiting=waiting,
             late_after=self.late_after,
         )
-        recorded = []
+        recorded: list[tuple[str, datetime, RunStatus]] = []
         for d in decided.decisions:
-            if self.state.has_run_for(conn, spec.name, d.scheduled_for):  # type: ignore[arg-type]
+            if self.state.has_run_for(conn, spec.name, d.scheduled_for):
                 continue  # already recorded (e.g. checked_until was moved back by hand): never a second run
             start_after = d.scheduled_for + jitter(spec.name, d.scheduled_for, spec.jitter_seconds)
             self.state.add_run(
-                conn,  # type: ignore[arg-type]
+                conn,
                 spec.name,
                 scheduled_for=d.scheduled_for,
                 trigger=d.trigger,
@@ -207,7 +210,7 @@ class Scheduler:
                 decided.missed_not_run,
                 spec.catch_up,
             )
-        self.state.set_checked(conn, spec.name, now)  # type: ignore[arg-type]
+        self.state.set_checked(conn, spec.name, now)
         return recorded
 
     def _launch(self, spec: SweepSpec, run: RunRow, now: datetime) -> None:

@@ -182,8 +182,8 @@ def _relative_to(space: str, base_dir: Path) -> str:
 
 def _check_space_and_data(spec: SweepSpec, fail: Any) -> None:
     from automl import data
-    from automl.api import DEFAULT_SPACES
     from automl.spaces import load_space
+    from automl.spaces.defaults import DEFAULT_SPACES
 
     try:
         data.check_dataset_name(spec.dataset)

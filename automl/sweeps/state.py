@@ -88,7 +88,7 @@ class StateStore:
     def take_lease(self, conn: Connection, holder: str, now: datetime, ttl: timedelta, name: str) -> str | None:
         """Hold (or renew) the lease ``name`` until ``now + ttl``; returns None when taken, else the holder."""
         row = conn.execute(select(lease_table).where(lease_table.c.name == name)).first()
-        if row is not None and row.holder != holder and utc(row.expires_at) > now:  # type: ignore[operator]
+        if row is not None and row.holder != holder and utc(row.expires_at) > now:
             return str(row.holder)
         values = {"holder": holder, "expires_at": to_db(now + ttl)}
         if row is None:
@@ -132,7 +132,7 @@ class StateStore:
                 .where(sweeps_table.c.name == name)
                 .values(schedule=schedule, timezone=timezone, source=source)
             )
-        return SweepRow(name, schedule, timezone, source, utc(row.checked_until), utc(row.created_at))  # type: ignore[arg-type]
+        return SweepRow(name, schedule, timezone, source, utc(row.checked_until), utc(row.created_at))
 
     def set_checked(self, conn: Connection, name: str, until: datetime) -> None:
         conn.execute(update(sweeps_table).where(sweeps_table.c.name == name).values(checked_until=to_db(until)))
@@ -141,7 +141,7 @@ class StateStore:
         with self.engine.connect() as conn:
             rows = conn.execute(select(sweeps_table)).all()
         return {
-            r.name: SweepRow(r.name, r.schedule, r.timezone, r.source, utc(r.checked_until), utc(r.created_at))  # type: ignore[arg-type]
+            r.name: SweepRow(r.name, r.schedule, r.timezone, r.source, utc(r.checked_until), utc(r.created_at))
             for r in rows
         }
 
@@ -154,7 +154,9 @@ class StateStore:
             if key in values:
                 values[key] = to_db(values[key])
         result = conn.execute(insert(runs_table).values(sweep=sweep, **values))
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
+        inserted = result.inserted_primary_key
+        assert inserted is not None, "a one-row insert into a table with a primary key always returns the key"
+        return int(inserted[0])
 
     def has_run_for(self, conn: Connection, sweep: str, scheduled_for: datetime) -> bool:
         query = select(runs_table.c.id).where(
@@ -169,7 +171,7 @@ class StateStore:
             .where(and_(runs_table.c.sweep == sweep, runs_table.c.status.in_((*ACTIVE, RunStatus.QUEUED))))
             .group_by(runs_table.c.status)
         )
-        by_status = dict(conn.execute(query).all())
+        by_status: dict[str, int] = {status: count for status, count in conn.execute(query).all()}
         return sum(by_status.get(s, 0) for s in ACTIVE), by_status.get(RunStatus.QUEUED, 0)
 
     def promote_queued(self, conn: Connection, sweep: str, now: datetime) -> int | None:
@@ -182,10 +184,12 @@ class StateStore:
             .where(and_(runs_table.c.sweep == sweep, runs_table.c.status == RunStatus.QUEUED))
             .order_by(runs_table.c.scheduled_for, runs_table.c.id)
         ).first()
+        if row is None:  # another scheduler promoted or removed it since the count: nothing waits now
+            return None
         conn.execute(
-            update(runs_table).where(runs_table.c.id == row.id).values(status=RunStatus.PENDING, start_after=to_db(now))  # type: ignore[union-attr]
+            update(runs_table).where(runs_table.c.id == row.id).values(status=RunStatus.PENDING, start_after=to_db(now))
         )
-        return int(row.id)  # type: ignore[union-attr]
+        return int(row.id)
 
     def claim(self, conn: Connection, owner: str, now: datetime, sweeps: list[str]) -> list[RunRow]:
         """Move every pending run of ``sweeps`` whose start time has come to running, owned by ``owner``.
@@ -228,7 +232,7 @@ class StateStore:
                 .values(
                     status=RunStatus.FAILED,
                     finished_at=to_db(now),
-                    reason=f"lost: no heartbeat since {utc(r.heartbeat_at):%Y-%m-%d %H:%M:%S} UTC "  # type: ignore[str-format]
+                    reason=f"lost: no heartbeat since {utc(r.heartbeat_at):%Y-%m-%d %H:%M:%S} UTC "
                     f"(its process or scheduler {r.owner} died)",
                 )
             )

@@ -31,11 +31,11 @@ class RunStudy:
 
     @property
     def best(self) -> TrialRecord | None:
-        done = [t for t in self.trials if t.state == "COMPLETE" and t.value is not None]
+        done = [(t.value, t) for t in self.trials if t.state == "COMPLETE" and t.value is not None]
         if not done:
             return None
         pick = max if self.record.maximize else min
-        return pick(done, key=lambda t: t.value)  # type: ignore[arg-type, return-value]
+        return pick(done, key=lambda vt: vt[0])[1]
 
 
 def _load(url: str | None, name: str) -> Any:

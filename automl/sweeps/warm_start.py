@@ -24,10 +24,10 @@ class Dropped:
 
 def top_k_configs(trials: Iterable[TrialRecord], direction: str, k: int) -> list[dict[str, Any]]:
     """The searched parameters of the ``k`` best completed trials, best first, without repeats."""
-    done = [t for t in trials if t.state == "COMPLETE" and t.value is not None and math.isfinite(t.value)]
-    done.sort(key=lambda t: (-t.value if direction == "maximize" else t.value, t.number))  # type: ignore[operator]
+    done = [(t.value, t) for t in trials if t.state == "COMPLETE" and t.value is not None and math.isfinite(t.value)]
+    done.sort(key=lambda vt: (-vt[0] if direction == "maximize" else vt[0], vt[1].number))
     configs: list[dict[str, Any]] = []
-    for t in done:
+    for _, t in done:
         if len(configs) == k:
             break
         if t.params and t.params not in configs:  # a warm-start trial repeats a config: count it once
@@ -62,10 +62,11 @@ def _misfit(param: Param | None, name: str, value: Any) -> str | None:
         return None if value in param.choices else f"{name}={value!r} is not among the choices {list(param.choices)}"
     if not is_finite_number(value) or (param.type == "int" and (isinstance(value, float) and not value.is_integer())):
         return f"{name}={value!r} is not a {param.type}"
-    if not param.low <= value <= param.high:  # type: ignore[operator]
+    low, high = param.bounds
+    if not low <= value <= high:
         return f"{name}={value!r} is outside the new range {param.describe_range()}"
     if param.step is not None:
-        steps = (value - param.low) / param.step  # type: ignore[operator]
+        steps = (value - low) / param.step
         if abs(steps - round(steps)) > 1e-9:
             return f"{name}={value!r} is off the new step grid {param.describe_range()}"
     return None

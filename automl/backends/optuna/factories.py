@@ -46,4 +46,4 @@ def max_epochs(space: SearchSpace) -> int:
         return int(p.value)
     if p.type == "categorical":
         return int(max(p.choices))
-    return int(p.high)  # type: ignore[arg-type]
+    return int(p.bounds[1])

@@ -170,7 +170,8 @@ def _finish(
         # Another worker took this one for dead (its heartbeats stalled beyond the grace period) and queued a
         # retry; the retry's result is the one that counts.
         log.warning("trial %d: was declared lost by another worker before it finished; its retry counts", trial.number)
-        return compat.storage_of(study).get_trial(compat.trial_id(trial))
+        frozen: optuna.trial.FrozenTrial = compat.storage_of(study).get_trial(compat.trial_id(trial))
+        return frozen
 
 
 def _run_trial(

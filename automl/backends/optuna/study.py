@@ -4,7 +4,7 @@ check it was recorded with the same space and data."""
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Literal, cast
 
 import optuna
 
@@ -73,7 +73,8 @@ def open_study(
     study = optuna.create_study(
         study_name=name,
         storage=storage,
-        direction=settings.direction,
+        # Checked against DIRECTIONS when the settings were read; Optuna checks it again.
+        direction=cast(Literal["minimize", "maximize"], settings.direction),
         sampler=make_sampler(settings, space, seed),
         pruner=make_pruner(settings, max_epochs(space)),
     )

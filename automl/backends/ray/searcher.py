@@ -169,10 +169,11 @@ class StudySearcher(Searcher):
     def restore(self, checkpoint_path: str) -> None:
         return None
 
-    def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec: Any) -> bool:
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any) -> bool:
         return True  # metric and mode come from the space's settings, given at construction
 
-    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:
+    # Ray declares ``dict | None``, yet its own protocol ends a search by returning ``Searcher.FINISHED`` (a str).
+    def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
         if self.aborted is not None or self.deadline.passed():
             return Searcher.FINISHED
         with self.lock.hold():
@@ -273,9 +274,9 @@ class StudySearcher(Searcher):
         for key, value in metrics.items():
             live.curves.setdefault(key, []).append(value)
         live.epoch = epoch
-        value = metrics.get(self.metric or "")
-        if is_finite_number(value):
-            trial.report(float(value), epoch)  # type: ignore[arg-type]
+        objective = metrics.get(self.metric or "")
+        if objective is not None and is_finite_number(objective):
+            trial.report(float(objective), epoch)
         if self.on_epoch is not None:
             self.on_epoch(trial.number, epoch, metrics)
 
@@ -321,7 +322,8 @@ class StudySearcher(Searcher):
                 trial.set_user_attr(TrialKey.FAIL_REASON, reason)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # Optuna warns about values the reason already explains
-                frozen = self.study.tell(trial, float(value) if state is None else None, state=state)  # type: ignore[arg-type]
+                told = float(value) if state is None and value is not None else None  # state None: value is finite
+                frozen = self.study.tell(trial, told, state=state)
         except optuna.exceptions.UpdateFinishedTrialError:
             frozen = compat.storage_of(self.study).get_trial(compat.trial_id(trial))
         except Exception as exc:  # tell must never leave the trial RUNNING
