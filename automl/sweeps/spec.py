@@ -17,8 +17,9 @@ from urllib.parse import urlparse
 import yaml
 
 from automl.errors import AutomlError
+from automl.study.record import BackendName
 
-BACKENDS = ("optuna", "ray")
+BACKENDS = tuple(b.value for b in BackendName)
 TASKS = ("classification", "regression")
 CATCH_UP = ("none", "latest", "all")
 OVERLAP = ("skip", "queue", "allow")
@@ -73,7 +74,7 @@ class SweepSpec:
     description: str = ""
     target: str | None = None
     task: str | None = None
-    backend: str = "optuna"
+    backend: str = BackendName.OPTUNA.value
     workers: int = 1
     storage: str | None = None  # where the run studies go; None: $AUTOML_STORAGE or the embedded default
     ray_address: str | None = None
@@ -148,7 +149,7 @@ def parse_spec(
     values: dict[str, Any] = {
         "target": _optional_str(raw, "target", fail),
         "task": _choice(raw, "task", (*TASKS, None), None, fail),
-        "backend": _choice(raw, "backend", BACKENDS, "optuna", fail),
+        "backend": _choice(raw, "backend", BACKENDS, BackendName.OPTUNA.value, fail),
         "workers": _whole(raw, "workers", 1, 1, fail),
         "storage": _optional_str(raw, "storage", fail),
         "ray_address": _optional_str(raw, "ray_address", fail),
