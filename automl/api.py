@@ -194,7 +194,7 @@ def search(
                 threads=threads,
                 deadline=clock.deadline,
                 policy=policy,
-                callbacks=[clock, progress],  # the clock first: the progress shows the time it leaves
+                callbacks=[clock, progress],  # the clock hears each event first: the deadline moves before the display
             )
     return _conclude(
         context.study,
