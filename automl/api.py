@@ -14,10 +14,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from automl import validation
+import automl.validation as validation
 from automl.errors import AutomlError
 from automl.spaces import SearchSettings, SearchSpace, load_space
 from automl.spaces.defaults import DEFAULT_SPACES
+from automl.study.record import BackendName
 from automl.study.storage import FailurePolicy
 
 log = logging.getLogger(__name__)
@@ -118,7 +119,8 @@ def search(
     ``address`` (a cluster to join; None starts a local runtime), ``cpus_per_trial`` and ``concurrency`` are a
     cluster backend's options.
     """
-    from automl import data as data_mod
+    import automl.data as data_mod
+    from automl.backends.store import StudyStore
     from automl.job import pipeline
     from automl.job.progress import Progress
     from automl.job.workers import check_workers
@@ -147,7 +149,7 @@ def search(
     threads = threads if threads is not None else pipeline.threads_from_env()
     url = resolve_url(storage)
     policy = failure_policy or FailurePolicy()
-    rdb = open_storage(url, policy=policy)
+    store = StudyStore(open_storage(url, policy=policy))
     if dataset_obj is None:
         dataset_obj = data_mod.load_dataset(
             dataset, data_dir=data_dir, seed=seed, limit=limit, target=target, task=task
@@ -155,31 +157,30 @@ def search(
     log.info("data: %s from %s, splits %s", dataset, dataset_obj.source, dataset_obj.sizes())
     pipeline.families_for(space_obj, dataset_obj)  # this data suits every family of the space
     name = study or default_study_name(dataset)
-    if engine != "optuna":  # a cluster re-runs a trial whose worker died as often as a lost Optuna worker's
+    if engine != BackendName.OPTUNA:  # a cluster re-runs a trial whose worker died as often as Optuna's loop
         engine_options["max_retry"] = policy.max_retry
     backend_obj = pipeline.get_backend(engine, **engine_options)
-    settings = replace(settings, backend=engine)
-    resuming = name in {s.study_name for s in rdb.get_all_studies()}
-    context = backend_obj.open_study(
-        rdb,
+    settings = replace(settings, backend=engine.value)
+    resuming = store.exists(name)
+    context = store.open(
         name,
         space_obj,
         None if resuming else settings,
         seed=seed,
         data_info=pipeline.data_info(dataset_obj, seed=seed, limit=limit),
+        backend=engine,
     )
     if resuming:  # the recorded settings, with this call's budgets; the workers read them from the study
         context.settings = apply_overrides(context.settings, **overrides)
-        backend_obj.record_settings(context.study, context.settings)
+        store.record_settings(context.study, context.settings)
     settings = context.settings
     clock = pipeline.job_clock(started, settings, context.space, dataset_obj, members=DEFAULT_MEMBERS)
 
     if workers > 1:
-        _search_in_workers(backend_obj, context, url, workers, seed, clock, dataset_obj, data_dir, policy, quiet)
+        _search_in_workers(store, context, url, workers, seed, clock, dataset_obj, data_dir, policy, quiet)
     else:
         progress = Progress(name, settings.trials, clock.search_seconds(), settings.direction, live=live, quiet=quiet)
         progress.resume_from(context.study)
-        on_trial_start, on_epoch = clock.hooks(progress.trial_started, progress.epoch)
         with progress:
             pipeline.run_trials(
                 backend_obj,
@@ -189,9 +190,7 @@ def search(
                 threads=threads,
                 deadline=clock.deadline,
                 policy=policy,
-                on_trial_start=on_trial_start,
-                on_epoch=on_epoch,
-                on_trial_end=clock.watch(progress.trial_finished),
+                callbacks=[clock, progress],  # the clock hears each event first: the deadline moves before the display
             )
     return _conclude(
         context.study,
@@ -209,20 +208,21 @@ def search(
 
 def _engine(
     name: str, workers: int, address: str | None, cpus_per_trial: int | None, concurrency: int | None
-) -> tuple[str, dict[str, Any]]:
+) -> tuple[BackendName, dict[str, Any]]:
     """The backend's name and constructor options, checked against what the caller combined."""
-    from automl.job.pipeline import BACKENDS
-
-    if name not in BACKENDS:
-        raise AutomlError(f"backend {name!r}: unknown; use one of {sorted(BACKENDS)}")
+    if name not in set(BackendName):
+        raise AutomlError(f"backend {name!r}: unknown; use one of {sorted(b.value for b in BackendName)}")
+    engine = BackendName(name)
     options = {"address": address, "cpus_per_trial": cpus_per_trial, "concurrency": concurrency}
     given = {key: value for key, value in options.items() if value is not None}
-    if name == "optuna" and given:
+    if engine == BackendName.OPTUNA and given:
         flags = ", ".join("--" + key.replace("_", "-") for key in given)
-        raise AutomlError(f"{flags}: options of a cluster backend; add --backend ray, or drop them")
-    if name != "optuna" and workers > 1:
-        raise AutomlError(f"--workers {workers}: for the optuna backend; with --backend {name} use --concurrency")
-    return name, given
+        raise AutomlError(f"{flags}: options of a cluster backend; add --backend {BackendName.RAY}, or drop them")
+    if engine != BackendName.OPTUNA and workers > 1:
+        raise AutomlError(
+            f"--workers {workers}: for the {BackendName.OPTUNA} backend; with --backend {engine} use --concurrency"
+        )
+    return engine, given
 
 
 def _conclude(
@@ -312,7 +312,7 @@ def _conclude(
 
 
 def _search_in_workers(
-    backend: Any,
+    store: Any,
     context: Any,
     url: str,
     workers: int,
@@ -344,7 +344,7 @@ def _search_in_workers(
     failed = [code for code in codes if code != 0]
     if not failed:
         return
-    finished = backend.count_finished(study)
+    finished = store.count_finished(study)
     message = (
         f"study {study.study_name!r}: {len(failed)} of {workers} workers stopped with an error (exit codes "
         f"{failed}; their messages are above) at {finished}/{settings.trials} finished trials"

@@ -95,6 +95,7 @@ def automl_backend(url: str, trials: int) -> float:
     from dataclasses import replace
 
     from automl.backends.base import Deadline
+    from automl.backends.store import StudyStore
     from automl.data import load_dataset
     from automl.job import pipeline
     from automl.study.storage import FailurePolicy, open_storage
@@ -102,9 +103,8 @@ def automl_backend(url: str, trials: int) -> float:
     dataset = load_dataset("mnist", limit=300)
     space = replace(SPACE, settings=replace(SPACE.settings, trials=trials))
     backend = pipeline.get_backend("optuna")
-    storage = open_storage(url)
-    context = backend.open_study(
-        storage, f"automl-{uuid.uuid4().hex[:8]}", space, space.settings, seed=0,
+    context = StudyStore(open_storage(url)).open(
+        f"automl-{uuid.uuid4().hex[:8]}", space, space.settings, seed=0,
         data_info=pipeline.data_info(dataset, seed=0, limit=300),
     )  # fmt: skip
     started = time.perf_counter()

@@ -41,14 +41,19 @@ def _space(path: Path, **settings: Any) -> Any:
 
 def run_backend(space: Any, dataset: Any, concurrency: int, timeout: float | None) -> tuple[float, Any]:
     from automl.backends.base import Deadline
+    from automl.backends.store import StudyStore
     from automl.job import pipeline
     from automl.study.storage import FailurePolicy, open_storage
 
-    storage = open_storage()
     backend = pipeline.get_backend("ray", concurrency=concurrency)
     name = f"bench-{space.name}-{time.time_ns()}"
-    context = backend.open_study(
-        storage, name, space, space.settings, seed=0, data_info=pipeline.data_info(dataset, seed=0, limit=None)
+    context = StudyStore(open_storage()).open(
+        name,
+        space,
+        space.settings,
+        seed=0,
+        data_info=pipeline.data_info(dataset, seed=0, limit=None),
+        backend=backend.name,
     )
     started = time.perf_counter()
     pipeline.run_trials(

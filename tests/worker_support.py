@@ -11,7 +11,7 @@ import optuna
 from optuna.trial import TrialState
 from support import POSTGRES_URL
 
-from automl.backends import optuna as backend
+from automl.backends.store import StudyStore
 from automl.data import load_dataset
 from automl.job.pipeline import data_info
 from automl.spaces import SearchSpace, load_space
@@ -49,7 +49,7 @@ def make_study(name: str, url: str, space: SearchSpace, *, limit: int, seed: int
     """Create a study the way ``automl search`` records it, without running any trial."""
     data = load_dataset("mnist", seed=seed, limit=limit)
     info = data_info(data, seed=seed, limit=limit)
-    return backend.open_study(open_storage(url), name, space, space.settings, seed=seed, data_info=info).study
+    return StudyStore(open_storage(url)).open(name, space, space.settings, seed=seed, data_info=info).study
 
 
 def load(name: str, url: str) -> optuna.Study:

@@ -15,8 +15,6 @@ from automl.analysis.intervals import mean_interval
 BOOTSTRAP_ROUNDS = 300  # resamples for the ROC AUC interval
 
 
-
-
 def full_proba(model: Any, x: Any, n_classes: int) -> np.ndarray:
     """Class probabilities with one column per class 0..n_classes-1, even when training lacked some classes."""
     raw = np.asarray(model.predict_proba(x), dtype=np.float64)

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from automl.cli.worker_cmd import add_failure_flags, failure_policy
+from automl.study.record import BackendName
 from automl.study.storage import default_storage_url
 
 
@@ -56,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     g = p.add_argument_group("backend")
     g.add_argument(
         "--backend",
-        choices=("optuna", "ray"),
+        choices=[b.value for b in BackendName],
         help="the engine that runs the trials (default: the space's search.backend, else optuna)",
     )
     g.add_argument(

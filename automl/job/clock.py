@@ -6,16 +6,22 @@ train+validation size and the number of members: the :class:`ReserveEstimate` it
 enough for the final stage to fit. Until a trial has finished, the running trial's pace stands in for it, epoch by
 epoch: on large data the first trial alone may not fit, and the reserve must grow while it runs. Any process that
 runs trials of the study keeps the same reserve from the same study, so local workers stop together.
+
+The clock learns of trials as a :class:`~automl.backends.callbacks.SearchCallback`, and reads the time from the
+clocks it is given (``monotonic`` and ``wall``, ``time.monotonic`` and ``time.time`` by default), so tests drive it.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from automl.backends.base import Deadline, TrialEndHook
+from automl.backends.base import Deadline, MonotonicClock
+from automl.backends.callbacks import SearchCallback
+
+WallClock = Callable[[], float]  # seconds since the epoch, as time.time: the one time other processes share
 
 REPORT_SECONDS = 20.0  # the report, its plots and the summary, after the final retraining
 INITIAL_RESERVE_SHARE = 0.15  # of the job budget, held for the final stage until a trial completes
@@ -35,12 +41,18 @@ class ReserveEstimate(Protocol):
 
 
 @dataclass
-class JobClock:
-    """Where the job stands against its budgets; ``started`` and deadlines are on the monotonic clock."""
+class JobClock(SearchCallback):
+    """Where the job stands against its budgets; ``started`` and deadlines are on the ``monotonic`` clock.
+
+    As a search callback it keeps the reserve up to date: the first trial's pace grows it epoch by epoch
+    (:meth:`on_epoch`), and each finished trial sets it from the study's best so far (:meth:`on_trial_end`).
+    """
 
     started: float
     deadline: Deadline
     estimate: ReserveEstimate
+    monotonic: MonotonicClock = field(default=time.monotonic, repr=False)
+    wall: WallClock = field(default=time.time, repr=False)
     _trial_started: float = 0.0
     _have_finished_trial: bool = False
 
@@ -53,16 +65,19 @@ class JobClock:
         time_budget: float | None,
         max_trial_seconds: float | None,
         estimate: ReserveEstimate,
+        monotonic: MonotonicClock = time.monotonic,
+        wall: WallClock = time.time,
     ) -> JobClock:
         job_ends = None if time_budget is None else started + time_budget
         reserve = 0.0 if time_budget is None else INITIAL_RESERVE_SHARE * time_budget
         deadline = Deadline(
-            timeout_ends=None if timeout is None else time.monotonic() + timeout,
+            timeout_ends=None if timeout is None else monotonic() + timeout,
             max_trial_seconds=max_trial_seconds,
             job_ends=job_ends,
             reserve=reserve,
+            clock=monotonic,
         )
-        return cls(started, deadline, estimate)
+        return cls(started, deadline, estimate, monotonic, wall)
 
     @classmethod
     def joining(
@@ -72,22 +87,25 @@ class JobClock:
         timeout: float | None,
         max_trial_seconds: float | None,
         estimate: ReserveEstimate,
+        monotonic: MonotonicClock = time.monotonic,
+        wall: WallClock = time.time,
     ) -> JobClock:
         """The clock of a worker joining a job whose budget ends at ``job_ends_unix`` (wall-clock seconds)."""
-        now = time.monotonic()
-        job_ends = None if job_ends_unix is None else now + (job_ends_unix - time.time())
+        now = monotonic()
+        job_ends = None if job_ends_unix is None else now + (job_ends_unix - wall())
         deadline = Deadline(
             timeout_ends=None if timeout is None else now + timeout,
             max_trial_seconds=max_trial_seconds,
             job_ends=job_ends,
+            clock=monotonic,
         )
-        return cls(now, deadline, estimate)
+        return cls(now, deadline, estimate, monotonic, wall)
 
     def job_ends_unix(self) -> float | None:
         """The job's end on the wall clock, for workers in other processes."""
         if self.deadline.job_ends is None:
             return None
-        return time.time() + (self.deadline.job_ends - time.monotonic())
+        return self.wall() + (self.deadline.job_ends - self.monotonic())
 
     def search_seconds(self) -> float | None:
         """Seconds of searching left now (None: no limit)."""
@@ -98,54 +116,30 @@ class JobClock:
         """Seconds the final stage may use now: the job's time left, less the report (None: no budget)."""
         if self.deadline.job_ends is None:
             return None
-        return max(0.0, self.deadline.job_ends - time.monotonic() - REPORT_SECONDS)
+        return max(0.0, self.deadline.job_ends - self.monotonic() - REPORT_SECONDS)
 
     def update_reserve(self, study: Any) -> None:
+        """Hold what the study's best trial so far would need for the final stage (once a trial has finished)."""
         seconds = self.estimate.from_study(study)
         if seconds is not None:
             self._have_finished_trial = True
             self.deadline.reserve = seconds + REPORT_SECONDS
 
-    def trial_started(self, number: int, config: dict[str, Any]) -> None:
-        self._trial_started = time.monotonic()
+    # -- as a search callback ---------------------------------------------------------------------------------------
+    def on_trial_start(self, number: int, config: dict[str, Any]) -> None:
+        self._trial_started = self.monotonic()
 
-    def epoch(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
+    def on_epoch(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
         """Before any trial has finished, let the running trial's pace set the reserve for one member and the
         baseline (never lowering it)."""
         if self.deadline.job_ends is None or self._have_finished_trial or epoch < 1:
             return
-        pace = (time.monotonic() - self._trial_started) / epoch
+        pace = (self.monotonic() - self._trial_started) / epoch
         # Held for one member only: on data this large the final stage shrinks to what fits, and a reserve for
         # all members would stop the only trial after an epoch or two.
         seconds = self.estimate.from_pace(pace, epoch, members=1)
         self.deadline.reserve = max(self.deadline.reserve, seconds + REPORT_SECONDS)
 
-    def hooks(
-        self,
-        on_trial_start: Callable[[int, dict[str, Any]], None] | None,
-        on_epoch: Callable[[int, int, dict[str, float]], None] | None,
-    ) -> tuple[Callable[[int, dict[str, Any]], None], Callable[[int, int, dict[str, float]], None]]:
-        """``on_trial_start`` and ``on_epoch`` hooks that keep this clock informed, then call the given ones."""
-
-        def started(number: int, config: dict[str, Any]) -> None:
-            self.trial_started(number, config)
-            if on_trial_start is not None:
-                on_trial_start(number, config)
-
-        def epoch(number: int, epoch_: int, metrics: dict[str, float]) -> None:
-            self.epoch(number, epoch_, metrics)
-            if on_epoch is not None:
-                on_epoch(number, epoch_, metrics)
-
-        return started, epoch
-
-    def watch(self, callback: TrialEndHook | None) -> TrialEndHook:
-        """An ``on_trial_end`` hook that keeps the reserve up to date, then calls ``callback``."""
-
-        def on_trial_end(study: Any, trial: Any) -> None:
-            if self.deadline.job_ends is not None:
-                self.update_reserve(study)
-            if callback is not None:
-                callback(study, trial)
-
-        return on_trial_end
+    def on_trial_end(self, study: Any, trial: Any) -> None:
+        if self.deadline.job_ends is not None:
+            self.update_reserve(study)

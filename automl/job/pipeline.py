@@ -3,40 +3,46 @@ its families, load and verify the data, size threads, build the trial runner, an
 
 :func:`automl.api.search` creates or resumes a study and then calls :func:`run_trials`; a worker
 (:func:`automl.job.workers.run_worker`) opens an existing study and calls the same function. Neither names a model
-library or a search engine: families come from :mod:`automl.models.registry`, engines from :func:`get_backend`.
+library or a search engine: families come from :mod:`automl.models.registry`, engines from :func:`get_backend`,
+and the study from :class:`~automl.backends.store.StudyStore`.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from automl.backends.base import Backend, Deadline, RunStats, StudyContext, TrialEndHook, TrialRunner
+from automl.backends.base import Deadline, Executor, RunStats, StudyContext, TrialRunner
+from automl.backends.callbacks import CallbackList, SearchCallback
 from automl.errors import AutomlError, StorageError
 from automl.job.clock import JobClock
 from automl.job.final import baseline_epochs, baseline_family
 from automl.job.plan import final_stage_estimator
 from automl.models.base import ModelFamily, Reporter, TrialOutcome
 from automl.spaces import SearchSpace
-from automl.study.record import StudyKey
+from automl.study.notes import TrialNotes
+from automl.study.record import BackendName, StudyKey
 from automl.study.storage import FailurePolicy
 
 log = logging.getLogger(__name__)
 
-BACKENDS = {"optuna": "automl.backends.optuna:OptunaBackend", "ray": "automl.backends.ray:RayBackend"}
+# Each engine's executor, imported on first use: Ray loads only when a search asks for it.
+BACKENDS: dict[str, str] = {
+    BackendName.OPTUNA: "automl.backends.optuna:OptunaBackend",
+    BackendName.RAY: "automl.backends.ray:RayBackend",
+}
 
 
-def get_backend(name: str = "optuna", **options: Any) -> Backend:
-    """The backend registered as ``name``, imported on first use; ``options`` go to its constructor."""
-    import importlib
-
+def get_backend(name: str = BackendName.OPTUNA, **options: Any) -> Executor:
+    """The executor registered as ``name``, imported on first use; ``options`` go to its constructor."""
     if name not in BACKENDS:
-        raise AutomlError(f"backend {name!r}: unknown; use one of {sorted(BACKENDS)}")
+        raise AutomlError(f"backend {name!r}: unknown; use one of {sorted(str(b) for b in BACKENDS)}")
     module_name, class_name = BACKENDS[name].split(":")
-    backend: Backend = getattr(importlib.import_module(module_name), class_name)(**options)
+    backend: Executor = getattr(importlib.import_module(module_name), class_name)(**options)
     return backend
 
 
@@ -72,7 +78,7 @@ def data_info(dataset: Any, *, seed: int, limit: int | None) -> dict[str, Any]:
 def load_study_data(study_name: str, attrs: dict[str, Any], *, data_dir: str | Path | None, handed: Any = None) -> Any:
     """The exact splits a study was recorded on: ``handed`` (already loaded) or loaded again from the recorded
     dataset options, checked against the recorded fingerprint."""
-    from automl import data as data_mod
+    import automl.data as data_mod
 
     name = attrs.get(StudyKey.DATASET)
     if not name:
@@ -137,15 +143,8 @@ def make_runner(
     return runner
 
 
-def with_notes(callback: TrialEndHook | None) -> TrialEndHook:
-    """Each finished trial also gets its dashboard note (see :mod:`automl.study.notes`)."""
-    from automl.study.notes import with_trial_notes
-
-    return with_trial_notes(callback)
-
-
 def run_trials(
-    backend: Backend,
+    backend: Executor,
     context: StudyContext,
     dataset: Any,
     *,
@@ -153,11 +152,11 @@ def run_trials(
     threads: int | None,
     deadline: Deadline,
     policy: FailurePolicy,
-    on_trial_start: Callable[[int, dict[str, Any]], None] | None = None,
-    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
-    on_trial_end: TrialEndHook | None = None,
+    callbacks: Iterable[SearchCallback] = (),
 ) -> RunStats:
-    """Run the study's trials in this process until its budget is reached or ``deadline`` passes."""
+    """Run the study's trials in this process until its budget is reached or ``deadline`` passes. The
+    ``callbacks`` hear of every trial, in order, then each finished trial gets its dashboard note
+    (:class:`~automl.study.notes.TrialNotes`); when the trials are over, each hears ``on_job_end``."""
     settings = context.settings
     families = families_for(context.space, dataset)
     for family in families.values():
@@ -171,16 +170,17 @@ def run_trials(
         patience=settings.patience,
         seed=seed,
     )
-    return backend.run(
+    hooks = CallbackList([*callbacks, TrialNotes()])
+    stats = backend.run(
         context,
         runner,
         budget=settings.trials,
         deadline=deadline,
-        on_trial_start=on_trial_start,
-        on_epoch=on_epoch,
-        on_trial_end=with_notes(on_trial_end),
+        callbacks=hooks,
         max_consecutive_failures=policy.max_consecutive_failures,
     )
+    hooks.on_job_end(context.study)
+    return stats
 
 
 def job_clock(

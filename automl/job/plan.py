@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from automl.errors import AutomlError
-from automl.study.record import TrialRecord, read_trial
+from automl.study.record import StopReason, TrialRecord, read_trial
 from automl.study.study_record import read_study
 
 DEFAULT_MEMBERS = 3
@@ -56,6 +56,8 @@ def winner_value(winner: Any) -> float:
 
 
 STOPPED_BY_TIME = ("time budget", "trial time cap")  # prune reasons that say nothing against the configuration
+# Prune reasons that say nothing against the configuration.
+STOPPED_BY_TIME = (StopReason.TIME_BUDGET, StopReason.TRIAL_TIME_CAP)
 
 
 def best_reported_epoch(trial: TrialRecord, study: Any) -> int | None:

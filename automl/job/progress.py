@@ -9,12 +9,14 @@ from typing import Any, TextIO
 import optuna
 from optuna.trial import TrialState
 
+from automl.backends.callbacks import SearchCallback
 from automl.job.ticker import Ticker
 from automl.study.record import read_trial
 
 
-class Progress:
-    """Tracks the search and renders it. ``live=None`` picks the live panel only when output is a terminal."""
+class Progress(SearchCallback):
+    """Tracks the search, as a search callback, and renders it. ``live=None`` picks the live panel only when output
+    is a terminal."""
 
     def __init__(
         self,
@@ -73,19 +75,19 @@ class Progress:
             self.best = max(values) if self.maximize else min(values)
 
     # -- events ---------------------------------------------------------------------------------------------------
-    def trial_started(self, number: int, config: dict[str, Any]) -> None:
+    def on_trial_start(self, number: int, config: dict[str, Any]) -> None:
         self.current = (number, 0, {})
         self._trial_started = time.monotonic()
         self._epoch_seconds = None
         self._refresh()
 
-    def epoch(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
+    def on_epoch(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
         self.current = (number, epoch, metrics)
         if epoch > 0:
             self._epoch_seconds = (time.monotonic() - self._trial_started) / epoch
         self._refresh()
 
-    def trial_finished(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    def on_trial_end(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         state = trial.state.name.lower()
         if state in self.counts:
             self.counts[state] += 1

@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from automl.backends.callbacks import SearchCallback
+from automl.backends.store import StudyStore
 from automl.data.handoff import load_handed_dataset
 from automl.errors import StorageError
 from automl.job import pipeline
-from automl.study.record import StudyKey, read_trial
+from automl.study.record import BackendName, StudyKey, read_trial
 from automl.study.storage import FailurePolicy, open_storage, resolve_url
 from automl.validation import optional_seconds
 
@@ -27,8 +29,6 @@ if TYPE_CHECKING:
     import optuna
 
 log = logging.getLogger(__name__)
-
-
 
 
 @dataclass
@@ -48,8 +48,9 @@ class WorkerReport:
         return sum(self.counts.values())
 
 
-class WorkerLog:
-    """One plain line per finished trial, labelled with the worker, counting the whole study's progress."""
+class WorkerLog(SearchCallback):
+    """A search callback: one plain line per finished trial, labelled with the worker, counting the whole study's
+    progress."""
 
     def __init__(
         self,
@@ -65,7 +66,7 @@ class WorkerLog:
         self.stream = stream or sys.stderr
         self.quiet = quiet
 
-    def trial_finished(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    def on_trial_end(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         record = read_trial(trial)
         state = record.state.lower()
         self.report.counts[state] = self.report.counts.get(state, 0) + 1
@@ -121,22 +122,22 @@ def run_worker(
     threads = threads if threads is not None else pipeline.threads_from_env()
     url = resolve_url(storage)
     rdb = open_storage(url, policy=policy)
+    store = StudyStore(rdb)
     recorded_attrs = {s.study_name: s.user_attrs for s in rdb.get_all_studies()}
     if study_name in recorded_attrs and not {StudyKey.SPACE, StudyKey.DATASET} <= recorded_attrs[study_name].keys():
         raise StorageError(
             f"study {study_name!r}: records no space or dataset (it was not created by `automl search`), so a "
             "worker cannot join it; create one with `automl search DATASET --study NAME`"
         )
-    backend = pipeline.get_backend("optuna")
-    context = backend.open_study(rdb, study_name, None, None, seed=seed, create=False)
+    context = store.open(study_name, seed=seed, create=False)
     study, settings = context.study, context.settings
     if timeout is not None:
         settings = dataclasses.replace(settings, timeout=timeout)
     report = WorkerReport(study_name, label, budget=settings.trials)
-    report.study_finished = backend.count_finished(study)
+    report.study_finished = store.count_finished(study)
     if settings.trials is not None and report.study_finished >= settings.trials:
         log.info("study %s: already has %d/%d finished trials; nothing to do", study_name, *_progress(report))
-        return _close(report, backend, study, started)
+        return _close(report, store, study, started)
 
     dataset = pipeline.load_study_data(
         study_name,
@@ -147,29 +148,26 @@ def run_worker(
     clock = pipeline.job_clock(
         started, settings, context.space, dataset, members=3, job_ends_unix=job_ends_unix, joining=True
     )
-    worker_log = WorkerLog(report, settings.metric, backend.count_finished, stream=stream, quiet=quiet)
-    on_trial_start, on_epoch = clock.hooks(None, None)
+    worker_log = WorkerLog(report, settings.metric, store.count_finished, stream=stream, quiet=quiet)
     pipeline.run_trials(
-        backend,
+        pipeline.get_backend(BackendName.OPTUNA),  # workers share a study through its storage: Optuna's loop
         context,
         dataset,
         seed=int(study.user_attrs.get(StudyKey.DATA_SEED) or 0),
         threads=threads,
         deadline=clock.deadline,
         policy=policy,
-        on_trial_start=on_trial_start,
-        on_epoch=on_epoch,
-        on_trial_end=clock.watch(worker_log.trial_finished),
+        callbacks=[clock, worker_log],
     )
-    return _close(report, backend, study, started)
+    return _close(report, store, study, started)
 
 
 def _progress(report: WorkerReport) -> tuple[int, int]:
     return report.study_finished, report.budget or 0
 
 
-def _close(report: WorkerReport, backend: Any, study: optuna.Study, started: float) -> WorkerReport:
-    report.study_finished = backend.count_finished(study)
+def _close(report: WorkerReport, store: StudyStore, study: optuna.Study, started: float) -> WorkerReport:
+    report.study_finished = store.count_finished(study)
     with contextlib.suppress(ValueError):  # no completed trial yet
         report.best_value = float(study.best_value)
     report.elapsed_seconds = time.monotonic() - started

@@ -189,8 +189,6 @@ def run_local_workers(
                     proc.wait()
 
 
-
-
 def stop_workers(procs: Sequence[subprocess.Popen[Any]], wait_seconds: float = STOP_WAIT_SECONDS) -> list[int | None]:
     """SIGTERM each running worker and wait for them to finish cleanly; SIGKILL any still running after
     ``wait_seconds`` (their trials are then failed by the heartbeat check of the next worker on the study)."""

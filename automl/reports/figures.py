@@ -26,7 +26,7 @@ PLOT_TITLES = {
 
 def render_plots(data: ReportData) -> tuple[dict[str, bytes], dict[str, str]]:
     """PNG bytes per figure, and for each figure not drawn, why."""
-    from automl.reports import plots
+    import automl.reports.plots as plots
 
     images: dict[str, bytes] = {}
     notes: dict[str, str] = {}

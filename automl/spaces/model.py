@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from automl.errors import SpaceError
+from automl.study.record import BackendName
 
 PARAM_TYPES = ("float", "int", "categorical", "fixed")
 SAMPLERS = ("tpe", "random", "cmaes", "grid")
 PRUNERS = ("median", "successive_halving", "hyperband", "none")
-BACKENDS = ("optuna", "ray")
+BACKENDS = tuple(b.value for b in BackendName)
 DIRECTIONS = ("maximize", "minimize")
 MODEL_PARAM = "model"  # the categorical parameter of a space that chooses among families
 CONDITION_OPERATORS = ("==", "!=", ">=", "<=", ">", "<", "in")
@@ -155,7 +156,7 @@ class SearchSettings:
     # Configurations to try first (Optuna's enqueue_trial): known-good starting points, so a short budget
     # does not spend its first trials on blind random search.
     warm_start: tuple[dict[str, Any], ...] = ()
-    backend: str = "optuna"  # the engine that runs the trials; the CLI's --backend overrides it
+    backend: str = BackendName.OPTUNA.value  # the engine that runs the trials; the CLI's --backend overrides it
 
     def to_dict(self) -> dict[str, Any]:
         return {

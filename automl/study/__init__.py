@@ -8,14 +8,16 @@ or PostgreSQL), whichever backend ran the trials.
 - :mod:`~automl.study.optuna_compat`: every private Optuna API automl touches, in one place.
 """
 
-from automl.study.record import RECORD_VERSION, StudyKey, TrialKey, TrialRecord, read_trial
+from automl.study.record import RECORD_VERSION, BackendName, StopReason, StudyKey, TrialKey, TrialRecord, read_trial
 from automl.study.storage import FailurePolicy, default_storage_url, open_storage, redact, resolve_url
 from automl.study.study_record import FinalRecord, StudyRecord, read_study
 
 __all__ = [
     "RECORD_VERSION",
+    "BackendName",
     "FailurePolicy",
     "FinalRecord",
+    "StopReason",
     "StudyKey",
     "StudyRecord",
     "TrialKey",

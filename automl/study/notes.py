@@ -9,10 +9,11 @@ They are stored the way optuna-dashboard stores the notes people type, so they c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from automl.backends.callbacks import SearchCallback
 from automl.study.record import RecordError, StudyKey, held_out_metric, read_trial
 from automl.study.study_record import read_study, read_study_attrs
 
@@ -120,21 +121,15 @@ def _save(study: optuna.Study, trial: optuna.trial.FrozenTrial, body: str) -> No
     save_note(optuna.trial.Trial(view, compat.trial_id(trial)), body)
 
 
-def with_trial_notes(
-    callback: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None,
-) -> Callable[[optuna.Study, optuna.trial.FrozenTrial], None]:
-    """Wrap an ``on_trial_end`` callback so each finished trial also gets its note. A note that cannot be
-    written (a read-only database user, say) costs a warning, never the search."""
+class TrialNotes(SearchCallback):
+    """The search callback that gives each finished trial its note. A note that cannot be written (a read-only
+    database user, say) costs a warning, never the search."""
 
-    def on_trial_end(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if callback is not None:
-            callback(study, trial)
+    def on_trial_end(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         try:
             write_trial_note(study, trial)
         except Exception as exc:
             log.warning("trial %d: could not write its dashboard note (%s)", trial.number, exc)
-
-    return on_trial_end
 
 
 def write_missing_notes(storage: optuna.storages.BaseStorage) -> int:

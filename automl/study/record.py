@@ -20,11 +20,29 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from automl.errors import AutomlError
 
 RECORD_VERSION = 2
+
+
+class BackendName(StrEnum):
+    """The engines that run a study's trials (``--backend``, ``search.backend``, the study's ``backend``). A ``str``
+    enum, so the stored values stay the plain strings studies already hold."""
+
+    OPTUNA = "optuna"
+    RAY = "ray"
+
+
+class StopReason(StrEnum):
+    """Why a trial was stopped before its last epoch: the value of a PRUNED trial's ``prune_reason``."""
+
+    PRUNER = "pruner"  # the Optuna backend's pruner judged the curve
+    SCHEDULER = "scheduler"  # a Ray Tune scheduler stopped it
+    TIME_BUDGET = "time budget"  # the search's time (--timeout, or the job budget less its final stage) ran out
+    TRIAL_TIME_CAP = "trial time cap"  # the trial reached the space's max_trial_seconds
 
 
 class StudyKey:
@@ -35,7 +53,7 @@ class StudyKey:
     SPACE_FINGERPRINT = "space_fingerprint"
     SETTINGS = "settings"  # SearchSettings.to_dict: metric, direction, sampler, pruner, budgets, ...
     SEED = "seed"
-    BACKEND = "backend"  # "optuna" or "ray": which engine created the study
+    BACKEND = "backend"  # a BackendName: which engine created the study
     DATASET = "dataset"
     DATA_SOURCE = "data_source"
     DATA_FINGERPRINT = "data_fingerprint"
@@ -58,7 +76,7 @@ class TrialKey:
     BEST_EPOCH = "best_epoch"  # 1-based
     EPOCHS_TRAINED = "epochs_trained"
     PRUNED_AT_EPOCH = "pruned_at_epoch"
-    PRUNE_REASON = "prune_reason"  # "pruner", "time budget", "trial time cap", "scheduler"
+    PRUNE_REASON = "prune_reason"  # a StopReason
     N_PARAMS = "n_params"
     TRAIN_SECONDS = "train_seconds"  # seconds inside the family's training
     WORKER = "worker"  # host:pid that ran the trial

@@ -12,6 +12,7 @@ from typing import Any
 
 from automl.study.record import (
     RECORD_VERSION,
+    BackendName,
     RecordError,
     StudyKey,
     held_out_metric,
@@ -201,7 +202,7 @@ def read_study_attrs(name: str, direction: str, attrs: Mapping[str, Any]) -> Stu
         metric=metric,
         settings=settings,
         space=dict(attrs[StudyKey.SPACE]) if isinstance(attrs.get(StudyKey.SPACE), dict) else None,
-        backend=str(attrs.get(StudyKey.BACKEND) or "optuna"),
+        backend=str(attrs.get(StudyKey.BACKEND) or BackendName.OPTUNA),
         dataset=attrs.get(StudyKey.DATASET),
         data_source=attrs.get(StudyKey.DATA_SOURCE),
         data_fingerprint=attrs.get(StudyKey.DATA_FINGERPRINT),

@@ -18,6 +18,7 @@ from typing import Any
 
 from automl.errors import AutomlError
 from automl.spaces import SearchSpace, load_space
+from automl.study.record import BackendName
 from automl.study.storage import redact, resolve_url
 from automl.sweeps import study_io
 from automl.sweeps.spec import SweepSpec
@@ -55,9 +56,9 @@ def default_search(spec: SweepSpec, study: str, space: SearchSpace) -> Any:
     # Only what the spec sets beyond a plain search is passed, so a plain sweep needs nothing new of the API.
     if spec.time_budget is not None:
         kwargs["time_budget"] = spec.time_budget
-    if spec.backend != "optuna":
+    if spec.backend != BackendName.OPTUNA:
         kwargs["backend"] = spec.backend
-    if spec.ray_address is not None and spec.backend == "ray":
+    if spec.ray_address is not None and spec.backend == BackendName.RAY:
         kwargs["address"] = spec.ray_address
     if spec.target is not None:
         kwargs.update(target=spec.target, task=spec.task)

@@ -15,9 +15,10 @@ from urllib.parse import urlparse
 from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from automl.errors import AutomlError
+from automl.study.record import BackendName
 from automl.yaml_file import load_mapping, require_mapping, validate
 
-BACKENDS = ("optuna", "ray")
+BACKENDS = tuple(b.value for b in BackendName)
 TASKS = ("classification", "regression")
 CATCH_UP = ("none", "latest", "all")
 OVERLAP = ("skip", "queue", "allow")
@@ -102,7 +103,7 @@ class SweepSpec:
     description: str = ""
     target: str | None = None
     task: str | None = None
-    backend: str = "optuna"
+    backend: str = BackendName.OPTUNA.value
     workers: int = 1
     storage: str | None = None  # where the run studies go; None: $AUTOML_STORAGE or the embedded default
     ray_address: str | None = None

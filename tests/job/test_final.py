@@ -128,19 +128,3 @@ def test_when_time_stopped_every_trial_the_best_stopped_one_is_retrained(tmp_pat
 def test_a_final_stage_of_a_few_seconds_is_never_cut() -> None:
     plan = plan_final(members=1, epochs=5, per_epoch=0.05, baseline_epochs=10, time_left=0)
     assert (plan.members, plan.epochs, plan.baseline, plan.note) == (1, 5, True, "")
-
-
-def test_before_any_trial_finishes_the_running_trials_pace_grows_the_reserve() -> None:
-    from automl.job.clock import REPORT_SECONDS, JobClock
-    from automl.job.plan import FinalStageEstimate
-
-    estimate = FinalStageEstimate(train_size=100, final_size=125, members=3, baseline_epochs=None)
-    clock = JobClock.start(time.monotonic(), timeout=None, time_budget=600, max_trial_seconds=None, estimate=estimate)
-    assert clock.deadline.reserve == pytest.approx(90)  # 15% held back before anything is measured
-    clock.trial_started(0, {})
-    clock._trial_started -= 80.0  # the first trial has run 80 s: 4 epochs of 20 s on the search's data
-    clock.epoch(0, 4, {})
-    # one member retrained for its 4 epochs at 25 s (125/100 of the data), with the planner's margin, plus one
-    # epoch at the search's pace, which a trial still running at the deadline may overrun by
-    assert clock.deadline.reserve == pytest.approx(4 * 25 / 0.9 + 20 + REPORT_SECONDS)
-    assert clock.deadline.search_ends == pytest.approx(clock.deadline.job_ends - clock.deadline.reserve)

@@ -1,11 +1,26 @@
-"""The pipeline a search and its workers share: its checks of the environment and of the engine asked for."""
+"""The pipeline a search and its workers share: its checks of the environment and of the engine asked for, the
+study store it opens, and the callbacks it runs trials with."""
 
 from __future__ import annotations
 
-import pytest
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
-from automl.errors import AutomlError
-from automl.job.pipeline import get_backend, threads_from_env
+import pytest
+from support import TINY_LIMIT, TINY_SYNTHETIC
+
+from automl.backends.base import Deadline
+from automl.backends.callbacks import CallbackList, SearchCallback
+from automl.backends.store import StudyStore
+from automl.data import load_dataset
+from automl.errors import AutomlError, StorageError
+from automl.job.pipeline import data_info, get_backend, run_trials, threads_from_env
+from automl.spaces import load_space
+from automl.study import optuna_compat as compat
+from automl.study.record import BackendName, StudyKey, read_trial
+from automl.study.storage import FailurePolicy, open_storage
+from automl.study.study_record import read_study
 
 
 @pytest.mark.parametrize(("value", "threads"), [(None, None), ("", None), ("3", 3), (" 2 ", 2)])
@@ -28,3 +43,78 @@ def test_an_unknown_backend_is_named() -> None:
     with pytest.raises(AutomlError, match="backend 'spark': unknown; use one of"):
         get_backend("spark")
     assert get_backend("optuna").name == "optuna"
+
+
+class Recorder(SearchCallback):
+    """Every event it hears, in order, into a log it may share with another recorder."""
+
+    def __init__(self, name: str, log: list[tuple[Any, ...]]) -> None:
+        self.name, self.log = name, log
+
+    def on_trial_start(self, number: int, config: dict[str, Any]) -> None:
+        self.log.append((self.name, "start", number))
+
+    def on_epoch(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
+        self.log.append((self.name, "epoch", number, epoch, "val_accuracy" in metrics))
+
+    def on_trial_end(self, study: Any, trial: Any) -> None:
+        self.log.append((self.name, "end", trial.number, trial.state.name))
+
+    def on_job_end(self, study: Any) -> None:
+        self.log.append((self.name, "job end", study.study_name))
+
+
+def test_the_callbacks_hear_each_trial_in_order_then_notes_are_written_and_the_job_ends(tmp_path: Path) -> None:
+    space = load_space(str(TINY_SYNTHETIC))
+    space = replace(space, settings=replace(space.settings, trials=2))
+    dataset = load_dataset("mnist", seed=0, limit=TINY_LIMIT)
+    store = StudyStore(open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat=False))
+    context = store.open("s", space, space.settings, seed=0, data_info=data_info(dataset, seed=0, limit=TINY_LIMIT))
+    log: list[tuple[Any, ...]] = []
+    stats = run_trials(
+        get_backend(BackendName.OPTUNA),
+        context,
+        dataset,
+        seed=0,
+        threads=None,
+        deadline=Deadline(),
+        policy=FailurePolicy(),
+        callbacks=[Recorder("a", log), Recorder("b", log)],
+    )
+
+    study = context.study
+    assert stats.ran == 2 and store.count_finished(study) == 2
+    expected: list[tuple[Any, ...]] = []
+    for trial in study.trials:
+        epochs = len(read_trial(trial).curves["val_accuracy"])
+        assert epochs >= 1
+        events = [("start", trial.number)]
+        events += [("epoch", trial.number, epoch, True) for epoch in range(1, epochs + 1)]
+        events += [("end", trial.number, "COMPLETE")]
+        expected += [(name, *event) for event in events for name in ("a", "b")]  # each event to a, then to b
+    assert log == [*expected, ("a", "job end", "s"), ("b", "job end", "s")]
+    system_attrs = study._storage.get_study_system_attrs(study._study_id)
+    assert all(compat.note_version_key(t._trial_id) in system_attrs for t in study.trials)  # TrialNotes came last
+
+
+def test_a_callback_list_takes_only_search_callbacks() -> None:
+    with pytest.raises(TypeError, match="callbacks must be SearchCallback instances"):
+        CallbackList([lambda study, trial: None])  # type: ignore[list-item]
+    inner = CallbackList([Recorder("a", [])])
+    assert len(CallbackList(inner)) == 1  # a list given where callbacks go is flattened, not nested
+
+
+def test_the_study_records_the_backend_that_created_it_and_a_resumed_searchs_settings(tmp_path: Path) -> None:
+    space = load_space(str(TINY_SYNTHETIC))
+    store = StudyStore(open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat=False))
+    created = store.open("on-ray", space, space.settings, seed=0, backend=BackendName.RAY)
+    assert created.created and store.exists("on-ray") and not store.exists("other")
+    assert created.study.user_attrs[StudyKey.BACKEND] == "ray"
+    store.record_settings(created.study, replace(space.settings, trials=9))
+    reopened = store.open("on-ray", create=False)
+    assert (
+        not reopened.created and reopened.settings.trials == 9 and reopened.space.fingerprint() == space.fingerprint()
+    )
+    assert read_study(store.open("default", space, space.settings).study).backend == "optuna"
+    with pytest.raises(StorageError, match="study 'missing': not found in .*known studies: default, on-ray"):
+        store.open("missing", create=False)

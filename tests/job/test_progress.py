@@ -22,10 +22,10 @@ def test_plain_lines_when_not_a_terminal() -> None:
     study = optuna.create_study(direction="maximize")
     with Progress("s", budget=5, timeout=60, direction="maximize", stream=stream) as progress:
         assert not progress.live  # a StringIO is not a terminal
-        progress.trial_started(0, {})
-        progress.epoch(0, 1, {"val_accuracy": 0.5})
-        progress.trial_finished(study, finished_trial(study, 0.91, 3))
-        progress.trial_finished(study, finished_trial(study, 0.85, 2))
+        progress.on_trial_start(0, {})
+        progress.on_epoch(0, 1, {"val_accuracy": 0.5})
+        progress.on_trial_end(study, finished_trial(study, 0.91, 3))
+        progress.on_trial_end(study, finished_trial(study, 0.85, 2))
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2
     assert lines[0].startswith("[automl] trial 0 complete value=0.9100 at epoch 3 | trials 1/5")
@@ -42,11 +42,11 @@ def test_pruned_and_failed_trials_say_where_and_why() -> None:
         trial.set_user_attr(TrialKey.PRUNED_AT_EPOCH, 4)
         trial.set_user_attr(TrialKey.PRUNE_REASON, "time budget")
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-        progress.trial_finished(study, study.trials[-1])
+        progress.on_trial_end(study, study.trials[-1])
         trial = study.ask()
         trial.set_user_attr(TrialKey.FAIL_REASON, "loss became nan at epoch 2; training diverged")
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
-        progress.trial_finished(study, study.trials[-1])
+        progress.on_trial_end(study, study.trials[-1])
     pruned, failed = stream.getvalue().splitlines()
     assert pruned.startswith("[automl] trial 0 pruned at epoch 4 (time budget) | trials 1 (pruned 1, failed 0)")
     assert failed.startswith("[automl] trial 1 fail loss became nan at epoch 2; training diverged |")
@@ -56,8 +56,8 @@ def test_live_panel_shows_the_running_trial_and_epoch() -> None:
     stream = io.StringIO()
     progress = Progress("live-study", budget=None, timeout=None, direction="maximize", live=True, stream=stream)
     with progress:
-        progress.trial_started(4, {})
-        progress.epoch(4, 2, {"val_accuracy": 0.75, "loss": 0.5})
+        progress.on_trial_start(4, {})
+        progress.on_epoch(4, 2, {"val_accuracy": 0.75, "loss": 0.5})
         panel = progress._panel()
     assert "trial 4 running: epoch 2 done" in panel.renderable
     assert "val_accuracy=0.7500" in panel.renderable

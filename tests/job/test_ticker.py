@@ -21,9 +21,9 @@ def short_silence(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_a_long_trial_prints_its_epoch_pace_and_time_left() -> None:
     stream = io.StringIO()
     with Progress("s", budget=10, timeout=600, direction="maximize", live=False, stream=stream) as progress:
-        progress.trial_started(3, {})
+        progress.on_trial_start(3, {})
         time.sleep(0.2)
-        progress.epoch(3, 1, {"val_accuracy": 0.5})
+        progress.on_epoch(3, 1, {"val_accuracy": 0.5})
         time.sleep(1.0)  # a long second epoch: nothing happens, yet the log speaks
     lines = [line for line in stream.getvalue().splitlines() if "trial 3 running" in line]
     assert len(lines) >= 2
@@ -36,10 +36,10 @@ def test_no_status_lines_while_output_flows() -> None:
     stream = io.StringIO()
     with Progress("s", budget=10, timeout=None, direction="maximize", live=False, stream=stream) as progress:
         for number in range(7):
-            progress.trial_started(number, {})
+            progress.on_trial_start(number, {})
             time.sleep(0.1)
             trial = optuna.trial.create_trial(state=optuna.trial.TrialState.COMPLETE, value=0.5)
-            progress.trial_finished(None, trial)  # type: ignore[arg-type]
+            progress.on_trial_end(None, trial)  # type: ignore[arg-type]
     assert "running" not in stream.getvalue()  # a line every 0.1 s: the ticker had nothing to add
 
 

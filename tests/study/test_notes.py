@@ -13,7 +13,8 @@ from optuna.distributions import FloatDistribution
 from optuna.trial import TrialState
 from optuna_dashboard import get_note, save_note
 
-from automl.study.notes import with_trial_notes, write_missing_notes
+from automl.backends.callbacks import CallbackList, SearchCallback
+from automl.study.notes import TrialNotes, write_missing_notes
 from automl.study.record import RECORD_VERSION, StudyKey, TrialKey
 from automl.study.storage import open_storage
 
@@ -98,7 +99,12 @@ def test_backfill_writes_each_finished_trial_its_note_once(
 def test_search_hook_calls_the_callback_and_writes_the_note(automl_study: optuna.Study) -> None:
     trial = add_trial(automl_study, TrialState.COMPLETE, curves=OVERFIT)
     seen: list[int] = []
-    with_trial_notes(lambda study, t: seen.append(t.number))(automl_study, trial)
+
+    class Seen(SearchCallback):
+        def on_trial_end(self, study: optuna.Study, t: optuna.trial.FrozenTrial) -> None:
+            seen.append(t.number)
+
+    CallbackList([Seen(), TrialNotes()]).on_trial_end(automl_study, trial)
     assert seen == [0]
     assert "Diagnosis: overfitting" in note_of(automl_study, trial)
 
@@ -112,7 +118,7 @@ def test_a_note_that_cannot_be_written_costs_a_warning_not_the_search(
         datetime_complete=None, params={}, distributions={}, user_attrs={}, system_attrs={}, intermediate_values={},
     )  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="automl.study.notes"):
-        with_trial_notes(None)(automl_study, gone)
+        TrialNotes().on_trial_end(automl_study, gone)
     assert "trial 7: could not write its dashboard note" in caplog.text
     assert note_of(automl_study, trial) == ""
 

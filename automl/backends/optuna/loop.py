@@ -19,14 +19,16 @@ import socket
 import threading
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
 from automl.backends.base import Deadline, RunStats
+from automl.backends.callbacks import CallbackList, SearchCallback
 from automl.backends.optuna.objective import failure_text
+from automl.backends.store import BUDGET_STATES
 from automl.errors import SearchAborted
 from automl.job import interrupts
 from automl.study import optuna_compat as compat
@@ -35,16 +37,8 @@ from automl.study.storage import MAX_CONSECUTIVE_FAILURES, StudyLock
 
 log = logging.getLogger(__name__)
 
-# Trials that consume the study's budget. Failed ones do not: a dead worker's trial is re-run, and a run
-# of failures is stopped by the consecutive-failure cap instead.
-BUDGET_STATES = (TrialState.COMPLETE, TrialState.PRUNED)
-
 CLAIM_POLL_SECONDS = 2.0  # how often a worker with nothing to claim looks again
 _DONE, _WAIT = "done", "wait"
-
-
-def count_budget_trials(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=BUDGET_STATES))
 
 
 def _heartbeat_interval(storage: Any) -> int | None:
@@ -209,11 +203,13 @@ def run(
     *,
     budget: int | None,
     deadline: Deadline,
-    on_trial_end: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+    callbacks: Iterable[SearchCallback] = (),
     max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
 ) -> RunStats:
     """Run trials until the study holds ``budget`` finished trials or ``deadline`` passes (see "The loop" above
-    and :class:`automl.backends.base.Backend`). The objective stops a running trial at the deadline itself."""
+    and :class:`automl.backends.base.Executor`). The objective stops a running trial at the deadline itself and
+    calls the callbacks' ``on_trial_start`` and ``on_epoch``; this loop calls their ``on_trial_end``."""
+    hooks = CallbackList(callbacks)
     stats = RunStats()
     lock = StudyLock(compat.storage_of(study), study.study_name)
     waiting = False
@@ -250,8 +246,7 @@ def run(
         last = _run_trial(study, claim, objective, lock)
         stats.ran += 1
         stats.consecutive_failures = stats.consecutive_failures + 1 if last.state == TrialState.FAIL else 0
-        if on_trial_end is not None:
-            on_trial_end(study, last)
+        hooks.on_trial_end(study, last)
         if stats.consecutive_failures >= max_consecutive_failures:
             reason = last.user_attrs.get(TrialKey.FAIL_REASON, "unknown")
             raise SearchAborted(

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
 
 import optuna
 
 from automl.backends.base import Deadline, TrialRunner, TrialStopped
+from automl.backends.callbacks import CallbackList, SearchCallback
 from automl.errors import TrialFailed
 from automl.job import interrupts
 from automl.spaces import SearchSpace
-from automl.study.record import TrialKey, outcome_attrs
+from automl.study.record import StopReason, TrialKey, outcome_attrs
 
 
 def failure_text(exc: BaseException) -> str:
@@ -23,35 +22,29 @@ def failure_text(exc: BaseException) -> str:
 
 class OptunaReporter:
     """Relays each epoch to Optuna: the objective metric as an intermediate value (the pruners and the
-    dashboard read it), the whole curve set as a user attribute (the reports read it). After each epoch it
-    stops the trial if the pruner says so, the search's deadline has passed or the trial's own time is up."""
+    dashboard read it), the whole curve set as a user attribute (the reports read it). After each epoch it tells
+    the callbacks, then stops the trial if the pruner says so, the search's deadline has passed or the trial's own
+    time is up."""
 
-    def __init__(
-        self,
-        trial: optuna.Trial,
-        metric: str,
-        deadline: Deadline,
-        on_epoch: Callable[[int, int, dict[str, float]], None] | None,
-    ) -> None:
+    def __init__(self, trial: optuna.Trial, metric: str, deadline: Deadline, callbacks: SearchCallback) -> None:
         self.trial = trial
         self.metric = metric
         self.deadline = deadline
-        self.on_epoch = on_epoch
+        self.callbacks = callbacks
         self.curves: dict[str, list[float]] = {}
-        self.started = time.monotonic()
+        self.started = deadline.now()  # on the deadline's clock: the per-trial cap is measured from it
 
     def report(self, epoch: int, metrics: dict[str, float]) -> None:
         interrupts.check()  # an interrupt a library's callback swallowed during the epoch stops the trial here
         for key, value in metrics.items():
             self.curves.setdefault(key, []).append(value)
         self.trial.set_user_attr(TrialKey.CURVES, self.curves)
-        if self.on_epoch is not None:
-            self.on_epoch(self.trial.number, epoch, metrics)
+        self.callbacks.on_epoch(self.trial.number, epoch, metrics)
         if self.metric in metrics:
             self.trial.report(metrics[self.metric], epoch)
             if self.trial.should_prune():
                 self.trial.set_user_attr(TrialKey.PRUNED_AT_EPOCH, epoch)
-                self.trial.set_user_attr(TrialKey.PRUNE_REASON, "pruner")
+                self.trial.set_user_attr(TrialKey.PRUNE_REASON, StopReason.PRUNER.value)
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}: {self.metric}={metrics[self.metric]:.4f}")
         reason = self.deadline.stop_reason(self.started)
         if reason is not None:
@@ -64,30 +57,29 @@ def make_objective(
     runner: TrialRunner,
     deadline: Deadline,
     *,
-    on_trial_start: Callable[[int, dict[str, Any]], None] | None = None,
-    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    callbacks: Iterable[SearchCallback] = (),
 ) -> Callable[[optuna.Trial], float]:
     """The Optuna objective: the trial's record is written as it goes, so a killed worker leaves its curves."""
+    hooks = CallbackList(callbacks)
 
     def objective(trial: optuna.Trial) -> float:
         config = space.sample(trial)
         trial.set_user_attr(TrialKey.CONFIG, config)
-        if on_trial_start is not None:
-            on_trial_start(trial.number, config)
-        reporter = OptunaReporter(trial, metric, deadline, on_epoch)
+        hooks.on_trial_start(trial.number, config)
+        reporter = OptunaReporter(trial, metric, deadline, hooks)
         try:
             outcome = runner(config, reporter, trial.number)
         except KeyboardInterrupt:
             raise
         except optuna.TrialPruned:
             # What it trained is what the final stage's estimates learn from, pruned or not.
-            trial.set_user_attr(TrialKey.TRAIN_SECONDS, round(time.monotonic() - reporter.started, 3))
+            trial.set_user_attr(TrialKey.TRAIN_SECONDS, round(deadline.now() - reporter.started, 3))
             raise
         except TrialStopped as exc:
             trial.set_user_attr(TrialKey.PRUNED_AT_EPOCH, exc.epoch)
-            trial.set_user_attr(TrialKey.PRUNE_REASON, exc.reason)
+            trial.set_user_attr(TrialKey.PRUNE_REASON, StopReason(exc.reason).value)
             trial.set_user_attr(TrialKey.EPOCHS_TRAINED, exc.epoch)
-            trial.set_user_attr(TrialKey.TRAIN_SECONDS, round(time.monotonic() - reporter.started, 3))
+            trial.set_user_attr(TrialKey.TRAIN_SECONDS, round(deadline.now() - reporter.started, 3))
             raise optuna.TrialPruned(str(exc)) from None
         except TrialFailed as exc:
             trial.set_user_attr(TrialKey.FAIL_REASON, exc.reason)

@@ -14,16 +14,15 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
-from automl.backends.base import Backend, Deadline, RunStats, StudyContext, TrialEndHook, TrialRunner
-from automl.backends.optuna.factories import max_epochs
-from automl.backends.optuna.loop import count_budget_trials
-from automl.backends.optuna.study import open_study, update_settings
+from automl.backends.base import Deadline, Executor, RunStats, StudyContext, TrialRunner
+from automl.backends.callbacks import SearchCallback
+from automl.backends.factories import max_epochs
+from automl.backends.store import count_budget_trials
 from automl.errors import AutomlError, SearchAborted
-from automl.spaces import SearchSettings, SearchSpace
-from automl.study.record import StudyKey
+from automl.study.record import BackendName, StopReason
 from automl.study.storage import MAX_CONSECUTIVE_FAILURES, MAX_RETRY
 
 log = logging.getLogger(__name__)
@@ -43,13 +42,13 @@ _TUNE_ENV = {
 }
 
 
-class RayBackend(Backend):
-    """:class:`automl.backends.base.Backend` on Ray Tune. ``address``: None starts a local runtime sized to this
+class RayBackend(Executor):
+    """:class:`automl.backends.base.Executor` on Ray Tune. ``address``: None starts a local runtime sized to this
     machine, else ``auto`` or ``HOST:PORT`` joins a cluster; each trial takes ``cpus_per_trial`` CPUs, at most
     ``concurrency`` at a time (default: as many as the cluster's CPUs allow); a trial whose worker process dies is
     re-run up to ``max_retry`` times."""
 
-    name: ClassVar[str] = "ray"
+    name: ClassVar[BackendName] = BackendName.RAY
 
     def __init__(
         self,
@@ -67,28 +66,6 @@ class RayBackend(Backend):
         )
         self.max_retry = max_retry
 
-    def open_study(
-        self,
-        storage: Any,
-        name: str,
-        space: SearchSpace | None,
-        settings: SearchSettings | None,
-        *,
-        seed: int | None = None,
-        data_info: dict[str, Any] | None = None,
-        create: bool = True,
-    ) -> StudyContext:
-        context = open_study(storage, name, space, settings, seed=seed, data_info=data_info, create=create)
-        if context.created:
-            context.study.set_user_attr(StudyKey.BACKEND, self.name)
-        return context
-
-    def count_finished(self, study: Any) -> int:
-        return count_budget_trials(study)
-
-    def record_settings(self, study: Any, settings: SearchSettings) -> None:
-        update_settings(study, settings)
-
     def run(
         self,
         context: StudyContext,
@@ -96,11 +73,11 @@ class RayBackend(Backend):
         *,
         budget: int | None,
         deadline: Deadline,
-        on_trial_start: Callable[[int, dict[str, Any]], None] | None = None,
-        on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
-        on_trial_end: TrialEndHook | None = None,
+        callbacks: Iterable[SearchCallback] = (),
         max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
     ) -> RunStats:
+        """See :class:`~automl.backends.base.Executor`; the callbacks are called on this driver, as Tune's events
+        for the trials arrive."""
         from automl.backends.ray.cluster import connect, disconnect
         from automl.backends.ray.recovery import recover_lost_trials
         from automl.study.storage import StudyLock
@@ -116,17 +93,7 @@ class RayBackend(Backend):
         cluster = connect(self.address, self.cpus_per_trial)
         try:
             with _tune_environment():
-                searcher = self._fit(
-                    context,
-                    runner,
-                    cluster,
-                    budget,
-                    deadline,
-                    max_consecutive_failures,
-                    on_trial_start,
-                    on_epoch,
-                    on_trial_end,
-                )
+                searcher = self._fit(context, runner, cluster, budget, deadline, max_consecutive_failures, callbacks)
         finally:
             disconnect(cluster)
         stats.ran = searcher.ran
@@ -146,9 +113,7 @@ class RayBackend(Backend):
         budget: int | None,
         deadline: Deadline,
         max_consecutive_failures: int,
-        on_trial_start: Callable[[int, dict[str, Any]], None] | None,
-        on_epoch: Callable[[int, int, dict[str, float]], None] | None,
-        on_trial_end: TrialEndHook | None,
+        callbacks: Iterable[SearchCallback],
     ) -> Any:
         from ray import tune
 
@@ -164,9 +129,7 @@ class RayBackend(Backend):
             deadline=deadline,
             stopper=stopper,
             max_consecutive_failures=max_consecutive_failures,
-            on_trial_start=on_trial_start,
-            on_epoch=on_epoch,
-            on_trial_end=on_trial_end,
+            callbacks=callbacks,
         )
         concurrency = self.concurrency or max(1, int(cluster.cpus // self.cpus_per_trial))
         # The runner (with the dataset in it) goes into Ray's object store once, not into every trial's config.
@@ -219,7 +182,7 @@ class RayBackend(Backend):
             searcher.close("the search stopped with an error", interrupted=True)
             raise
         finally:
-            searcher.close("time budget")
+            searcher.close(StopReason.TIME_BUDGET)
             shutil.rmtree(results_dir, ignore_errors=True)
         return searcher
 

@@ -24,7 +24,7 @@ import logging
 import os
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,15 +33,16 @@ from optuna.trial import TrialState
 from ray.tune import Callback, Stopper
 from ray.tune.search import Searcher
 
-from automl.backends.base import Deadline, StudyContext, TrialEndHook
-from automl.backends.optuna.loop import BUDGET_STATES
+import automl.backends.ray.trainable as keys
+from automl.backends.base import Deadline, StudyContext
+from automl.backends.callbacks import CallbackList, SearchCallback
 from automl.backends.optuna.objective import failure_text
-from automl.backends.ray import trainable as keys
 from automl.backends.ray.recovery import DRIVER_KEY, this_driver
 from automl.backends.ray.schedulers import mode_of
+from automl.backends.store import BUDGET_STATES
 from automl.models.base import TrialOutcome
 from automl.study import optuna_compat as compat
-from automl.study.record import TrialKey, is_finite_number, outcome_attrs
+from automl.study.record import StopReason, TrialKey, is_finite_number, outcome_attrs
 from automl.study.storage import StudyLock
 
 log = logging.getLogger(__name__)
@@ -65,16 +66,16 @@ class DeadlineStopper(Stopper):
 
     def __init__(self, deadline: Deadline) -> None:
         self.deadline = deadline
-        self.reasons: dict[str, str] = {}
+        self.reasons: dict[str, StopReason] = {}
 
     def __call__(self, trial_id: str, result: dict[str, Any]) -> bool:
         if keys.OUTCOME in result or keys.FAILED in result or not result.get(keys.EPOCH):
             return False  # the trial is ending by itself: let its outcome arrive
         reason = None
         if self.deadline.passed():
-            reason = "time budget"
+            reason = StopReason.TIME_BUDGET
         elif (cap := self.deadline.max_trial_seconds) is not None and float(result.get("time_total_s") or 0) >= cap:
-            reason = "trial time cap"
+            reason = StopReason.TRIAL_TIME_CAP
         if reason is None:
             return False
         self.reasons[trial_id] = reason
@@ -133,9 +134,7 @@ class StudySearcher(Searcher):
         deadline: Deadline,
         stopper: DeadlineStopper,
         max_consecutive_failures: int,
-        on_trial_start: Callable[[int, dict[str, Any]], None] | None = None,
-        on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
-        on_trial_end: TrialEndHook | None = None,
+        callbacks: Iterable[SearchCallback] = (),
     ) -> None:
         super().__init__(metric=context.settings.metric, mode=mode_of(context.settings))
         self.study: optuna.Study = context.study
@@ -144,9 +143,7 @@ class StudySearcher(Searcher):
         self.deadline = deadline
         self.stopper = stopper
         self.max_consecutive_failures = max_consecutive_failures
-        self.on_trial_start = on_trial_start
-        self.on_epoch = on_epoch
-        self.on_trial_end = on_trial_end
+        self.callbacks = CallbackList(callbacks)
         self.live: dict[str, LiveTrial] = {}
         self.tune_trials: dict[str, Any] = {}  # Tune's Trial objects, from TrialEvents: their errors
         self.driver = this_driver()
@@ -213,7 +210,7 @@ class StudySearcher(Searcher):
         elif result and keys.FAILED in result:
             self._fail(live, str(result[keys.FAILED]))
         else:
-            self._stopped(live, self.stopper.reasons.pop(trial_id, "scheduler"))
+            self._stopped(live, self.stopper.reasons.pop(trial_id, StopReason.SCHEDULER))
 
     # ---- retries and the end of the run ----------------------------------------------------------------------
 
@@ -254,8 +251,7 @@ class StudySearcher(Searcher):
             trial.set_user_attr(TrialKey.CONFIG, config)
             trial.set_user_attr(TrialKey.TUNE_TRIAL_ID, tune_id)
         self.live[tune_id] = LiveTrial(trial, tune_id)
-        if self.on_trial_start is not None:
-            self.on_trial_start(trial.number, config)
+        self.callbacks.on_trial_start(trial.number, config)
 
     def _record_epoch(self, live: LiveTrial, result: dict[str, Any]) -> None:
         """One epoch: its objective value goes to the study now (the dashboard and a resume see it); the curves
@@ -277,8 +273,7 @@ class StudySearcher(Searcher):
         objective = metrics.get(self.metric or "")
         if objective is not None and is_finite_number(objective):
             trial.report(float(objective), epoch)
-        if self.on_epoch is not None:
-            self.on_epoch(trial.number, epoch, metrics)
+        self.callbacks.on_epoch(trial.number, epoch, metrics)
 
     def _complete(self, live: LiveTrial, outcome: dict[str, Any]) -> None:
         result = TrialOutcome(**outcome)
@@ -290,7 +285,7 @@ class StudySearcher(Searcher):
     def _stopped(self, live: LiveTrial, reason: str) -> None:
         attrs = {
             TrialKey.PRUNED_AT_EPOCH: live.epoch,
-            TrialKey.PRUNE_REASON: reason,
+            TrialKey.PRUNE_REASON: str(reason),
             TrialKey.EPOCHS_TRAINED: live.epoch,
         }
         if live.epoch == 0:
@@ -334,8 +329,7 @@ class StudySearcher(Searcher):
         self.consecutive_failures = self.consecutive_failures + 1 if frozen.state == TrialState.FAIL else 0
         if self.consecutive_failures >= self.max_consecutive_failures and self.aborted is None:
             self.aborted = frozen.user_attrs.get(TrialKey.FAIL_REASON, "unknown")
-        if self.on_trial_end is not None:
-            self.on_trial_end(self.study, frozen)
+        self.callbacks.on_trial_end(self.study, frozen)
         return frozen
 
 

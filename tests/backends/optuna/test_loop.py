@@ -14,6 +14,7 @@ import pytest
 from support import FIXTURES
 
 from automl.backends.base import Deadline
+from automl.backends.callbacks import SearchCallback
 from automl.backends.optuna import make_objective, run
 from automl.errors import SearchAborted
 from automl.models import TrialOutcome
@@ -120,14 +121,15 @@ def test_an_interrupt_a_callback_swallowed_still_stops_the_trial_at_the_next_epo
     space = slow_space(0.0, 10)
     study = optuna.create_study(direction="maximize")
 
-    def swallow_an_interrupt(number: int, epoch: int, metrics: dict[str, float]) -> None:
-        if epoch == 2:
-            # As Python does inside a weakref or GC callback: the KeyboardInterrupt is printed and lost.
-            with contextlib.suppress(KeyboardInterrupt):
-                interrupts.handle_signal(2, None)
+    class SwallowAnInterrupt(SearchCallback):
+        def on_epoch(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
+            if epoch == 2:
+                # As Python does inside a weakref or GC callback: the KeyboardInterrupt is printed and lost.
+                with contextlib.suppress(KeyboardInterrupt):
+                    interrupts.handle_signal(2, None)
 
     objective = make_objective(
-        space, "val_accuracy", synthetic_runner(space), Deadline(), on_epoch=swallow_an_interrupt
+        space, "val_accuracy", synthetic_runner(space), Deadline(), callbacks=[SwallowAnInterrupt()]
     )
     try:
         with pytest.raises(KeyboardInterrupt):

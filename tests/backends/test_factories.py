@@ -1,4 +1,4 @@
-"""The Optuna backend's samplers and pruners follow the space's settings."""
+"""The study's samplers and pruners follow the space's settings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import optuna
 import pytest
 from support import FIXTURES
 
-from automl.backends.optuna import factories as backend
+from automl.backends import factories as backend
 from automl.spaces import SearchSettings, load_space
 
 

@@ -1,4 +1,5 @@
-"""Optuna samplers and pruners from a space's settings."""
+"""Optuna samplers and pruners from a space's settings: the study's, whichever engine runs its trials (the Optuna
+backend asks the study for each trial, and so does Ray Tune's searcher)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,124 @@
+"""The job clock and the search's deadline, driven by a fake clock: the reserve for the final stage grows with the
+first trial's pace and then follows the best trial, and the deadline stops trials for the right reason."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from automl.backends.base import Deadline
+from automl.job.clock import INITIAL_RESERVE_SHARE, REPORT_SECONDS, JobClock
+from automl.job.plan import FinalStageEstimate
+from automl.study.record import StopReason
+
+
+class FakeClock:
+    """Seconds that pass only when a test says so."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class FixedEstimate:
+    """A final stage that needs ``study_seconds`` once a trial has finished; ``None`` before."""
+
+    def __init__(self, study_seconds: float | None) -> None:
+        self.study_seconds = study_seconds
+
+    def from_pace(self, per_epoch: float, epochs: int, members: int | None = None) -> float:
+        return per_epoch * epochs * (members or 3)
+
+    def from_study(self, study: Any) -> float | None:
+        return self.study_seconds
+
+
+def test_before_any_trial_finishes_the_running_trials_pace_grows_the_reserve() -> None:
+    now = FakeClock(1000.0)
+    estimate = FinalStageEstimate(train_size=100, final_size=125, members=3, baseline_epochs=None)
+    clock = JobClock.start(
+        now(), timeout=None, time_budget=600, max_trial_seconds=None, estimate=estimate, monotonic=now
+    )
+    assert clock.deadline.reserve == pytest.approx(90)  # 15% held back before anything is measured
+    clock.on_trial_start(0, {})
+    now.advance(80.0)  # the first trial has run 80 s: 4 epochs of 20 s on the search's data
+    clock.on_epoch(0, 4, {})
+    # one member retrained for its 4 epochs at 25 s (125/100 of the data), with the planner's margin, plus one
+    # epoch at the search's pace, which a trial still running at the deadline may overrun by
+    assert clock.deadline.reserve == pytest.approx(4 * 25 / 0.9 + 20 + REPORT_SECONDS)
+    assert clock.deadline.search_ends == pytest.approx(clock.deadline.job_ends - clock.deadline.reserve)
+    assert clock.search_seconds() == pytest.approx(600 - 80 - clock.deadline.reserve)
+
+
+def test_a_finished_trial_sets_the_reserve_and_the_pace_no_longer_moves_it() -> None:
+    now = FakeClock(0.0)
+    clock = JobClock.start(
+        now(), timeout=None, time_budget=1000, max_trial_seconds=None, estimate=FixedEstimate(50.0), monotonic=now
+    )
+    assert clock.deadline.reserve == pytest.approx(INITIAL_RESERVE_SHARE * 1000)
+    clock.on_trial_start(0, {})
+    now.advance(10.0)
+    clock.on_trial_end(None, None)  # the estimate reads the study; this one needs none
+    assert clock.deadline.reserve == pytest.approx(50.0 + REPORT_SECONDS)  # lower than the initial share: measured
+    clock.on_trial_start(1, {})
+    now.advance(500.0)  # a slow second trial's pace: ignored now that a finished trial speaks for the winner
+    clock.on_epoch(1, 1, {})
+    assert clock.deadline.reserve == pytest.approx(50.0 + REPORT_SECONDS)
+    assert clock.final_seconds() == pytest.approx(1000 - 510 - REPORT_SECONDS)
+
+
+def test_without_a_job_budget_the_clock_holds_no_reserve() -> None:
+    now = FakeClock(0.0)
+    clock = JobClock.start(
+        now(), timeout=60, time_budget=None, max_trial_seconds=None, estimate=FixedEstimate(50.0), monotonic=now
+    )
+    clock.on_trial_start(0, {})
+    now.advance(30.0)
+    clock.on_epoch(0, 1, {})
+    clock.on_trial_end(None, None)
+    assert clock.deadline.reserve == 0.0
+    assert clock.final_seconds() is None and clock.job_ends_unix() is None
+    assert clock.search_seconds() == pytest.approx(30.0)
+
+
+def test_a_joining_worker_ends_the_job_at_the_same_wall_clock_time() -> None:
+    now, wall = FakeClock(500.0), FakeClock(1_700_000_000.0)
+    clock = JobClock.joining(
+        job_ends_unix=wall() + 120, timeout=None, max_trial_seconds=None, estimate=FixedEstimate(None),
+        monotonic=now, wall=wall,
+    )  # fmt: skip
+    assert clock.deadline.job_ends == pytest.approx(620.0)  # on this process's monotonic clock
+    now.advance(20.0)
+    wall.advance(20.0)
+    assert clock.job_ends_unix() == pytest.approx(1_700_000_120.0)
+    assert clock.search_seconds() == pytest.approx(100.0)  # a joining worker holds no reserve of its own
+
+
+def test_the_deadline_says_why_a_trial_stops() -> None:
+    now = FakeClock(0.0)
+    deadline = Deadline.after(100.0, max_trial_seconds=30.0, clock=now)
+    trial_started = deadline.now()
+    now.advance(29.0)
+    assert deadline.stop_reason(trial_started) is None
+    assert deadline.remaining() == pytest.approx(71.0)
+    now.advance(1.0)
+    assert deadline.stop_reason(trial_started) == StopReason.TRIAL_TIME_CAP == "trial time cap"
+    assert not deadline.passed()
+    now.advance(70.0)
+    assert deadline.passed()
+    assert deadline.stop_reason(deadline.now()) == StopReason.TIME_BUDGET == "time budget"  # before any trial cap
+
+
+def test_a_growing_reserve_brings_the_search_end_forward() -> None:
+    now = FakeClock(0.0)
+    assert Deadline(timeout_ends=300.0, job_ends=400.0, reserve=50.0, clock=now).search_ends == 300.0  # the timeout
+    deadline = Deadline(timeout_ends=300.0, job_ends=400.0, reserve=150.0, clock=now)
+    assert deadline.search_ends == 250.0  # the job's end less the final stage's time comes first
+    now.advance(250.0)
+    assert deadline.passed() and deadline.remaining() == 0.0
