@@ -39,6 +39,9 @@ _SEARCH_KEYS = {
     "patience",
     "warm_start",
     "backend",
+    "min_epochs",
+    "reduction_factor",
+    "keep_models",
 }
 _KEYS_BY_TYPE = {
     "float": {"type", "low", "high", "log", "step", "when"},
@@ -220,6 +223,11 @@ def _parse_settings(raw: Any, fail: Any) -> SearchSettings:
     patience = raw.get("patience", defaults.patience)
     if not _is_int(patience) or patience < 1:
         raise fail("search.patience", f"must be an integer >= 1, got {patience!r}")
+    for key, minimum in (("min_epochs", 1), ("reduction_factor", 2), ("keep_models", 0)):
+        value = raw.get(key, getattr(defaults, key))
+        if not _is_int(value) or value < minimum:
+            raise fail(f"search.{key}", f"must be an integer >= {minimum}, got {value!r}")
+        values[key] = value
     warm_start = raw.get("warm_start") or []
     if not isinstance(warm_start, list) or not all(isinstance(c, dict) for c in warm_start):
         raise fail("search.warm_start", f"must be a list of mappings from parameter to value, got {warm_start!r}")

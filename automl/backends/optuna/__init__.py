@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 import optuna
 
 from automl.backends.base import Backend, Deadline, RunStats, StudyContext, TrialEndHook, TrialRunner
-from automl.backends.optuna.factories import make_pruner, make_sampler
+from automl.backends.optuna.factories import fidelity_ladder, make_pruner, make_sampler
 from automl.backends.optuna.loop import BUDGET_STATES, count_budget_trials, fail_dead_trials, run
 from automl.backends.optuna.objective import OptunaReporter, make_objective
 from automl.backends.optuna.study import open_study, stored_settings, update_settings
@@ -70,6 +70,7 @@ class OptunaBackend(Backend):
             deadline,
             on_trial_start=on_trial_start,
             on_epoch=on_epoch,
+            rungs=fidelity_ladder(context.settings, context.space),
         )
         return run(
             context.study,

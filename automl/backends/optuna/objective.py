@@ -32,8 +32,11 @@ class OptunaReporter:
         metric: str,
         deadline: Deadline,
         on_epoch: Callable[[int, int, dict[str, float]], None] | None,
+        rungs: tuple[int, ...] = (),
     ) -> None:
         self.trial = trial
+        self.rungs = rungs  # the fidelity ladder: the last rung reached is recorded as TrialKey.RUNG
+        self.warm_start = trial.user_attrs.get(TrialKey.WARM_START) is True
         self.metric = metric
         self.deadline = deadline
         self.on_epoch = on_epoch
@@ -47,9 +50,11 @@ class OptunaReporter:
         self.trial.set_user_attr(TrialKey.CURVES, self.curves)
         if self.on_epoch is not None:
             self.on_epoch(self.trial.number, epoch, metrics)
+        if epoch in self.rungs:
+            self.trial.set_user_attr(TrialKey.RUNG, self.rungs.index(epoch))
         if self.metric in metrics:
             self.trial.report(metrics[self.metric], epoch)
-            if self.trial.should_prune():
+            if not self.warm_start and self.trial.should_prune():
                 self.trial.set_user_attr(TrialKey.PRUNED_AT_EPOCH, epoch)
                 self.trial.set_user_attr(TrialKey.PRUNE_REASON, "pruner")
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}: {self.metric}={metrics[self.metric]:.4f}")
@@ -66,6 +71,7 @@ def make_objective(
     *,
     on_trial_start: Callable[[int, dict[str, Any]], None] | None = None,
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    rungs: tuple[int, ...] = (),
 ) -> Callable[[optuna.Trial], float]:
     """The Optuna objective: the trial's record is written as it goes, so a killed worker leaves its curves."""
 
@@ -74,7 +80,7 @@ def make_objective(
         trial.set_user_attr(TrialKey.CONFIG, config)
         if on_trial_start is not None:
             on_trial_start(trial.number, config)
-        reporter = OptunaReporter(trial, metric, deadline, on_epoch)
+        reporter = OptunaReporter(trial, metric, deadline, on_epoch, rungs)
         try:
             outcome = runner(config, reporter, trial.number)
         except KeyboardInterrupt:
@@ -97,6 +103,8 @@ def make_objective(
             raise
         for key, value in outcome_attrs(outcome).items():
             trial.set_user_attr(key, value)
+        if rungs:  # completed: the top rung, however early its own early stopping ended it
+            trial.set_user_attr(TrialKey.RUNG, len(rungs) - 1)
         return outcome.value
 
     return objective

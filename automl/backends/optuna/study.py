@@ -9,10 +9,10 @@ from typing import Any
 import optuna
 
 from automl.backends.base import StudyContext
-from automl.backends.optuna.factories import make_pruner, make_sampler, max_epochs
+from automl.backends.optuna.factories import fidelity_ladder, make_pruner, make_sampler, max_epochs
 from automl.errors import StorageError
 from automl.spaces import SearchSettings, SearchSpace, parse_settings, parse_space
-from automl.study.record import RECORD_VERSION, StudyKey
+from automl.study.record import RECORD_VERSION, StudyKey, TrialKey
 from automl.study.storage import redact
 from automl.study.study_record import check_version
 
@@ -89,12 +89,14 @@ def open_study(
         StudyKey.SPACE_FINGERPRINT: space.fingerprint(),
         StudyKey.SETTINGS: settings.to_dict(),
         StudyKey.SEED: seed,
+        StudyKey.RUNGS: list(fidelity_ladder(settings, space)),
         **(data_info or {}),
     }
     for key, value in attrs.items():
         study.set_user_attr(key, value)
     for config in settings.warm_start:
-        study.enqueue_trial(dict(config), skip_if_exists=True)
+        # marked, so that the pruner never stops them early: they enter at the top rung
+        study.enqueue_trial(dict(config), user_attrs={TrialKey.WARM_START: True}, skip_if_exists=True)
     return StudyContext(study, space, settings, created=True)
 
 
