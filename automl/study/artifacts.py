@@ -95,8 +95,11 @@ def kept_models(study: Any, maximize: bool | None = None) -> list[KeptModel]:
             with contextlib.suppress(KeyError, TypeError, ValueError):
                 found.append(
                     KeptModel(
-                        int(entry["trial"]), float(entry["value"]), str(entry["family"]),
-                        str(entry["artifact_id"]), str(entry["file"]),
+                        int(entry["trial"]),
+                        float(entry["value"]),
+                        str(entry["family"]),
+                        str(entry["artifact_id"]),
+                        str(entry["file"]),
                     )  # fmt: skip
                 )
     if maximize is None:
@@ -164,4 +167,3 @@ class ModelKeeper:
             except Exception as exc:  # already gone (another worker trimmed it): nothing to do
                 log.debug("kept model of trial %d: %s", kept.trial, exc)
         return [k.trial for k in dropped]
-
