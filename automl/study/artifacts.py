@@ -7,8 +7,8 @@ Registration is the commit: a worker killed while saving or uploading leaves at 
 nothing reads (export, the final stage and the report only follow registered entries). A registered model that
 drops out of the best K is unregistered first (its attribute set to None), then removed from the store.
 
-The store is a folder beside the study's storage by default (``<db>.artifacts/`` for SQLite, ``automl_artifacts/``
-in the working directory for a database server); ``AUTOML_ARTIFACTS`` names another folder, or an ``s3://bucket/
+The store is a folder beside the study's storage by default (``<db>.artifacts/`` for SQLite, ``$AUTOML_HOME/artifacts/<database>/``
+for a database server); ``AUTOML_ARTIFACTS`` names another folder, or an ``s3://bucket/
 prefix`` URL for Optuna's Boto3 store. The location is recorded in the study (``artifact_store``) so that every
 reader finds it.
 """
@@ -55,7 +55,19 @@ def default_location(storage_url: str) -> str:
         path = Path(storage_url[len("sqlite:///") :])
         if str(path) not in ("", ":memory:"):
             return str(path.with_name(path.name + ".artifacts"))
-    return str(Path("automl_artifacts").resolve())
+    # A database server: a folder under AUTOML_HOME named after the database, never the working directory (a run
+    # from a source tree would leave models in it). Workers on other machines need AUTOML_ARTIFACTS (shared).
+    from sqlalchemy.engine import make_url
+
+    from automl.study.storage import automl_home
+
+    try:
+        url = make_url(storage_url)
+        name = f"{url.get_backend_name()}-{url.host or 'local'}-{url.database or 'default'}"
+    except Exception:  # an unparsable URL (in-memory storages have none): one shared folder
+        name = "other"
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    return str(automl_home() / "artifacts" / safe)
 
 
 def open_store(location: str) -> Any:
