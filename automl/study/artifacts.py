@@ -7,8 +7,8 @@ Registration is the commit: a worker killed while saving or uploading leaves at 
 nothing reads (export, the final stage and the report only follow registered entries). A registered model that
 drops out of the best K is unregistered first (its attribute set to None), then removed from the store.
 
-The store is a folder beside the study's storage by default (``<db>.artifacts/`` for SQLite, ``$AUTOML_HOME/artifacts/<database>/``
-for a database server); ``AUTOML_ARTIFACTS`` names another folder, or an ``s3://bucket/
+The store is a folder beside the study's storage by default (``<db>.artifacts/`` for SQLite,
+``$AUTOML_HOME/artifacts/<database>/`` for a database server); ``AUTOML_ARTIFACTS`` names another folder, or an ``s3://bucket/
 prefix`` URL for Optuna's Boto3 store. The location is recorded in the study (``artifact_store``) so that every
 reader finds it.
 """
@@ -46,8 +46,8 @@ class KeptModel:
 
 
 def default_location(storage_url: str) -> str:
-    """The store beside ``storage_url``: ``AUTOML_ARTIFACTS``, else a folder next to a SQLite file, else one in the
-    working directory."""
+    """The store beside ``storage_url``: ``AUTOML_ARTIFACTS``, else a folder next to a SQLite file, else one under
+    ``AUTOML_HOME`` named after the database."""
     chosen = os.environ.get("AUTOML_ARTIFACTS")
     if chosen:
         return chosen
