@@ -259,6 +259,7 @@ def _conclude(
         ) from None
     out_dir = reports_dir / study.study_name
     final = None
+    searched = time.monotonic() - clock.started  # data loading, setup and searching
     if finish:
         with StepLog("final", live=live, quiet=quiet) as steps:
             final = finalize(
@@ -276,14 +277,19 @@ def _conclude(
         "timeout_seconds": settings.timeout,
         "time_budget_seconds": settings.time_budget,
     }
-    elapsed = time.monotonic() - clock.started
-    data = summary_data(study, final, storage=url, elapsed=elapsed, budget=budget)
+    finished = time.monotonic()
+    split = {"searching": searched, "final stage": finished - clock.started - searched}
+    data = summary_data(study, final, storage=url, elapsed=finished - clock.started, budget=budget, split=split)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.md").write_text(render_summary_md(data))
     try:  # the results are already safe in the study: a failing report must not hide them
         write_report(study, out_dir, storage=url)
     except AutomlError as exc:
         log.warning("report: not written (%s); retry: automl report %s", exc, study.study_name)
+    # written again with the report's own time, so the split covers the whole job
+    split["report"] = time.monotonic() - finished
+    data = summary_data(study, final, storage=url, elapsed=time.monotonic() - clock.started, budget=budget, split=split)
+    (out_dir / "summary.md").write_text(render_summary_md(data))
     counts = dict.fromkeys(STATES, 0)
     for trial in study.get_trials(deepcopy=False):
         state = read_trial(trial).state.lower()

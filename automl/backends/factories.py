@@ -30,11 +30,26 @@ def make_pruner(settings: SearchSettings, max_epochs: int) -> optuna.pruners.Bas
     if settings.pruner == "median":
         # Gentle on purpose: aggressive pruning picks lucky early starters and inflates the winner's score.
         return optuna.pruners.MedianPruner(n_startup_trials=8, n_warmup_steps=4)
+    if settings.pruner == "asha":
+        # The fidelity ladder (automl.study.record.ladder): a trial is stopped at a rung unless it is in the best
+        # 1/reduction_factor of the trials that reached it. Warm starts never ask (see OptunaReporter).
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=settings.min_epochs, reduction_factor=settings.reduction_factor, min_early_stopping_rate=0
+        )
     if settings.pruner == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner(min_resource=2)
     if settings.pruner == "hyperband":
         return optuna.pruners.HyperbandPruner(min_resource=2, max_resource=max(max_epochs, 3))
     return optuna.pruners.NopPruner()
+
+
+def fidelity_ladder(settings: SearchSettings, space: SearchSpace) -> tuple[int, ...]:
+    """The rungs in epochs the asha pruner stops trials at, the space's epochs last; empty for other pruners."""
+    from automl.study.record import ladder
+
+    if settings.pruner != "asha":
+        return ()
+    return ladder(settings.min_epochs, settings.reduction_factor, max_epochs(space))
 
 
 def max_epochs(space: SearchSpace) -> int:

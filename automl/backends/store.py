@@ -16,11 +16,11 @@ import optuna
 from optuna.trial import TrialState
 
 from automl.backends.base import StudyContext
-from automl.backends.factories import make_pruner, make_sampler, max_epochs
+from automl.backends.factories import fidelity_ladder, make_pruner, make_sampler, max_epochs
 from automl.errors import StorageError
 from automl.spaces import SearchSettings, SearchSpace, parse_settings, parse_space
 from automl.study.optuna_compat import unwrapped
-from automl.study.record import RECORD_VERSION, BackendName, StudyKey
+from automl.study.record import RECORD_VERSION, BackendName, StudyKey, TrialKey
 from automl.study.storage import redact
 from automl.study.study_record import check_version
 
@@ -126,12 +126,14 @@ class StudyStore:
             StudyKey.SPACE_FINGERPRINT: space.fingerprint(),
             StudyKey.SETTINGS: settings.to_dict(),
             StudyKey.SEED: seed,
+            StudyKey.RUNGS: list(fidelity_ladder(settings, space)),
             **(data_info or {}),
         }
         for key, value in attrs.items():
             study.set_user_attr(key, value)
         for config in settings.warm_start:
-            study.enqueue_trial(dict(config), skip_if_exists=True)
+            # marked, so that the pruner never stops them early: they enter at the top rung
+            study.enqueue_trial(dict(config), user_attrs={TrialKey.WARM_START: True}, skip_if_exists=True)
         return StudyContext(study, space, settings, created=True)
 
     def count_finished(self, study: optuna.Study) -> int:

@@ -10,6 +10,7 @@ the time the job has left; the plan and what it cost are recorded with the resul
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,15 +22,19 @@ from automl.analysis.intervals import mean_interval
 from automl.errors import AutomlError
 from automl.job.plan import (
     DEFAULT_MEMBERS,
+    REUSE_SECONDS,
+    FinalPlan,
     best_reported_epoch,
     best_trial,
     plan_final,
+    reuse_or_retrain,
     seconds_per_epoch,
     winner_value,
 )
 from automl.models.base import ModelFamily, Reference
 from automl.models.registry import get_family
 from automl.spaces import SearchSpace, parse_space
+from automl.study.artifacts import fetch
 from automl.study.record import StudyKey, held_out_metric, read_trial
 from automl.study.study_record import FinalRecord, read_study
 
@@ -49,6 +54,20 @@ def study_space(study: Any) -> SearchSpace:
             "retrain its winner; run the search with automl"
         )
     return parse_space(raw, source=f"study {study.study_name}")
+
+
+def _kept_of_family(study: Any, family_name: str, members: int) -> list[Any]:
+    """The best kept models (at most ``members``) that ``family_name`` saved: one family's can be combined."""
+    from automl.study.artifacts import kept_models
+
+    return [k for k in kept_models(study) if k.family == family_name][: max(1, members)]
+
+
+def _reuse_plan(full: FinalPlan, kept: int, epochs: int, time_left: float | None) -> FinalPlan:
+    """The plan when the kept models are reused: no retraining; the baseline (a small model, held for in the
+    search's reserve) unless almost nothing is left."""
+    baseline = full.baseline and (time_left is None or time_left >= REUSE_SECONDS)
+    return FinalPlan(kept, epochs, baseline, 0.0, full.seconds_for_baseline if baseline else None, "")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -130,24 +149,36 @@ def finalize(
     reference = baseline_family(space, family_name)
     epochs = family.epochs_for_final(config, winner_record.best_epoch or best_reported_epoch(winner_record, record))
     final_size = len(data.y_train) + len(data.y_val)
-    plan = plan_final(
-        members=max(1, min(members, family.max_members or members)),
-        epochs=epochs,
+    planned: dict[str, Any] = {
+        "members": max(1, min(members, family.max_members or members)),
+        "epochs": epochs,
         # a cross-validated trial trained every fold: its time per epoch covers cv_folds fits
-        per_epoch=seconds_per_epoch(
+        "per_epoch": seconds_per_epoch(
             winner_record, len(data.y_train) * max(1, getattr(data, "cv_folds", 0)), final_size
         ),
-        baseline_epochs=baseline_epochs(reference, str(getattr(data, "task", "classification"))),
-        time_left=time_left,
-    )
-    if plan.note:
-        say(plan.note)
+        "baseline_epochs": baseline_epochs(reference, str(getattr(data, "task", "classification"))),
+    }
+    plan = plan_final(**planned, time_left=time_left)
+    kept = _kept_of_family(study, family_name, planned["members"])
+    reuse, why = reuse_or_retrain(plan, len(kept), time_left)
     family.configure_threads(None)
-    fitted = []
-    for i in range(plan.members):
-        label = f"member {i + 1} of {plan.members}"
-        say(f"retraining {label} ({plan.epochs} epochs on {final_size} examples)")
-        fitted.append(family.fit_final(config, data, plan.epochs, seed + i, _EpochRelay(on_epoch, label, plan.epochs)))
+    fitted: list[Any] = []
+    if reuse:
+        full = plan_final(**planned, time_left=None)
+        plan = _reuse_plan(full, len(kept), winner_record.best_epoch or plan.epochs, time_left)
+        say(why)
+        with tempfile.TemporaryDirectory(prefix="automl-kept-") as folder:
+            for i, entry in enumerate(kept):
+                say(f"loading the kept model of trial {entry.trial} ({i + 1} of {len(kept)})")
+                fitted.append(family.load(fetch(study, entry, Path(folder) / str(entry.trial))))
+    else:
+        if plan.note:
+            say(plan.note)
+        for i in range(plan.members):
+            label = f"member {i + 1} of {plan.members}"
+            say(f"retraining {label} ({plan.epochs} epochs on {final_size} examples)")
+            relay = _EpochRelay(on_epoch, label, plan.epochs)
+            fitted.append(family.fit_final(config, data, plan.epochs, seed + i, relay))
     test_metric = held_out_metric(record.metric)
     member_values = [family.evaluate(m, data.x_test, data.y_test).metrics.get(test_metric) for m in fitted]
     model = family.ensemble(fitted)
@@ -204,7 +235,13 @@ def finalize(
         config_path=str(config_path),
         member_test_values=tuple(float(v) for v in member_values if v is not None),
         references=tuple(references),
-        final_stage={**plan.to_dict(), "seconds": round(time.monotonic() - started, 1)},
+        final_stage={
+            **plan.to_dict(),
+            "mode": "reuse" if reuse else "retrain",
+            "why": why,
+            "kept_trials": [k.trial for k in kept] if reuse else [],
+            "seconds": round(time.monotonic() - started, 1),
+        },
     )
     study.set_user_attr(StudyKey.FINAL, final.to_dict())
     return final

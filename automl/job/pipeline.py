@@ -131,16 +131,33 @@ def make_runner(
     direction: str,
     patience: int,
     seed: int,
+    keeper: Any = None,
 ) -> TrialRunner:
-    """Train a sampled configuration with the family it names, seeded by the trial number."""
+    """Train a sampled configuration with the family it names, seeded by the trial number. With a ``keeper``
+    (:class:`automl.study.artifacts.ModelKeeper`) the trained model is offered to it before the trial is told."""
 
     def runner(config: dict[str, Any], reporter: Reporter, number: int) -> TrialOutcome:
         family_name, own = space.family_of(config)
-        return families[family_name].train(
+        outcome = families[family_name].train(
             own, dataset, reporter, metric=metric, direction=direction, patience=patience, seed=seed + number
         )
+        if keeper is not None and outcome.model is not None:
+            keeper.offer(number, float(outcome.value), families[family_name], outcome.model)
+        outcome.model = None  # the study records the outcome; the model itself is kept only by the keeper
+        return outcome
 
     return runner
+
+
+def model_keeper(backend: Executor, context: StudyContext) -> Any:
+    """The keeper of the best ``search.keep_models`` trials' models (None: keep none, or an engine whose trials
+    train in other processes)."""
+    from automl.study.artifacts import ModelKeeper
+
+    keep = int(getattr(context.settings, "keep_models", 0) or 0)
+    if keep < 1 or backend.name != BackendName.OPTUNA:
+        return None
+    return ModelKeeper(context.study, keep, context.settings.direction == "maximize")
 
 
 def run_trials(
@@ -169,6 +186,7 @@ def run_trials(
         direction=settings.direction,
         patience=settings.patience,
         seed=seed,
+        keeper=model_keeper(backend, context),
     )
     hooks = CallbackList([*callbacks, TrialNotes()])
     stats = backend.run(
@@ -199,7 +217,12 @@ def job_clock(
     base = baseline_family(space, space.families[0])
     # families that retrain one member (scikit-learn's) need no reserve for three
     members = max(min(members, get_family(name).max_members or members) for name in space.families)
-    estimate = final_stage_estimator(dataset, members, baseline_epochs(base, str(getattr(dataset, "task", ""))))
+    estimate = final_stage_estimator(
+        dataset,
+        members,
+        baseline_epochs(base, str(getattr(dataset, "task", ""))),
+        reuse=int(getattr(settings, "keep_models", 0) or 0) > 0,  # the kept models' reuse, once there are some
+    )
     if joining:
         return JobClock.joining(
             job_ends_unix=job_ends_unix,

@@ -132,6 +132,7 @@ def train_classifier(
         history=history,
         n_params=int(model.count_params()),
         train_seconds=time.perf_counter() - started,
+        model=model,  # at its best epoch's weights (restore_best_weights)
     )
 
 
@@ -144,6 +145,9 @@ def average(models: Sequence[keras.Model]) -> keras.Model:
 
     if len(models) == 1:
         return models[0]
+    if len({m.name for m in models}) < len(models):  # models loaded from files all share the default name
+        for i, member in enumerate(models):
+            member.name = f"member_{i + 1}_{member.name}"
     inputs = keras.Input(models[0].input_shape[1:])
     outputs = keras.layers.Average()([member(inputs) for member in models])
     # Left uncompiled: it is never trained, and a compiled-but-unbuilt optimizer makes loading warn.

@@ -42,6 +42,9 @@ class TrialOutcome:
     history: dict[str, list[float]] = field(default_factory=dict)
     n_params: int = 0
     train_seconds: float = 0.0
+    # The trained model itself, for keeping the best trials' models (automl.study.artifacts); never recorded.
+    # None where a family has no single model to keep (cross-validated folds).
+    model: Any = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

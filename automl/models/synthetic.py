@@ -138,6 +138,13 @@ class Synthetic(ModelFamily):
             history=history,
             n_params=sum(int(config.get(f"units_{i}", 0)) for i in range(1, int(config.get("n_layers", 1)) + 1)),
             train_seconds=time.perf_counter() - started,
+            model={
+                "family": self.name,
+                "config": dict(config),
+                "epochs": best_index + 1,
+                "seed": seed,
+                "accuracy": float(history["val_accuracy"][best_index]) if "val_accuracy" in history else 0.0,
+            },  # fmt: skip
         )
 
     def fit_final(

@@ -2,8 +2,9 @@
 
 The model is whatever the winner's family saved (``model.keras`` for the Keras families, ``model.json`` for the
 synthetic one); export copies the file and asks the family how to load it, so it never loads a library itself.
-When the study has no saved model for its current winner (a continued search found a new one, or the reports folder
-was deleted), the winner is retrained first through ``retrain``.
+When the study has no final model yet but kept its best trials' models (automl.study.artifacts), the best kept
+model is copied as it is, without retraining. When the study has no saved model for its current winner (a continued
+search found a new one, or the reports folder was deleted), the winner is retrained first through ``retrain``.
 """
 
 from __future__ import annotations
@@ -60,6 +61,30 @@ def _saved_model(record: StudyRecord, winner: int) -> tuple[FinalRecord, Path] |
     return (final, path) if path.is_file() else None
 
 
+def _kept_model(study: Any, out: Path) -> tuple[FinalRecord, Path] | None:
+    """The best kept trial model (automl.study.artifacts), copied into ``out``, with a record of what it is: the
+    trial's model trained on train alone, scored on validation only (no held-out score yet). None without one."""
+    from automl.study.artifacts import fetch, kept_models
+    from automl.study.record import read_trial
+
+    kept = kept_models(study)
+    if not kept:
+        return None
+    best = kept[0]
+    try:
+        path = fetch(study, best, out)
+    except (OSError, KeyError, FileNotFoundError):  # the store was moved or emptied: retrain instead
+        return None
+    trial = read_trial(study.trials[best.trial])
+    final = FinalRecord(
+        best_trial=best.trial, config=trial.config, val_value=best.value, epochs=trial.best_epoch or 0,
+        test_metric="", test_value=float("nan"), test_metrics={}, n_test=0, ci_low=None, ci_high=None,
+        baseline_label="", baseline_test_value=None, model_path=str(path), config_path="",
+        member_test_values=(), references=(), final_stage={"mode": "kept", "note": "not scored on held-out data"},
+    )  # fmt: skip
+    return final, path
+
+
 def _retrain_winner(data_dir: str | None) -> Retrain:
     def retrain(study: Any, out: Path) -> None:
         from automl.job.final import finalize
@@ -101,6 +126,10 @@ def export_study(
     winner = winners[0]
     record = read_study(study)
     found = _saved_model(record, winner.number)
+    if found is None and record.final is None:
+        kept = _kept_model(study, out)  # the search's own model of its best kept trial: no retraining
+        if kept is not None:
+            found = kept
     retrained = found is None
     if found is None:
         out.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from automl.study.record import read_trial
+from automl.study.record import StudyKey, read_trial
 from automl.study.study_record import FinalRecord, read_study
 
 
@@ -15,12 +15,17 @@ def summary_data(
     storage: str,
     elapsed: float,
     budget: dict[str, Any],
+    split: dict[str, float] | None = None,
 ) -> dict[str, Any]:
+    """``split``: the job's seconds by part (searching, final stage, report), when the caller timed them."""
     record = read_study(study)
     counts: dict[str, int] = {}
+    rungs: dict[int, int] = {}
     for trial in study.get_trials(deepcopy=False):
-        state = read_trial(trial).state.lower()
-        counts[state] = counts.get(state, 0) + 1
+        read = read_trial(trial)
+        counts[read.state.lower()] = counts.get(read.state.lower(), 0) + 1
+        if read.rung is not None:
+            rungs[read.rung] = rungs.get(read.rung, 0) + 1
     return {
         "study": study.study_name,
         "storage": storage,
@@ -34,7 +39,19 @@ def summary_data(
         "elapsed_seconds": round(elapsed, 1),
         "budget": budget,
         "final": final.to_dict() if final else None,
+        "ladder": list(study.user_attrs.get(StudyKey.RUNGS) or []),
+        "rungs": {str(k): v for k, v in sorted(rungs.items())},  # last rung reached -> configurations
+        "split": {k: round(float(v), 1) for k, v in (split or {}).items()},
     }
+
+
+def rung_text(ladder: list[int], rungs: dict[str, int]) -> str:
+    """``25 configurations finished at some rung; last rung reached: 2 epochs 16, 6 epochs 5, 30 epochs (full) 4``."""
+    parts = []
+    for index, epochs in enumerate(ladder):
+        full = " (full)" if index == len(ladder) - 1 else ""
+        parts.append(f"{epochs} epochs{full} {rungs.get(str(index), 0)}")
+    return f"{sum(rungs.values())} configurations finished at some rung; last rung reached: " + ", ".join(parts)
 
 
 def render_summary_md(data: dict[str, Any]) -> str:
@@ -48,8 +65,17 @@ def render_summary_md(data: dict[str, Any]) -> str:
         f"- Budget: {_budget_text(data['budget'])}; time used: {data['elapsed_seconds']} s",
         f"- Trials: {c.get('complete', 0)} completed, {c.get('pruned', 0)} pruned, {c.get('fail', 0)} failed"
         + (f", {c['running']} still running" if c.get("running") else ""),
-        "",
     ]
+    if data.get("ladder"):
+        lines.append(f"- Fidelity ladder: {rung_text(data['ladder'], data.get('rungs') or {})}")
+    split = data.get("split") or {}
+    if split:
+        lines.append(
+            "- Time: "
+            + ", ".join(f"{part} {seconds:g} s" for part, seconds in split.items())
+            + f" ({sum(split.values()):.0f} s in all)"
+        )
+    lines.append("")
     final = data["final"]
     if final is None:
         lines += ["No winner was evaluated.", ""]
@@ -78,15 +104,27 @@ def render_summary_md(data: dict[str, Any]) -> str:
     members = final.get("member_test_values") or []
     stage = final.get("final_stage") or {}
     alone = ", ".join(f"{a:.4f}" for a in members)
-    lines += [
-        "",
-        f"The winner was retrained {len(members) or 1} time(s) (different seeds) on train+validation for "
-        f"{final['epochs']} epochs (its best epoch)"
-        + (f", its members combined (members alone: {alone})" if len(members) > 1 else "")
-        + ", and scored once on the test split, which the search never saw. Its validation score was the best of "
-        "many and so is biased upward; the test score is the honest one.",
-        "",
-    ]
+    if stage.get("mode") == "reuse":
+        lines += [
+            "",
+            f"The final model averages the models the search trained for its best trials "
+            f"({', '.join(str(t) for t in stage.get('kept_trials') or [])}; alone: {alone}), kept in the study's "
+            "artifact store, and was scored once on the test split, which the search never saw. Why no retraining: "
+            f"{stage.get('why')}.",
+            "",
+        ]
+    else:
+        lines += [
+            "",
+            f"The winner was retrained {len(members) or 1} time(s) (different seeds) on train+validation for "
+            f"{final['epochs']} epochs (its best epoch)"
+            + (f", its members combined (members alone: {alone})" if len(members) > 1 else "")
+            + ", and scored once on the test split, which the search never saw. Its validation score was the best of "
+            "many and so is biased upward; the test score is the honest one.",
+            "",
+        ]
+        if stage.get("why"):
+            lines += [f"Why retrained: {stage['why']}.", ""]
     if stage:
         cost = f"The final stage took {stage.get('seconds')} s"
         lines += [cost + (f"; {stage['note']}." if stage.get("note") else "; it ran in full."), ""]

@@ -27,7 +27,7 @@ from automl.study.record import BackendName
 
 PARAM_TYPES = ("float", "int", "categorical", "fixed")
 SAMPLERS = ("tpe", "random", "cmaes", "grid")
-PRUNERS = ("median", "successive_halving", "hyperband", "none")
+PRUNERS = ("median", "asha", "successive_halving", "hyperband", "none")
 BACKENDS = tuple(b.value for b in BackendName)
 DIRECTIONS = ("maximize", "minimize")
 MODEL_PARAM = "model"  # the categorical parameter of a space that chooses among families
@@ -157,6 +157,12 @@ class SearchSettings:
     # does not spend its first trials on blind random search.
     warm_start: tuple[dict[str, Any], ...] = ()
     backend: str = BackendName.OPTUNA.value  # the engine that runs the trials; the CLI's --backend overrides it
+    # The fidelity ladder of the asha pruner (successive halving, asynchronous): rungs at min_epochs,
+    # min_epochs * reduction_factor, ... below the space's epochs; a trial goes on past a rung only while it is in
+    # the best 1/reduction_factor of the trials that reached it.
+    min_epochs: int = 2
+    reduction_factor: int = 3
+    keep_models: int = 3  # finished trials whose trained model is kept (the best K), for reuse and export
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -171,6 +177,9 @@ class SearchSettings:
             "max_trial_seconds": self.max_trial_seconds,
             "patience": self.patience,
             "backend": self.backend,
+            "min_epochs": self.min_epochs,
+            "reduction_factor": self.reduction_factor,
+            "keep_models": self.keep_models,
         }
 
 

@@ -49,6 +49,8 @@ class SettingsFile(_Strict):
         # Which validation metrics exist depends on the family and task; the family check names them.
         description="must name a validation metric such as val_accuracy or val_loss",
     )
+    # The choices are the space language's tuples (one definition): mypy cannot read a Literal built from a
+    # tuple, pydantic can, hence the valid-type ignores on these four lines.
     direction: Literal[DIRECTIONS] = Field(default="maximize", description=f"must be one of {list(DIRECTIONS)}")  # type: ignore[valid-type]
     sampler: Literal[SAMPLERS] = Field(default="tpe", description=f"must be one of {list(SAMPLERS)}")  # type: ignore[valid-type]
     pruner: Literal[PRUNERS] = Field(default="median", description=f"must be one of {list(PRUNERS)}")  # type: ignore[valid-type]
@@ -61,6 +63,9 @@ class SettingsFile(_Strict):
         default_factory=list, description="must be a list of mappings from parameter to value"
     )
     backend: Literal[BACKENDS] = Field(default="optuna", description=f"must be one of {list(BACKENDS)}")  # type: ignore[valid-type]
+    min_epochs: StrictInt = Field(default=2, ge=1, description="must be an integer >= 1")
+    reduction_factor: StrictInt = Field(default=3, ge=2, description="must be an integer >= 2")
+    keep_models: StrictInt = Field(default=3, ge=0, description="must be an integer >= 0")
 
     @field_validator("warm_start", mode="before")
     @classmethod

@@ -65,6 +65,8 @@ class StudyKey:
     DATA_OPTIONS = "data_options"  # what else reloading the data needs: a table file's target and task
     FINAL = "final"  # the winner's final evaluation (see FinalRecord)
     SEED_EVALUATIONS = "seed_evaluations"  # retraining spread per trial number, from `automl report --seeds`
+    ARTIFACT_STORE = "artifact_store"  # where the best trials' models are kept (automl.study.artifacts)
+    RUNGS = "rungs"  # the fidelity ladder in epochs, lowest first, the last one full fidelity (asha pruner)
 
 
 class TrialKey:
@@ -82,6 +84,8 @@ class TrialKey:
     WORKER = "worker"  # host:pid that ran the trial
     TUNE_TRIAL_ID = "tune_trial_id"  # Ray backend: Tune's trial id
     NODE = "node"  # Ray backend: the node that ran the trial
+    RUNG = "rung"  # 0-based index of the last rung of the fidelity ladder the trial reached (StudyKey.RUNGS)
+    WARM_START = "warm_start"  # true for an enqueued warm-start configuration: it enters at the top rung
     RETRY_OF = "failed_trial"  # system attribute: the trial number this one re-runs (Optuna's retry callback)
 
 
@@ -97,6 +101,7 @@ RUN_KEYS = (
     TrialKey.WORKER,
     TrialKey.TUNE_TRIAL_ID,
     TrialKey.NODE,
+    TrialKey.RUNG,
 )
 
 
@@ -153,6 +158,8 @@ class TrialRecord:
     node: str = ""
     tune_trial_id: str = ""
     retry_of: int | None = None
+    rung: int | None = None  # None: below the first rung, or no ladder (studies before it, other pruners)
+    warm_start: bool = False
     duration_s: float | None = None
     datetime_start: datetime | None = None
     datetime_complete: datetime | None = None
@@ -208,10 +215,33 @@ def read_trial(trial: Any) -> TrialRecord:
         node=str(attrs.get(TrialKey.NODE) or ""),
         tune_trial_id=str(attrs.get(TrialKey.TUNE_TRIAL_ID) or ""),
         retry_of=whole_or_none(system.get(TrialKey.RETRY_OF)),
+        rung=whole_or_none(attrs.get(TrialKey.RUNG)),
+        warm_start=attrs.get(TrialKey.WARM_START) is True,
         duration_s=duration.total_seconds() if duration is not None else None,
         datetime_start=getattr(trial, "datetime_start", None),
         datetime_complete=getattr(trial, "datetime_complete", None),
     )
+
+
+def ladder(min_epochs: int, reduction_factor: int, max_epochs: int) -> tuple[int, ...]:
+    """The rungs in epochs: ``min_epochs * reduction_factor ** k`` below ``max_epochs``, then ``max_epochs``."""
+    rungs: list[int] = []
+    epochs = max(1, min_epochs)
+    while epochs < max_epochs:
+        rungs.append(epochs)
+        epochs *= max(2, reduction_factor)
+    return (*rungs, max_epochs)
+
+
+def rung_reached(rungs: tuple[int, ...], epochs: int | None, complete: bool) -> int | None:
+    """The last rung a trial reached: the top one when it completed (its own early stopping may end it sooner),
+    else the highest whose epochs it trained; None below the first."""
+    if not rungs:
+        return None
+    if complete:
+        return len(rungs) - 1
+    reached = [i for i, r in enumerate(rungs) if epochs is not None and r <= epochs]
+    return reached[-1] if reached else None
 
 
 def outcome_attrs(outcome: Any) -> dict[str, Any]:

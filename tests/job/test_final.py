@@ -93,7 +93,8 @@ def test_when_little_time_is_left_the_final_stage_shrinks_and_says_so(tmp_path: 
     from automl.job.final import finalize
 
     space = tmp_path / "slow.yaml"
-    space.write_text(SLOW.format(budget=600, sleep=0.3))  # a member costs seconds: more than the 1 s left
+    # a member costs seconds: more than the 1 s left; no kept models, so this is the retraining path
+    space.write_text(SLOW.format(budget=600, sleep=0.3).replace("patience: 100,", "patience: 100, keep_models: 0,"))
     automl.search("mnist", str(space), study="tight", trials=2, limit=TINY_LIMIT, quiet=True, finish=False,
                   reports_dir=tmp_path)  # fmt: skip
     study = __import__("optuna").load_study(study_name="tight", storage=default_storage_url())

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from automl.backends.base import Deadline, Executor, RunStats, StudyContext, TrialRunner
 from automl.backends.callbacks import SearchCallback
-from automl.backends.factories import make_pruner, make_sampler
+from automl.backends.factories import fidelity_ladder, make_pruner, make_sampler
 from automl.backends.optuna.loop import fail_dead_trials, run
 from automl.backends.optuna.objective import OptunaReporter, make_objective
 from automl.study.record import BackendName
@@ -42,7 +42,14 @@ class OptunaBackend(Executor):
         callbacks: Iterable[SearchCallback] = (),
         max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
     ) -> RunStats:
-        objective = make_objective(context.space, context.settings.metric, runner, deadline, callbacks=callbacks)
+        objective = make_objective(
+            context.space,
+            context.settings.metric,
+            runner,
+            deadline,
+            callbacks=callbacks,
+            rungs=fidelity_ladder(context.settings, context.space),
+        )
         return run(
             context.study,
             objective,

@@ -26,8 +26,17 @@ class OptunaReporter:
     the callbacks, then stops the trial if the pruner says so, the search's deadline has passed or the trial's own
     time is up."""
 
-    def __init__(self, trial: optuna.Trial, metric: str, deadline: Deadline, callbacks: SearchCallback) -> None:
+    def __init__(
+        self,
+        trial: optuna.Trial,
+        metric: str,
+        deadline: Deadline,
+        callbacks: SearchCallback,
+        rungs: tuple[int, ...] = (),
+    ) -> None:
         self.trial = trial
+        self.rungs = rungs  # the fidelity ladder: the last rung reached is recorded as TrialKey.RUNG
+        self.warm_start = trial.user_attrs.get(TrialKey.WARM_START) is True
         self.metric = metric
         self.deadline = deadline
         self.callbacks = callbacks
@@ -40,9 +49,11 @@ class OptunaReporter:
             self.curves.setdefault(key, []).append(value)
         self.trial.set_user_attr(TrialKey.CURVES, self.curves)
         self.callbacks.on_epoch(self.trial.number, epoch, metrics)
+        if epoch in self.rungs:
+            self.trial.set_user_attr(TrialKey.RUNG, self.rungs.index(epoch))
         if self.metric in metrics:
             self.trial.report(metrics[self.metric], epoch)
-            if self.trial.should_prune():
+            if not self.warm_start and self.trial.should_prune():
                 self.trial.set_user_attr(TrialKey.PRUNED_AT_EPOCH, epoch)
                 self.trial.set_user_attr(TrialKey.PRUNE_REASON, StopReason.PRUNER.value)
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}: {self.metric}={metrics[self.metric]:.4f}")
@@ -58,6 +69,7 @@ def make_objective(
     deadline: Deadline,
     *,
     callbacks: Iterable[SearchCallback] = (),
+    rungs: tuple[int, ...] = (),
 ) -> Callable[[optuna.Trial], float]:
     """The Optuna objective: the trial's record is written as it goes, so a killed worker leaves its curves."""
     hooks = CallbackList(callbacks)
@@ -66,7 +78,7 @@ def make_objective(
         config = space.sample(trial)
         trial.set_user_attr(TrialKey.CONFIG, config)
         hooks.on_trial_start(trial.number, config)
-        reporter = OptunaReporter(trial, metric, deadline, hooks)
+        reporter = OptunaReporter(trial, metric, deadline, hooks, rungs)
         try:
             outcome = runner(config, reporter, trial.number)
         except KeyboardInterrupt:
@@ -89,6 +101,8 @@ def make_objective(
             raise
         for key, value in outcome_attrs(outcome).items():
             trial.set_user_attr(key, value)
+        if rungs:  # completed: the top rung, however early its own early stopping ended it
+            trial.set_user_attr(TrialKey.RUNG, len(rungs) - 1)
         return outcome.value
 
     return objective
