@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import abc
 import math
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,9 +13,12 @@ import numpy as np
 
 from automl.errors import TrialFailed
 from automl.models.base import Evaluation, ModelFamily, NullReporter, Reporter, TrialOutcome
+from automl.models.tracker import EpochTracker
 
 if TYPE_CHECKING:
     import keras
+
+    from automl.data.dataset import Dataset
 
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad")
 
@@ -82,7 +84,7 @@ def optimizer(config: Mapping[str, Any]) -> Any:
 def train_classifier(
     model: keras.Model,
     config: Mapping[str, Any],
-    data: Any,
+    data: Dataset,
     reporter: Reporter | None,
     *,
     metric: str,
@@ -96,21 +98,23 @@ def train_classifier(
     """
     import keras
 
-    mode = "max" if direction == "maximize" else "min"
-    history: dict[str, list[float]] = {}
+    tracker = EpochTracker(metric, direction, patience)
     relay_to = reporter or NullReporter()
+    best_weights: list[Any] = []  # the best epoch's weights: a kept trial model is the one its score was read from
 
     class _Relay(keras.callbacks.Callback):
         def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
             metrics = {k: float(v) for k, v in (logs or {}).items()}
-            for key, value in metrics.items():
-                history.setdefault(key, []).append(value)
             bad = [k for k in ("loss", "val_loss") if k in metrics and not math.isfinite(metrics[k])]
             if bad:
                 raise TrialFailed(f"{bad[0]} became {metrics[bad[0]]} at epoch {epoch + 1}; training diverged")
             relay_to.report(epoch + 1, metrics)
+            stop = tracker.record(epoch + 1, metrics)
+            if tracker.best_epoch == epoch + 1:
+                best_weights[:] = self.model.get_weights()
+            if stop:
+                self.model.stop_training = True  # ends fit after this epoch, as Keras's EarlyStopping does
 
-    started = time.perf_counter()
     model.fit(
         data.x_train,
         data.y_train,
@@ -118,22 +122,11 @@ def train_classifier(
         epochs=int(config.get("epochs", 10)),
         batch_size=int(config.get("batch_size", 64)),
         verbose=0,
-        callbacks=[
-            _Relay(),
-            keras.callbacks.EarlyStopping(monitor=metric, mode=mode, patience=patience, restore_best_weights=True),
-        ],
+        callbacks=[_Relay()],
     )
-    values = history[metric]
-    best_index = int(np.argmax(values) if mode == "max" else np.argmin(values))
-    return TrialOutcome(
-        value=float(values[best_index]),
-        best_epoch=best_index + 1,
-        epochs_trained=len(values),
-        history=history,
-        n_params=int(model.count_params()),
-        train_seconds=time.perf_counter() - started,
-        model=model,  # at its best epoch's weights (restore_best_weights)
-    )
+    if best_weights and tracker.best_epoch != tracker.epochs:
+        model.set_weights(best_weights)
+    return tracker.outcome(n_params=int(model.count_params()), model=model)
 
 
 def average(models: Sequence[keras.Model]) -> keras.Model:
@@ -185,7 +178,7 @@ class KerasClassifierFamily(ModelFamily):
     def train(
         self,
         config: dict[str, Any],
-        data: Any,
+        data: Dataset,
         reporter: Reporter | None = None,
         *,
         metric: str,
@@ -201,7 +194,7 @@ class KerasClassifierFamily(ModelFamily):
         return train_classifier(model, config, data, reporter, metric=metric, direction=direction, patience=patience)
 
     def fit_final(
-        self, config: dict[str, Any], data: Any, epochs: int, seed: int, reporter: Reporter | None = None
+        self, config: dict[str, Any], data: Dataset, epochs: int, seed: int, reporter: Reporter | None = None
     ) -> keras.Model:
         import keras
 

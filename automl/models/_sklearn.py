@@ -21,12 +21,11 @@ from __future__ import annotations
 import abc
 import contextlib
 import math
-import time
 import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -39,7 +38,11 @@ from automl.analysis.scores import (
     regression_scores,
 )
 from automl.errors import TrialFailed
-from automl.models.base import Evaluation, ModelFamily, NullReporter, Reference, Reporter, TrialOutcome
+from automl.models.base import BaselineLabel, Evaluation, ModelFamily, NullReporter, Reference, Reporter, TrialOutcome
+from automl.models.tracker import EpochTracker
+
+if TYPE_CHECKING:
+    from automl.data.dataset import Dataset
 
 _TRAIN_METRICS = {
     "classification": ("loss", "accuracy", "balanced_accuracy", "roc_auc"),
@@ -107,7 +110,7 @@ def concat(a: Any, b: Any) -> Any:
     return np.concatenate([a, b])
 
 
-def folds(data: Any, seed: int) -> list[tuple[Any, np.ndarray, Any, np.ndarray]]:
+def folds(data: Dataset, seed: int) -> list[tuple[Any, np.ndarray, Any, np.ndarray]]:
     """(x_train, y_train, x_val, y_val) per fold: k folds of train+validation for small tables, else the split."""
     if int(getattr(data, "cv_folds", 0) or 0) < 2:
         return [(data.x_train, data.y_train, data.x_val, data.y_val)]
@@ -149,7 +152,7 @@ class SklearnFamily(ModelFamily):
     metrics = METRICS
     baseline: ClassVar[dict[str, Any] | None] = {}  # the linear family at its defaults
     baseline_family = "sklearn_linear"
-    baseline_label = "default-parameter linear model (logistic regression / ridge)"
+    baseline_label = BaselineLabel.LINEAR
     max_members = 1  # a retrained scikit-learn model is one file; seeds barely move most of them
 
     # ---- what a subclass says ------------------------------------------------------------------------------
@@ -172,10 +175,10 @@ class SklearnFamily(ModelFamily):
         estimator.fit(x, y)
 
     def references(self, task: str) -> tuple[Reference, ...]:
-        dummy = "majority-class predictor" if task == "classification" else "mean predictor"
+        dummy = BaselineLabel.MAJORITY_CLASS if task == "classification" else BaselineLabel.MEAN
         out = [Reference(dummy, "sklearn_dummy", {})]
         if self.name != self.baseline_family:
-            out.append(Reference(f"default-parameter {self.name}", self.name, {}))
+            out.append(Reference(BaselineLabel.default_parameters(self.name), self.name, {}))
         return tuple(out)
 
     # ---- training ------------------------------------------------------------------------------------------
@@ -187,7 +190,7 @@ class SklearnFamily(ModelFamily):
 
             _thread_limits = threadpool_limits(limits=threads)  # OpenMP/BLAS pools, kept for the process
 
-    def _start(self, config: Mapping[str, Any], data: Any, seed: int, fold: tuple[Any, ...]) -> _Fold:
+    def _start(self, config: Mapping[str, Any], data: Dataset, seed: int, fold: tuple[Any, ...]) -> _Fold:
         x_train, y_train, x_val, y_val = fold
         prep = preprocessor(x_train)
         with quiet_fit():
@@ -202,7 +205,7 @@ class SklearnFamily(ModelFamily):
             self.estimator(config, data.task, seed), x, target, xv, np.asarray(y_val), np.asarray(y_train), mean, scale
         )
 
-    def _scores(self, fold: _Fold, data: Any) -> dict[str, float]:
+    def _scores(self, fold: _Fold, data: Dataset) -> dict[str, float]:
         out: dict[str, float] = {}
         for prefix, x, y in (("", fold.x, fold.y_train), ("val_", fold.x_val, fold.y_val)):
             if data.task == "classification":
@@ -216,7 +219,7 @@ class SklearnFamily(ModelFamily):
     def train(
         self,
         config: dict[str, Any],
-        data: Any,
+        data: Dataset,
         reporter: Reporter | None = None,
         *,
         metric: str,
@@ -225,12 +228,9 @@ class SklearnFamily(ModelFamily):
         seed: int,
     ) -> TrialOutcome:
         reporter = reporter or NullReporter()
-        started = time.perf_counter()
+        tracker = EpochTracker(metric, direction, patience)
         classes = np.arange(data.n_classes) if data.task == "classification" else None
         states = [self._start(config, data, seed, fold) for fold in folds(data, seed)]
-        history: dict[str, list[float]] = {}
-        maximize = direction == "maximize"
-        best_index, since_best = 0, 0
         for step in range(1, self.steps(config) + 1):
             per_fold = []
             for state in states:
@@ -246,25 +246,10 @@ class SklearnFamily(ModelFamily):
                 raise TrialFailed(f"a non-finite score at step {step}; the configuration diverged")
             if metric not in metrics:
                 raise TrialFailed(f"{metric} could not be computed on the validation rows at step {step}")
-            for key, value in metrics.items():
-                history.setdefault(key, []).append(value)
             reporter.report(step, metrics)  # may raise to prune: let it propagate
-            values = history[metric]
-            better = values[-1] > values[best_index] if maximize else values[-1] < values[best_index]
-            if step == 1 or better:
-                best_index, since_best = step - 1, 0
-            else:
-                since_best += 1
-                if since_best >= patience:
-                    break
-        return TrialOutcome(
-            value=float(history[metric][best_index]),
-            best_epoch=best_index + 1,
-            epochs_trained=len(history[metric]),
-            history=history,
-            n_params=0,
-            train_seconds=time.perf_counter() - started,
-        )
+            if tracker.record(step, metrics):
+                break
+        return tracker.outcome()
 
     # ---- the end of a search -------------------------------------------------------------------------------
 
@@ -272,7 +257,7 @@ class SklearnFamily(ModelFamily):
         return int(best_epoch or self.steps(config))
 
     def fit_final(
-        self, config: dict[str, Any], data: Any, epochs: int, seed: int, reporter: Reporter | None = None
+        self, config: dict[str, Any], data: Dataset, epochs: int, seed: int, reporter: Reporter | None = None
     ) -> Any:
         """One pipeline (preprocessing, then the estimator grown to ``epochs`` steps) fitted on train+validation."""
         from sklearn.compose import TransformedTargetRegressor

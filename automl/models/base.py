@@ -11,12 +11,34 @@ import abc
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
-HYPERPARAM_KINDS = ("int", "float", "categorical", "bool")
+from automl.param_kinds import FAMILY_KINDS
+from automl.param_kinds import ParamKind as ParamKind  # re-exported: families declare their kinds with it
+
+if TYPE_CHECKING:  # only for annotations: training code never needs the data package loaded to be declared
+    from automl.data.dataset import Dataset
+
+HYPERPARAM_KINDS = FAMILY_KINDS  # what a family may declare (the kinds are :class:`ParamKind`)
+
+
+class BaselineLabel(StrEnum):
+    """How the final stage names the reference models scored next to the winner, in summaries and reports."""
+
+    TUTORIAL = "tutorial baseline (Dense 64 relu, Adam, 10 epochs, batch 64)"
+    SYNTHETIC = "synthetic baseline (1 layer of 64, Adam, learning rate 0.001)"
+    LINEAR = "default-parameter linear model (logistic regression / ridge)"
+    MAJORITY_CLASS = "majority-class predictor"
+    MEAN = "mean predictor"
+
+    @staticmethod
+    def default_parameters(family: str) -> str:
+        """The label of ``family`` trained at its default parameters."""
+        return f"default-parameter {family}"
 
 
 class Reporter(Protocol):
@@ -80,7 +102,7 @@ class HyperParam:
     """
 
     name: str
-    kind: str
+    kind: ParamKind | str  # one of :data:`HYPERPARAM_KINDS`, plain ("float") or not; held as a ParamKind
     low: float | None = None
     high: float | None = None
     choices: tuple[Any, ...] = ()
@@ -92,6 +114,7 @@ class HyperParam:
     def __post_init__(self) -> None:
         if self.kind not in HYPERPARAM_KINDS:
             raise ValueError(f"HyperParam {self.name!r}: kind must be one of {HYPERPARAM_KINDS}, got {self.kind!r}")
+        object.__setattr__(self, "kind", ParamKind(self.kind))  # frozen: set once, here
 
     @property
     def is_pattern(self) -> bool:
@@ -105,23 +128,23 @@ class HyperParam:
         return match is not None and (self.max_index is None or int(match.group(1)) <= self.max_index)
 
     def describe(self) -> str:
-        if self.kind == "categorical":
+        if self.kind == ParamKind.CATEGORICAL:
             return "one of " + ", ".join(repr(c) for c in self.choices)
-        if self.kind == "bool":
+        if self.kind == ParamKind.BOOL:
             return "true or false"
         low = "-inf" if self.low is None else f"{self.low:g}"
         high = "inf" if self.high is None else f"{self.high:g}"
-        return f"{'an integer' if self.kind == 'int' else 'a number'} in [{low}, {high}]"
+        return f"{'an integer' if self.kind == ParamKind.INT else 'a number'} in [{low}, {high}]"
 
     def rejects(self, value: Any) -> str | None:
         """Why ``value`` is unusable for this parameter, or None when it is fine."""
-        if self.kind == "bool":
+        if self.kind == ParamKind.BOOL:
             return None if isinstance(value, bool | np.bool_) else f"must be true or false, got {value!r}"
-        if self.kind == "categorical":
+        if self.kind == ParamKind.CATEGORICAL:
             return None if value in self.choices else f"must be {self.describe()}, got {value!r}"
         if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
             return f"must be {self.describe()}, got {value!r}"
-        if self.kind == "int" and isinstance(value, float | np.floating) and not float(value).is_integer():
+        if self.kind == ParamKind.INT and isinstance(value, float | np.floating) and not float(value).is_integer():
             return f"must be an integer, got {value!r}"
         if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
             return f"must be {self.describe()}, got {value!r}"
@@ -135,25 +158,40 @@ class ModelFamily(abc.ABC):
 
     Declaration (class attributes, read before any trial):
         ``name``: the registry name, the space's ``model:`` value.
-        ``hyperparameters``: every parameter the family reads (:class:`HyperParam`). A space may declare only
+        ``hyperparameters``: every parameter the family reads (:class:`HyperParam`, its kind a
+        :class:`~automl.param_kinds.ParamKind`). A space may declare only
         these; its ranges and choices must lie inside what they allow; every reachable configuration must hold
         what :meth:`required` asks for. Anything else is a one-line error before the first trial.
         ``data_kinds``: the data it accepts, a subset of ``{"images", "table"}``.
         ``tasks``: a subset of ``{"classification", "regression"}``.
         ``metrics``: the metrics :meth:`train` reports per epoch for each task (validation ones start ``val_``).
         ``baseline``: a reference configuration scored next to the winner (None: no baseline), described by
-        ``baseline_label`` and trained by ``baseline_family`` (None: this family).
+        ``baseline_label`` (the built-in labels are :class:`BaselineLabel`) and trained by ``baseline_family``
+        (None: this family).
         :meth:`references` names further reference models for a task (a majority-class predictor, this family
         at its default parameters), scored on the same held-out split when time allows.
         ``max_members``: how many retrained members are worth combining (None: as many as the search asks; 1 for
         a family whose retraining gives the same model whatever the seed, or that cannot combine members).
 
     Training:
-        :meth:`train` trains one configuration on ``data.x_train``, validates on ``data.x_val`` and calls
-        ``reporter.report(epoch, metrics)`` after each epoch (or boosting iteration), 1-based. Whatever the reporter
-        raises must propagate unchanged: that is how engines prune and stop trials at a deadline. A configuration
-        that cannot train (divergence, a value the library rejects) raises :class:`automl.errors.TrialFailed`.
-        It returns a :class:`TrialOutcome` whose ``value`` is the best ``metric`` seen.
+        :meth:`train` trains one configuration on ``data.x_train`` (``data`` is a
+        :class:`~automl.data.dataset.Dataset`), validates on ``data.x_val`` and calls
+        ``reporter.report(epoch, metrics)`` after each epoch (or boosting iteration), 1-based, with every metric
+        of :meth:`reported_metrics` for ``data.task``. Whatever the reporter raises must propagate unchanged: that
+        is how engines prune and stop trials at a deadline. A configuration that cannot train (divergence, a value
+        the library rejects) raises :class:`automl.errors.TrialFailed`. The bookkeeping is not the family's to
+        write: an :class:`~automl.models.tracker.EpochTracker` made from ``metric``, ``direction`` and
+        ``patience`` records each reported epoch, says when patience ran out (stop then), and builds the returned
+        :class:`TrialOutcome` (its ``value`` the best ``metric`` seen, at ``best_epoch``)::
+
+            tracker = EpochTracker(metric, direction, patience)
+            for epoch in range(1, epochs + 1):
+                metrics = ...                    # train one epoch and score it
+                reporter.report(epoch, metrics)  # may raise: let it through
+                if tracker.record(epoch, metrics):
+                    break
+            return tracker.outcome()
+
         :meth:`configure_threads` is called once per process before training, with the cores this worker may use.
 
     The end of a search:
@@ -163,6 +201,9 @@ class ModelFamily(abc.ABC):
         loads without automl and returns the file; :meth:`load` reads it back.
 
     Families are stateless: one instance may train many configurations, in any order.
+
+    :func:`automl.testing.check_family` checks a family against this contract on tiny generated data; run it on
+    your own family in its tests.
     """
 
     name: ClassVar[str]
@@ -222,7 +263,7 @@ class ModelFamily(abc.ABC):
     def train(
         self,
         config: dict[str, Any],
-        data: Any,
+        data: Dataset,
         reporter: Reporter | None = None,
         *,
         metric: str,
@@ -240,7 +281,7 @@ class ModelFamily(abc.ABC):
 
     @abc.abstractmethod
     def fit_final(
-        self, config: dict[str, Any], data: Any, epochs: int, seed: int, reporter: Reporter | None = None
+        self, config: dict[str, Any], data: Dataset, epochs: int, seed: int, reporter: Reporter | None = None
     ) -> Any:
         """Retrain from scratch on ``data.x_train`` + ``data.x_val`` for ``epochs`` epochs, reporting each epoch's
         training metrics to ``reporter`` (progress only: it does not raise)."""

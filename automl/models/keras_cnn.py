@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from automl.errors import TrialFailed
 from automl.models._keras import OPTIMIZERS, KerasClassifierFamily, augmentation, image_side, optimizer
-from automl.models.base import HyperParam
+from automl.models.base import BaselineLabel, HyperParam, ParamKind
 from automl.models.keras_mlp import ACTIVATIONS, TUTORIAL_BASELINE
 
 if TYPE_CHECKING:
@@ -118,29 +118,29 @@ class KerasCNN(KerasClassifierFamily):
     name = "keras_cnn"
     data_kinds = frozenset({"images"})
     hyperparameters = (
-        HyperParam("n_blocks", "int", 1, MAX_BLOCKS, required=True, help="convolution blocks"),
-        HyperParam("filters_<i>", "int", 1, 1024, max_index=MAX_BLOCKS, help="filters of block i"),
-        HyperParam("convs_per_block", "int", 1, 4, default=1),
-        HyperParam("kernel_size", "int", 1, 7, default=3),
-        HyperParam("pooling", "categorical", choices=("max", "avg", "none"), default="max"),
-        HyperParam("batch_norm", "bool", default=False),
-        HyperParam("dropout", "float", 0.0, 0.9, default=0.0),
-        HyperParam("dense_units", "int", 0, 8192, default=0),
-        HyperParam("head_dropout", "float", 0.0, 0.9, default=0.0),
-        HyperParam("activation", "categorical", choices=ACTIVATIONS, default="relu"),
-        HyperParam("optimizer", "categorical", choices=OPTIMIZERS, required=True),
-        HyperParam("learning_rate", "float", 1e-7, 10.0, required=True),
-        HyperParam("momentum", "float", 0.0, 1.0, default=0.0, help="sgd only"),
-        HyperParam("l2", "float", 0.0, 1.0, default=0.0),
-        HyperParam("batch_size", "int", 1, 65536, default=64),
-        HyperParam("epochs", "int", 1, 10000, default=10),
-        HyperParam("shift", "float", 0.0, 0.5, default=0.0),
-        HyperParam("rotation", "float", 0.0, 0.5, default=0.0),
-        HyperParam("zoom", "float", 0.0, 0.9, default=0.0),
+        HyperParam("n_blocks", ParamKind.INT, 1, MAX_BLOCKS, required=True, help="convolution blocks"),
+        HyperParam("filters_<i>", ParamKind.INT, 1, 1024, max_index=MAX_BLOCKS, help="filters of block i"),
+        HyperParam("convs_per_block", ParamKind.INT, 1, 4, default=1),
+        HyperParam("kernel_size", ParamKind.INT, 1, 7, default=3),
+        HyperParam("pooling", ParamKind.CATEGORICAL, choices=("max", "avg", "none"), default="max"),
+        HyperParam("batch_norm", ParamKind.BOOL, default=False),
+        HyperParam("dropout", ParamKind.FLOAT, 0.0, 0.9, default=0.0),
+        HyperParam("dense_units", ParamKind.INT, 0, 8192, default=0),
+        HyperParam("head_dropout", ParamKind.FLOAT, 0.0, 0.9, default=0.0),
+        HyperParam("activation", ParamKind.CATEGORICAL, choices=ACTIVATIONS, default="relu"),
+        HyperParam("optimizer", ParamKind.CATEGORICAL, choices=OPTIMIZERS, required=True),
+        HyperParam("learning_rate", ParamKind.FLOAT, 1e-7, 10.0, required=True),
+        HyperParam("momentum", ParamKind.FLOAT, 0.0, 1.0, default=0.0, help="sgd only"),
+        HyperParam("l2", ParamKind.FLOAT, 0.0, 1.0, default=0.0),
+        HyperParam("batch_size", ParamKind.INT, 1, 65536, default=64),
+        HyperParam("epochs", ParamKind.INT, 1, 10000, default=10),
+        HyperParam("shift", ParamKind.FLOAT, 0.0, 0.5, default=0.0),
+        HyperParam("rotation", ParamKind.FLOAT, 0.0, 0.5, default=0.0),
+        HyperParam("zoom", ParamKind.FLOAT, 0.0, 0.9, default=0.0),
     )
     # The tutorial's MLP stays the reference every image search is measured against.
     baseline = TUTORIAL_BASELINE
-    baseline_label = "tutorial baseline (Dense 64 relu, Adam, 10 epochs, batch 64)"
+    baseline_label = BaselineLabel.TUTORIAL
     baseline_family = "keras_mlp"
 
     def required(self, config: Mapping[str, Any]) -> list[str]:

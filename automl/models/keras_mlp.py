@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from automl.models._keras import OPTIMIZERS, KerasClassifierFamily, augmentation, image_side, optimizer
-from automl.models.base import HyperParam
+from automl.models.base import BaselineLabel, HyperParam, ParamKind
 
 if TYPE_CHECKING:
     import keras
@@ -81,23 +81,23 @@ class KerasMLP(KerasClassifierFamily):
 
     name = "keras_mlp"
     hyperparameters = (
-        HyperParam("n_layers", "int", 1, MAX_LAYERS, required=True, help="hidden layers"),
-        HyperParam("units_<i>", "int", 1, MAX_UNITS, max_index=MAX_LAYERS, help="units of hidden layer i"),
-        HyperParam("activation", "categorical", choices=ACTIVATIONS, required=True),
-        HyperParam("optimizer", "categorical", choices=OPTIMIZERS, required=True),
-        HyperParam("learning_rate", "float", 1e-7, 10.0, required=True),
-        HyperParam("momentum", "float", 0.0, 1.0, default=0.0, help="sgd only"),
-        HyperParam("l2", "float", 0.0, 1.0, default=0.0),
-        HyperParam("dropout", "float", 0.0, 0.95, default=0.0),
-        HyperParam("batch_norm", "bool", default=False),
-        HyperParam("batch_size", "int", 1, 65536, default=64),
-        HyperParam("epochs", "int", 1, 10000, default=10),
-        HyperParam("shift", "float", 0.0, 0.5, default=0.0, help="random translation, fraction of the image"),
-        HyperParam("rotation", "float", 0.0, 0.5, default=0.0, help="random rotation, fraction of a turn"),
-        HyperParam("zoom", "float", 0.0, 0.9, default=0.0, help="random zoom in or out"),
+        HyperParam("n_layers", ParamKind.INT, 1, MAX_LAYERS, required=True, help="hidden layers"),
+        HyperParam("units_<i>", ParamKind.INT, 1, MAX_UNITS, max_index=MAX_LAYERS, help="units of hidden layer i"),
+        HyperParam("activation", ParamKind.CATEGORICAL, choices=ACTIVATIONS, required=True),
+        HyperParam("optimizer", ParamKind.CATEGORICAL, choices=OPTIMIZERS, required=True),
+        HyperParam("learning_rate", ParamKind.FLOAT, 1e-7, 10.0, required=True),
+        HyperParam("momentum", ParamKind.FLOAT, 0.0, 1.0, default=0.0, help="sgd only"),
+        HyperParam("l2", ParamKind.FLOAT, 0.0, 1.0, default=0.0),
+        HyperParam("dropout", ParamKind.FLOAT, 0.0, 0.95, default=0.0),
+        HyperParam("batch_norm", ParamKind.BOOL, default=False),
+        HyperParam("batch_size", ParamKind.INT, 1, 65536, default=64),
+        HyperParam("epochs", ParamKind.INT, 1, 10000, default=10),
+        HyperParam("shift", ParamKind.FLOAT, 0.0, 0.5, default=0.0, help="random translation, fraction of the image"),
+        HyperParam("rotation", ParamKind.FLOAT, 0.0, 0.5, default=0.0, help="random rotation, fraction of a turn"),
+        HyperParam("zoom", ParamKind.FLOAT, 0.0, 0.9, default=0.0, help="random zoom in or out"),
     )
     baseline = TUTORIAL_BASELINE
-    baseline_label = "tutorial baseline (Dense 64 relu, Adam, 10 epochs, batch 64)"
+    baseline_label = BaselineLabel.TUTORIAL
 
     def required(self, config: Mapping[str, Any]) -> list[str]:
         names = super().required(config)

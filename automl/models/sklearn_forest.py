@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from automl.models._sklearn import SklearnFamily, step_iterations
-from automl.models.base import HyperParam
+from automl.models.base import HyperParam, ParamKind
 
 MAX_STEPS = 10
 
@@ -19,15 +19,22 @@ MAX_STEPS = 10
 class RandomForest(SklearnFamily):
     name = "sklearn_forest"
     hyperparameters = (
-        HyperParam("n_estimators", "int", 1, 5000, default=100, help="trees"),
-        HyperParam("max_depth", "int", 1, 1000, default=None, help="absent: unlimited"),
-        HyperParam("min_samples_split", "int", 2, 100000, default=2),
-        HyperParam("min_samples_leaf", "int", 1, 100000, default=1),
+        HyperParam("n_estimators", ParamKind.INT, 1, 5000, default=100, help="trees"),
+        HyperParam("max_depth", ParamKind.INT, 1, 1000, default=None, help="absent: unlimited"),
+        HyperParam("min_samples_split", ParamKind.INT, 2, 100000, default=2),
+        HyperParam("min_samples_leaf", ParamKind.INT, 1, 100000, default=1),
         HyperParam(
-            "max_features", "float", 0.01, 1.0, default=None, help="share of features per split; absent: sqrt / all"
+            "max_features",
+            ParamKind.FLOAT,
+            0.01,
+            1.0,
+            default=None,
+            help="share of features per split; absent: sqrt / all",
         ),
-        HyperParam("bootstrap", "bool", default=True),
-        HyperParam("class_weight", "categorical", choices=(None, "balanced", "balanced_subsample"), default=None),
+        HyperParam("bootstrap", ParamKind.BOOL, default=True),
+        HyperParam(
+            "class_weight", ParamKind.CATEGORICAL, choices=(None, "balanced", "balanced_subsample"), default=None
+        ),
     )
 
     def estimator(self, config: Mapping[str, Any], task: str, seed: int) -> Any:

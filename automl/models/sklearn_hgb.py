@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from automl.models._sklearn import SklearnFamily, step_iterations
-from automl.models.base import HyperParam
+from automl.models.base import HyperParam, ParamKind
 
 MAX_STEPS = 20
 
@@ -19,14 +19,14 @@ MAX_STEPS = 20
 class HistGradientBoosting(SklearnFamily):
     name = "sklearn_hgb"
     hyperparameters = (
-        HyperParam("learning_rate", "float", 1e-4, 1.0, default=0.1),
-        HyperParam("max_iter", "int", 1, 10000, default=100, help="boosting iterations"),
-        HyperParam("max_leaf_nodes", "int", 2, 65536, default=31),
-        HyperParam("max_depth", "int", 1, 1000, default=None, help="absent: unlimited"),
-        HyperParam("min_samples_leaf", "int", 1, 100000, default=20),
-        HyperParam("l2_regularization", "float", 0.0, 1e6, default=0.0),
-        HyperParam("max_features", "float", 0.01, 1.0, default=1.0, help="share of features per split"),
-        HyperParam("max_bins", "int", 2, 255, default=255),
+        HyperParam("learning_rate", ParamKind.FLOAT, 1e-4, 1.0, default=0.1),
+        HyperParam("max_iter", ParamKind.INT, 1, 10000, default=100, help="boosting iterations"),
+        HyperParam("max_leaf_nodes", ParamKind.INT, 2, 65536, default=31),
+        HyperParam("max_depth", ParamKind.INT, 1, 1000, default=None, help="absent: unlimited"),
+        HyperParam("min_samples_leaf", ParamKind.INT, 1, 100000, default=20),
+        HyperParam("l2_regularization", ParamKind.FLOAT, 0.0, 1e6, default=0.0),
+        HyperParam("max_features", ParamKind.FLOAT, 0.01, 1.0, default=1.0, help="share of features per split"),
+        HyperParam("max_bins", ParamKind.INT, 2, 255, default=255),
     )
 
     def estimator(self, config: Mapping[str, Any], task: str, seed: int) -> Any:

@@ -11,17 +11,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from automl.models._sklearn import SklearnFamily
-from automl.models.base import HyperParam
+from automl.models.base import HyperParam, ParamKind
 
 
 class Linear(SklearnFamily):
     name = "sklearn_linear"
     hyperparameters = (
-        HyperParam("alpha", "float", 1e-8, 1e8, default=1.0, help="regularisation strength (logistic: C = 1/alpha)"),
-        HyperParam("max_iter", "int", 1, 100000, default=100, help="solver iterations (logistic regression)"),
-        HyperParam("class_weight", "categorical", choices=(None, "balanced"), default=None),
+        HyperParam(
+            "alpha", ParamKind.FLOAT, 1e-8, 1e8, default=1.0, help="regularisation strength (logistic: C = 1/alpha)"
+        ),
+        HyperParam("max_iter", ParamKind.INT, 1, 100000, default=100, help="solver iterations (logistic regression)"),
+        HyperParam("class_weight", ParamKind.CATEGORICAL, choices=(None, "balanced"), default=None),
     )
-    baseline_label = "default-parameter linear model (logistic regression / ridge)"
 
     def estimator(self, config: Mapping[str, Any], task: str, seed: int) -> Any:
         from sklearn.linear_model import LogisticRegression, Ridge

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from automl.models._sklearn import SklearnFamily
-from automl.models.base import HyperParam
+from automl.models.base import HyperParam, ParamKind
 
 MAX_LAYERS = 8
 DEFAULT_UNITS = 100  # scikit-learn's default hidden layer
@@ -21,15 +21,17 @@ DEFAULT_UNITS = 100  # scikit-learn's default hidden layer
 class MultilayerPerceptron(SklearnFamily):
     name = "sklearn_mlp"
     hyperparameters = (
-        HyperParam("n_layers", "int", 1, MAX_LAYERS, default=1, help="hidden layers"),
-        HyperParam("units_<i>", "int", 1, 4096, default=DEFAULT_UNITS, max_index=MAX_LAYERS),
-        HyperParam("activation", "categorical", choices=("relu", "tanh", "logistic", "identity"), default="relu"),
-        HyperParam("solver", "categorical", choices=("adam", "sgd"), default="adam"),
-        HyperParam("alpha", "float", 0.0, 100.0, default=1e-4, help="L2 penalty"),
-        HyperParam("learning_rate_init", "float", 1e-6, 1.0, default=1e-3),
-        HyperParam("momentum", "float", 0.0, 1.0, default=0.9, help="sgd only"),
-        HyperParam("batch_size", "int", 1, 65536, default=200),
-        HyperParam("epochs", "int", 1, 10000, default=200, help="passes over the data (max_iter)"),
+        HyperParam("n_layers", ParamKind.INT, 1, MAX_LAYERS, default=1, help="hidden layers"),
+        HyperParam("units_<i>", ParamKind.INT, 1, 4096, default=DEFAULT_UNITS, max_index=MAX_LAYERS),
+        HyperParam(
+            "activation", ParamKind.CATEGORICAL, choices=("relu", "tanh", "logistic", "identity"), default="relu"
+        ),
+        HyperParam("solver", ParamKind.CATEGORICAL, choices=("adam", "sgd"), default="adam"),
+        HyperParam("alpha", ParamKind.FLOAT, 0.0, 100.0, default=1e-4, help="L2 penalty"),
+        HyperParam("learning_rate_init", ParamKind.FLOAT, 1e-6, 1.0, default=1e-3),
+        HyperParam("momentum", ParamKind.FLOAT, 0.0, 1.0, default=0.9, help="sgd only"),
+        HyperParam("batch_size", ParamKind.INT, 1, 65536, default=200),
+        HyperParam("epochs", ParamKind.INT, 1, 10000, default=200, help="passes over the data (max_iter)"),
     )
 
     def estimator(self, config: Mapping[str, Any], task: str, seed: int) -> Any:

@@ -12,18 +12,18 @@ from collections.abc import Mapping
 from typing import Any
 
 from automl.models._sklearn import SklearnFamily
-from automl.models.base import HyperParam
+from automl.models.base import HyperParam, ParamKind
 
 
 class SupportVectorMachine(SklearnFamily):
     name = "sklearn_svm"
     hyperparameters = (
-        HyperParam("C", "float", 1e-6, 1e6, default=1.0),
-        HyperParam("kernel", "categorical", choices=("rbf", "linear", "poly", "sigmoid"), default="rbf"),
-        HyperParam("gamma", "float", 1e-8, 1e4, default=None, help="absent: 'scale'"),
-        HyperParam("degree", "int", 1, 10, default=3, help="poly kernel only"),
-        HyperParam("epsilon", "float", 0.0, 100.0, default=0.1, help="regression only"),
-        HyperParam("class_weight", "categorical", choices=(None, "balanced"), default=None),
+        HyperParam("C", ParamKind.FLOAT, 1e-6, 1e6, default=1.0),
+        HyperParam("kernel", ParamKind.CATEGORICAL, choices=("rbf", "linear", "poly", "sigmoid"), default="rbf"),
+        HyperParam("gamma", ParamKind.FLOAT, 1e-8, 1e4, default=None, help="absent: 'scale'"),
+        HyperParam("degree", ParamKind.INT, 1, 10, default=3, help="poly kernel only"),
+        HyperParam("epsilon", ParamKind.FLOAT, 0.0, 100.0, default=0.1, help="regression only"),
+        HyperParam("class_weight", ParamKind.CATEGORICAL, choices=(None, "balanced"), default=None),
     )
 
     def estimator(self, config: Mapping[str, Any], task: str, seed: int) -> Any:

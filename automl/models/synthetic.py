@@ -21,12 +21,25 @@ import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from automl.errors import TrialFailed
-from automl.models.base import Evaluation, HyperParam, ModelFamily, NullReporter, Reporter, TrialOutcome
+from automl.models.base import (
+    BaselineLabel,
+    Evaluation,
+    HyperParam,
+    ModelFamily,
+    NullReporter,
+    ParamKind,
+    Reporter,
+    TrialOutcome,
+)
+from automl.models.tracker import EpochTracker
+
+if TYPE_CHECKING:
+    from automl.data.dataset import Dataset
 
 MAX_LAYERS = 16
 
@@ -71,31 +84,33 @@ class Synthetic(ModelFamily):
 
     name = "synthetic"
     hyperparameters = (
-        HyperParam("n_layers", "int", 1, MAX_LAYERS, default=1),
-        HyperParam("units_<i>", "int", 1, 65536, max_index=MAX_LAYERS),
-        HyperParam("activation", "categorical", choices=("relu", "tanh", "sigmoid", "elu", "gelu"), default="relu"),
-        HyperParam("optimizer", "categorical", choices=("adam", "sgd", "rmsprop", "adagrad"), default="adam"),
-        HyperParam("learning_rate", "float", 1e-7, 10.0, required=True),
-        HyperParam("momentum", "float", 0.0, 1.0, default=0.0),
-        HyperParam("l2", "float", 0.0, 1.0, default=0.0),
-        HyperParam("dropout", "float", 0.0, 0.95, default=0.0),
-        HyperParam("batch_norm", "bool", default=False),
-        HyperParam("batch_size", "int", 1, 65536, default=64),
-        HyperParam("epochs", "int", 1, 10000, default=10),
-        HyperParam("shift", "float", 0.0, 0.5, default=0.0),
-        HyperParam("rotation", "float", 0.0, 0.5, default=0.0),
-        HyperParam("zoom", "float", 0.0, 0.9, default=0.0),
-        HyperParam("sleep", "float", 0.0, 3600.0, default=0.0, help="seconds per epoch"),
-        HyperParam("diverge_at", "int", 0, 10000, default=0, help="epoch whose loss turns NaN; 0: never"),
-        HyperParam("noise", "float", 0.0, 1.0, default=0.005),
+        HyperParam("n_layers", ParamKind.INT, 1, MAX_LAYERS, default=1),
+        HyperParam("units_<i>", ParamKind.INT, 1, 65536, max_index=MAX_LAYERS),
+        HyperParam(
+            "activation", ParamKind.CATEGORICAL, choices=("relu", "tanh", "sigmoid", "elu", "gelu"), default="relu"
+        ),
+        HyperParam("optimizer", ParamKind.CATEGORICAL, choices=("adam", "sgd", "rmsprop", "adagrad"), default="adam"),
+        HyperParam("learning_rate", ParamKind.FLOAT, 1e-7, 10.0, required=True),
+        HyperParam("momentum", ParamKind.FLOAT, 0.0, 1.0, default=0.0),
+        HyperParam("l2", ParamKind.FLOAT, 0.0, 1.0, default=0.0),
+        HyperParam("dropout", ParamKind.FLOAT, 0.0, 0.95, default=0.0),
+        HyperParam("batch_norm", ParamKind.BOOL, default=False),
+        HyperParam("batch_size", ParamKind.INT, 1, 65536, default=64),
+        HyperParam("epochs", ParamKind.INT, 1, 10000, default=10),
+        HyperParam("shift", ParamKind.FLOAT, 0.0, 0.5, default=0.0),
+        HyperParam("rotation", ParamKind.FLOAT, 0.0, 0.5, default=0.0),
+        HyperParam("zoom", ParamKind.FLOAT, 0.0, 0.9, default=0.0),
+        HyperParam("sleep", ParamKind.FLOAT, 0.0, 3600.0, default=0.0, help="seconds per epoch"),
+        HyperParam("diverge_at", ParamKind.INT, 0, 10000, default=0, help="epoch whose loss turns NaN; 0: never"),
+        HyperParam("noise", ParamKind.FLOAT, 0.0, 1.0, default=0.005),
     )
     baseline = {"n_layers": 1, "units_1": 64, "optimizer": "adam", "learning_rate": 0.001, "epochs": 10}
-    baseline_label = "synthetic baseline (1 layer of 64, Adam, learning rate 0.001)"
+    baseline_label = BaselineLabel.SYNTHETIC
 
     def train(
         self,
         config: dict[str, Any],
-        data: Any,
+        data: Dataset | None,  # read by no formula: None will do
         reporter: Reporter | None = None,
         *,
         metric: str,
@@ -108,47 +123,32 @@ class Synthetic(ModelFamily):
         planned = curves(config, epochs, seed)
         sleep = float(config.get("sleep", 0.0))
         diverge_at = int(config.get("diverge_at", 0))
-        maximize = direction == "maximize"
-        history: dict[str, list[float]] = {}
-        best_index, since_best = 0, 0
-        started = time.perf_counter()
-        for index in range(epochs):
+        tracker = EpochTracker(metric, direction, patience)
+        for epoch in range(1, epochs + 1):
             if sleep:
                 time.sleep(sleep)
-            metrics = {key: values[index] for key, values in planned.items()}
-            if diverge_at and index + 1 >= diverge_at:
+            metrics = {key: values[epoch - 1] for key, values in planned.items()}
+            if diverge_at and epoch >= diverge_at:
                 metrics["loss"] = metrics["val_loss"] = math.nan
-            for key, value in metrics.items():
-                history.setdefault(key, []).append(value)
             if not math.isfinite(metrics["loss"]):
-                raise TrialFailed(f"loss became nan at epoch {index + 1}; training diverged")
-            reporter.report(index + 1, metrics)
-            values = history[metric]
-            better = values[-1] > values[best_index] if maximize else values[-1] < values[best_index]
-            if index == 0 or better:
-                best_index, since_best = index, 0
-            else:
-                since_best += 1
-                if since_best >= patience:
-                    break
-        return TrialOutcome(
-            value=float(history[metric][best_index]),
-            best_epoch=best_index + 1,
-            epochs_trained=len(history[metric]),
-            history=history,
-            n_params=sum(int(config.get(f"units_{i}", 0)) for i in range(1, int(config.get("n_layers", 1)) + 1)),
-            train_seconds=time.perf_counter() - started,
-            model={
-                "family": self.name,
-                "config": dict(config),
-                "epochs": best_index + 1,
-                "seed": seed,
-                "accuracy": float(history["val_accuracy"][best_index]) if "val_accuracy" in history else 0.0,
-            },  # fmt: skip
-        )
+                raise TrialFailed(f"loss became nan at epoch {epoch}; training diverged")
+            reporter.report(epoch, metrics)
+            if tracker.record(epoch, metrics):
+                break
+        width = sum(int(config.get(f"units_{i}", 0)) for i in range(1, int(config.get("n_layers", 1)) + 1))
+        model = {
+            "family": self.name,
+            "config": dict(config),
+            "epochs": tracker.best_epoch,
+            "seed": seed,
+            "accuracy": float(tracker.history["val_accuracy"][tracker.best_epoch - 1])
+            if "val_accuracy" in tracker.history
+            else 0.0,
+        }
+        return tracker.outcome(n_params=width, model=model)
 
     def fit_final(
-        self, config: dict[str, Any], data: Any, epochs: int, seed: int, reporter: Reporter | None = None
+        self, config: dict[str, Any], data: Dataset | None, epochs: int, seed: int, reporter: Reporter | None = None
     ) -> dict[str, Any]:
         planned = curves(config, max(1, epochs), seed)
         sleep = float(config.get("sleep", 0.0))

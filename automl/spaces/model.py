@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from automl.errors import SpaceError
+from automl.param_kinds import SPACE_KINDS, ParamKind
 from automl.study.record import BackendName
 
-PARAM_TYPES = ("float", "int", "categorical", "fixed")
+PARAM_TYPES = SPACE_KINDS  # what a space's ``type:`` may say (the kinds are :class:`ParamKind`)
 SAMPLERS = ("tpe", "random", "cmaes", "grid")
 PRUNERS = ("median", "asha", "successive_halving", "hyperband", "none")
 BACKENDS = tuple(b.value for b in BackendName)
@@ -82,10 +83,10 @@ class Condition:
 
 @dataclass(frozen=True)
 class Param:
-    """One hyperparameter. Only the fields of its ``type`` are meaningful."""
+    """One hyperparameter. Only the fields of its ``type`` are meaningful (a kind of :data:`PARAM_TYPES`)."""
 
     name: str
-    type: str
+    type: ParamKind | str  # the YAML spelling ("float") or the enum; held as a ParamKind
     low: float | int | None = None
     high: float | int | None = None
     log: bool = False
@@ -94,6 +95,12 @@ class Param:
     value: Any = None
     when: Condition | None = None
     family: str | None = None  # for a ``FAMILY.name`` parameter of a space that chooses among families
+
+    def __post_init__(self) -> None:
+        # The parser hands the YAML spelling; holding the enum makes every comparison below one vocabulary.
+        if self.type not in PARAM_TYPES:
+            raise ValueError(f"Param {self.name!r}: type must be one of {list(PARAM_TYPES)}, got {self.type!r}")
+        object.__setattr__(self, "type", ParamKind(self.type))
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -114,9 +121,9 @@ class Param:
         return self.when is None or self.when.holds(config)
 
     def describe_range(self) -> str:
-        if self.type == "fixed":
+        if self.type == ParamKind.FIXED:
             return repr(self.value)
-        if self.type == "categorical":
+        if self.type == ParamKind.CATEGORICAL:
             return ", ".join(str(c) for c in self.choices)
         text = f"[{self.low}, {self.high}]"
         if self.log:
@@ -126,12 +133,12 @@ class Param:
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type}
-        if self.type in ("float", "int"):
+        out: dict[str, Any] = {"type": str(self.type)}  # a plain string: YAML writers reject an enum
+        if self.type in (ParamKind.FLOAT, ParamKind.INT):
             out.update(low=self.low, high=self.high, log=self.log)
             if self.step is not None:
                 out["step"] = self.step
-        elif self.type == "categorical":
+        elif self.type == ParamKind.CATEGORICAL:
             out["choices"] = list(self.choices)
         else:
             out["value"] = self.value
@@ -245,16 +252,16 @@ class SearchSpace:
         """Every parameter's values, for the grid sampler; only possible when all are discrete."""
         values: dict[str, list[Any]] = {}
         for p in self.params:
-            if p.type == "categorical":
+            if p.type == ParamKind.CATEGORICAL:
                 values[p.name] = list(p.choices)
-            elif p.type == "int" and not p.log:
+            elif p.type == ParamKind.INT and not p.log:
                 low, high = p.bounds
                 values[p.name] = list(range(int(low), int(high) + 1, int(p.step or 1)))
-            elif p.type == "float" and p.step is not None and not p.log:
+            elif p.type == ParamKind.FLOAT and p.step is not None and not p.log:
                 low, high = p.bounds
                 n = int(round((high - low) / p.step))
                 values[p.name] = [round(low + i * p.step, 12) for i in range(n + 1)]
-            elif p.type == "fixed":
+            elif p.type == ParamKind.FIXED:
                 continue
             else:
                 raise SpaceError(
@@ -265,12 +272,12 @@ class SearchSpace:
 
 
 def _suggest(suggester: Suggester, p: Param) -> Any:
-    if p.type == "fixed":
+    if p.type == ParamKind.FIXED:
         return p.value
-    if p.type == "categorical":
+    if p.type == ParamKind.CATEGORICAL:
         return suggester.suggest_categorical(p.name, list(p.choices))
     low, high = p.bounds
-    if p.type == "int":
+    if p.type == ParamKind.INT:
         return suggester.suggest_int(p.name, int(low), int(high), step=int(p.step or 1), log=p.log)
     return suggester.suggest_float(p.name, float(low), float(high), step=p.step, log=p.log)
 

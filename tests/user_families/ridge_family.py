@@ -1,6 +1,7 @@
 """A model family defined outside automl, as a user would write it in their own module: closed-form ridge
 regression on flattened images (one-hot targets), trained "per epoch" over a growing share of the data so that the
-reporter sees a curve. Plugged in with ``model: "ridge_family:Ridge"`` and this folder on PYTHONPATH."""
+reporter sees a curve; automl's EpochTracker keeps the per-epoch bookkeeping. Plugged in with
+``model: "ridge_family:Ridge"`` and this folder on PYTHONPATH."""
 
 from __future__ import annotations
 
@@ -10,14 +11,17 @@ from typing import Any
 
 import numpy as np
 
-from automl.models import Evaluation, HyperParam, ModelFamily, TrialOutcome
+from automl.data.dataset import Dataset
+from automl.models import EpochTracker, Evaluation, HyperParam, ModelFamily, ParamKind, Reporter, TrialOutcome
 
 
 class Ridge(ModelFamily):
     hyperparameters = (
-        HyperParam("alpha", "float", 1e-6, 1e6, required=True),
-        HyperParam("epochs", "int", 1, 20, default=3),
+        HyperParam("alpha", ParamKind.FLOAT, 1e-6, 1e6, required=True),
+        HyperParam("epochs", ParamKind.INT, 1, 20, default=3),
     )
+    data_kinds = frozenset({"images"})  # arrays: the closed form multiplies them
+    metrics = {"classification": ("accuracy", "val_accuracy")}
 
     def _fit(self, x: np.ndarray, y: np.ndarray, n_classes: int, alpha: float) -> np.ndarray:
         targets = np.eye(n_classes)[y]
@@ -27,20 +31,35 @@ class Ridge(ModelFamily):
     def _score(self, weights: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return (np.argmax(x @ weights, axis=1) == y).astype(float)
 
-    def train(self, config, data, reporter=None, *, metric, direction, patience, seed) -> TrialOutcome:  # type: ignore[no-untyped-def]
-        history: dict[str, list[float]] = {"accuracy": [], "val_accuracy": []}
+    def train(
+        self,
+        config: dict[str, Any],
+        data: Dataset,
+        reporter: Reporter | None = None,
+        *,
+        metric: str,
+        direction: str,
+        patience: int,
+        seed: int,
+    ) -> TrialOutcome:
+        tracker = EpochTracker(metric, direction, patience)
         epochs = int(config.get("epochs", 3))
         for epoch in range(1, epochs + 1):
             n = max(10, len(data.y_train) * epoch // epochs)
             w = self._fit(data.x_train[:n], data.y_train[:n], data.n_classes, float(config["alpha"]))
-            history["accuracy"].append(float(self._score(w, data.x_train[:n], data.y_train[:n]).mean()))
-            history["val_accuracy"].append(float(self._score(w, data.x_val, data.y_val).mean()))
+            metrics = {
+                "accuracy": float(self._score(w, data.x_train[:n], data.y_train[:n]).mean()),
+                "val_accuracy": float(self._score(w, data.x_val, data.y_val).mean()),
+            }
             if reporter is not None:
-                reporter.report(epoch, {k: v[-1] for k, v in history.items()})
-        best = int(np.argmax(history["val_accuracy"]))
-        return TrialOutcome(history["val_accuracy"][best], best + 1, epochs, history)
+                reporter.report(epoch, metrics)
+            if tracker.record(epoch, metrics):
+                break
+        return tracker.outcome()
 
-    def fit_final(self, config, data, epochs, seed, reporter=None) -> Any:  # type: ignore[no-untyped-def]
+    def fit_final(
+        self, config: dict[str, Any], data: Dataset, epochs: int, seed: int, reporter: Reporter | None = None
+    ) -> Any:
         x = np.concatenate([data.x_train, data.x_val])
         y = np.concatenate([data.y_train, data.y_val])
         return self._fit(x, y, data.n_classes, float(config["alpha"]))
