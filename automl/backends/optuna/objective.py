@@ -53,7 +53,8 @@ class OptunaReporter:
             self.trial.set_user_attr(TrialKey.RUNG, self.rungs.index(epoch))
         if self.metric in metrics:
             self.trial.report(metrics[self.metric], epoch)
-            if not self.warm_start and self.trial.should_prune():
+            # A warm start still asks, so its value at each rung is one the others must beat; it is never stopped.
+            if self.trial.should_prune() and not self.warm_start:
                 self.trial.set_user_attr(TrialKey.PRUNED_AT_EPOCH, epoch)
                 self.trial.set_user_attr(TrialKey.PRUNE_REASON, StopReason.PRUNER.value)
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}: {self.metric}={metrics[self.metric]:.4f}")
