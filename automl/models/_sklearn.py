@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from automl.analysis.scores import (
-    auc_interval,
+    classification_intervals,
     classification_scores,
     full_proba,
     mean_of,
@@ -288,10 +288,7 @@ class SklearnFamily(ModelFamily):
             if is_classifier(model):
                 proba = full_proba(model, x, int(np.max(y)) + 1)
                 metrics, per_example = classification_scores(proba, y)
-                intervals = {}
-                if "roc_auc" in metrics and (auc := auc_interval(proba, np.asarray(y))) is not None:
-                    intervals["roc_auc"] = auc
-                return Evaluation(metrics, per_example, intervals)
+                return Evaluation(metrics, per_example, classification_intervals(proba, np.asarray(y), per_example))
             pred = model.predict(x)
         metrics, per_example = regression_scores(pred, y)
         return Evaluation(metrics, per_example, regression_intervals(per_example, np.asarray(y)))
