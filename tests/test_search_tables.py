@@ -155,3 +155,24 @@ def test_final_stage_reports_balanced_accuracy_intervals_inside_0_1_on_a_small_t
     for reference in result.references:
         if reference.get("ci_low") is not None:
             assert 0.0 <= reference["ci_low"] <= reference["ci_high"] <= 1.0
+
+
+@pytest.mark.parametrize(("dataset", "task"), [("iris", "classification"), ("diabetes", "regression")])
+def test_a_default_table_search_starts_from_every_familys_defaults_and_never_ends_below_them(
+    tmp_path: Path, dataset: str, task: str
+) -> None:
+    data = load_dataset(dataset, limit=150)
+    space = table_default_space(data)
+    defaults = [dict(c) for c in space.settings.warm_start]
+    assert {c["model"] for c in defaults} == SKLEARN  # every family, not only boosting and linear
+    result = search(dataset, None, limit=150, trials=len(defaults) + 1, reports_dir=tmp_path / "reports", quiet=True)
+    study = optuna.load_study(study_name=result.study_name, storage=default_storage_url())
+    records = sorted((read_trial(t) for t in study.trials), key=lambda r: r.number)
+    first = records[: len(defaults)]
+    assert all(r.warm_start for r in first)
+    for record, default in zip(first, defaults, strict=True):
+        assert {k: record.config[k] for k in default} == default  # each default exactly, in the space's order
+    assert all(r.value is not None for r in first)  # recorded like any other trial: trained and scored
+    maximize = space.settings.direction == "maximize"
+    for record in first:
+        assert (result.best_value >= record.value) if maximize else (result.best_value <= record.value)

@@ -38,7 +38,16 @@ from automl.analysis.scores import (
     regression_scores,
 )
 from automl.errors import TrialFailed
-from automl.models.base import BaselineLabel, Evaluation, ModelFamily, NullReporter, Reference, Reporter, TrialOutcome
+from automl.models.base import (
+    BaselineLabel,
+    Evaluation,
+    HyperParam,
+    ModelFamily,
+    NullReporter,
+    Reference,
+    Reporter,
+    TrialOutcome,
+)
 from automl.models.tracker import EpochTracker
 
 if TYPE_CHECKING:
@@ -313,6 +322,15 @@ class SklearnFamily(ModelFamily):
             "(skops loads no arbitrary code, unlike a pickle; review the listed types before trusting a file you "
             "did not make); it is a scikit-learn pipeline that takes the raw table without the target column"
         )
+
+
+class DefaultableParam(HyperParam):
+    """A number whose scikit-learn default has no number (forest's ``max_features='sqrt'``, SVM's
+    ``gamma='scale'``: both depend on the data): null in a configuration means that default, so a space can
+    search the default next to numbers, and start from it (the tabular spaces' warm starts)."""
+
+    def rejects(self, value: Any) -> str | None:
+        return None if value is None else super().rejects(value)
 
 
 def step_iterations(total: int, steps: int, step: int) -> int:
