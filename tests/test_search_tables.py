@@ -131,3 +131,48 @@ def test_bad_tables_on_the_command_line_are_one_line_and_exit_2(
     assert code == 2
     assert message in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_final_stage_reports_balanced_accuracy_intervals_inside_0_1_on_a_small_three_class_table(
+    tmp_path: Path,
+) -> None:
+    # Wine limited to 80 rows leaves a test split of under 20 rows over three uneven classes: per-example
+    # balanced-accuracy weights are uneven there, and a t-interval over them went past 1.0 (1.135 here before).
+    space = yaml.safe_load(TINY_TABULAR.read_text())
+    space["model"] = ["sklearn_hgb", "sklearn_linear"]
+    space["search"]["metric"] = "val_balanced_accuracy"
+    space["search"]["trials"] = 2
+    space["search"]["warm_start"] = [w for w in space["search"]["warm_start"] if w["model"] in space["model"]]
+    space["params"] = {k: v for k, v in space["params"].items() if k.split(".")[0] in space["model"]}
+    path = tmp_path / "space.yaml"
+    path.write_text(yaml.safe_dump(space))
+    result = search("wine", str(path), limit=80, reports_dir=tmp_path / "reports", quiet=True)
+    assert result.test_metric == "balanced_accuracy"
+    study = optuna.load_study(study_name=result.study_name, storage=default_storage_url())
+    final = read_study(study).final
+    assert final is not None and final.ci_low is not None and final.ci_high is not None
+    assert 0.0 <= final.ci_low <= final.test_value <= final.ci_high <= 1.0
+    for reference in result.references:
+        if reference.get("ci_low") is not None:
+            assert 0.0 <= reference["ci_low"] <= reference["ci_high"] <= 1.0
+
+
+@pytest.mark.parametrize(("dataset", "task"), [("iris", "classification"), ("diabetes", "regression")])
+def test_a_default_table_search_starts_from_every_familys_defaults_and_never_ends_below_them(
+    tmp_path: Path, dataset: str, task: str
+) -> None:
+    data = load_dataset(dataset, limit=150)
+    space = table_default_space(data)
+    defaults = [dict(c) for c in space.settings.warm_start]
+    assert {c["model"] for c in defaults} == SKLEARN  # every family, not only boosting and linear
+    result = search(dataset, None, limit=150, trials=len(defaults) + 1, reports_dir=tmp_path / "reports", quiet=True)
+    study = optuna.load_study(study_name=result.study_name, storage=default_storage_url())
+    records = sorted((read_trial(t) for t in study.trials), key=lambda r: r.number)
+    first = records[: len(defaults)]
+    assert all(r.warm_start for r in first)
+    for record, default in zip(first, defaults, strict=True):
+        assert {k: record.config[k] for k in default} == default  # each default exactly, in the space's order
+    assert all(r.value is not None for r in first)  # recorded like any other trial: trained and scored
+    maximize = space.settings.direction == "maximize"
+    for record in first:
+        assert (result.best_value >= record.value) if maximize else (result.best_value <= record.value)

@@ -1,6 +1,8 @@
 """Scores of a fitted model's predictions (pure): classification and regression metrics with their per-example
-values, and the intervals that have no per-example form (RMSE and R² from the squared errors' interval, a
-bootstrap for ROC AUC). The scikit-learn families score through these, and the final stage reads their intervals.
+values, and an interval for each that stays inside the metric's range: Wilson's for accuracy, a seeded percentile
+bootstrap for balanced accuracy and ROC AUC (no per-example form keeps them in [0, 1]), a t-interval of the squared
+errors clipped at 0 and carried through for MSE, RMSE and R² (so RMSE >= 0 and R² <= 1). The scikit-learn families
+score through these, and the final stage reads their intervals.
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from automl.analysis.intervals import mean_interval
+from automl.analysis.intervals import mean_interval, wilson_interval
 
-BOOTSTRAP_ROUNDS = 300  # resamples for the ROC AUC interval
+BOOTSTRAP_ROUNDS = 300  # resamples for the ROC AUC interval (each one is a scikit-learn call)
+BALANCED_ROUNDS = 1000  # resamples for balanced accuracy (cheap: counts only)
 
 
 def full_proba(model: Any, x: Any, n_classes: int) -> np.ndarray:
@@ -74,15 +77,61 @@ def regression_scores(pred: np.ndarray, y: np.ndarray) -> tuple[dict[str, float]
     return metrics, {"loss": squared, "mae": absolute}
 
 
+def classification_intervals(
+    proba: np.ndarray, y: np.ndarray, per_example: dict[str, np.ndarray], seed: int = 0
+) -> dict[str, tuple[float, float]]:
+    """A 95% interval for each classification metric, each inside its range: accuracy (Wilson), balanced accuracy
+    and ROC AUC (percentile bootstrap, seeded), log loss (t-interval clipped at 0)."""
+    y = np.asarray(y, dtype=np.int64)
+    correct = per_example["accuracy"]
+    out = {
+        "accuracy": wilson_interval(float(correct.mean()), len(y)),
+        "balanced_accuracy": balanced_accuracy_interval(correct, y, proba.shape[1], seed),
+        "loss": _non_negative(mean_interval(per_example["loss"])),
+    }
+    if len(np.unique(y)) >= 2 and (auc := auc_interval(proba, y, seed)) is not None:
+        out["roc_auc"] = auc
+    return out
+
+
+def balanced_accuracy(correct: np.ndarray, y: np.ndarray, n_classes: int) -> float:
+    """Mean recall over the classes ``y`` holds."""
+    counts = np.bincount(y, minlength=n_classes)
+    hits = np.bincount(y, weights=correct, minlength=n_classes)
+    present = counts > 0
+    return float((hits[present] / counts[present]).mean())
+
+
+def balanced_accuracy_interval(
+    correct: np.ndarray, y: np.ndarray, n_classes: int, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap for balanced accuracy: each resample's value is a mean of recalls, so the interval
+    lies in [0, 1] (Student's t over per-example weights does not: it gave 0.88-1.09 on 258 rows)."""
+    rng = np.random.default_rng(seed)
+    values = [
+        balanced_accuracy(correct[index], y[index], n_classes)
+        for index in (rng.integers(0, len(y), len(y)) for _ in range(BALANCED_ROUNDS))
+    ]
+    return float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))
+
+
 def regression_intervals(per_example: dict[str, np.ndarray], y: np.ndarray) -> dict[str, tuple[float, float]]:
-    """RMSE's and R²'s intervals from the interval of the mean squared error (R² with the test variance fixed)."""
-    low, high = mean_interval(per_example["loss"])
-    low = max(0.0, low)
-    out = {"rmse": (math.sqrt(low), math.sqrt(high))}
+    """MSE's, RMSE's and R²'s intervals from the interval of the mean squared error, clipped at 0 before it is
+    carried through (R² with the test variance fixed), so RMSE >= 0 and R² <= 1; MAE's t-interval clipped at 0."""
+    low, high = _non_negative(mean_interval(per_example["loss"]))
+    out = {
+        "loss": (low, high),
+        "rmse": (math.sqrt(low), math.sqrt(high)),
+        "mae": _non_negative(mean_interval(per_example["mae"])),
+    }
     variance = float(np.var(y))
     if variance > 0:
         out["r2"] = (1.0 - high / variance, 1.0 - low / variance)
     return out
+
+
+def _non_negative(interval: tuple[float, float]) -> tuple[float, float]:
+    return max(0.0, interval[0]), max(0.0, interval[1])
 
 
 def auc_interval(proba: np.ndarray, y: np.ndarray, seed: int = 0) -> tuple[float, float] | None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from automl.analysis.intervals import mean_interval
+from automl.analysis.intervals import reported_interval
 from automl.errors import AutomlError
 from automl.job.plan import (
     DEFAULT_MEMBERS,
@@ -102,9 +102,7 @@ def score_reference(ref: Reference, data: Any, test_metric: str, seed: int) -> d
     model = reference_family.fit_final(config, data, reference_family.epochs_for_final(config, None), seed)
     evaluation = reference_family.evaluate(model, data.x_test, data.y_test)
     value = evaluation.metrics.get(test_metric)
-    interval = evaluation.intervals.get(test_metric) or (
-        mean_interval(evaluation.per_example[test_metric]) if test_metric in evaluation.per_example else None
-    )
+    interval = reported_interval(test_metric, evaluation.intervals, evaluation.per_example)
     return {
         "label": ref.label,
         "family": ref.family,
@@ -188,9 +186,7 @@ def finalize(
             f"study {study.study_name!r}: {family.name} does not compute {test_metric!r} on held-out data; "
             f"it computes {sorted(evaluation.metrics)}"
         )
-    interval = evaluation.intervals.get(test_metric) or (
-        mean_interval(evaluation.per_example[test_metric]) if test_metric in evaluation.per_example else None
-    )
+    interval = reported_interval(test_metric, evaluation.intervals, evaluation.per_example)
     out_dir.mkdir(parents=True, exist_ok=True)
     model_path = family.save(model, out_dir)
     config_path = out_dir / "config.yaml"

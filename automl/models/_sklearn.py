@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from automl.analysis.scores import (
-    auc_interval,
+    classification_intervals,
     classification_scores,
     full_proba,
     mean_of,
@@ -38,7 +38,16 @@ from automl.analysis.scores import (
     regression_scores,
 )
 from automl.errors import TrialFailed
-from automl.models.base import BaselineLabel, Evaluation, ModelFamily, NullReporter, Reference, Reporter, TrialOutcome
+from automl.models.base import (
+    BaselineLabel,
+    Evaluation,
+    HyperParam,
+    ModelFamily,
+    NullReporter,
+    Reference,
+    Reporter,
+    TrialOutcome,
+)
 from automl.models.tracker import EpochTracker
 
 if TYPE_CHECKING:
@@ -288,10 +297,7 @@ class SklearnFamily(ModelFamily):
             if is_classifier(model):
                 proba = full_proba(model, x, int(np.max(y)) + 1)
                 metrics, per_example = classification_scores(proba, y)
-                intervals = {}
-                if "roc_auc" in metrics and (auc := auc_interval(proba, np.asarray(y))) is not None:
-                    intervals["roc_auc"] = auc
-                return Evaluation(metrics, per_example, intervals)
+                return Evaluation(metrics, per_example, classification_intervals(proba, np.asarray(y), per_example))
             pred = model.predict(x)
         metrics, per_example = regression_scores(pred, y)
         return Evaluation(metrics, per_example, regression_intervals(per_example, np.asarray(y)))
@@ -316,6 +322,15 @@ class SklearnFamily(ModelFamily):
             "(skops loads no arbitrary code, unlike a pickle; review the listed types before trusting a file you "
             "did not make); it is a scikit-learn pipeline that takes the raw table without the target column"
         )
+
+
+class DefaultableParam(HyperParam):
+    """A number whose scikit-learn default has no number (forest's ``max_features='sqrt'``, SVM's
+    ``gamma='scale'``: both depend on the data): null in a configuration means that default, so a space can
+    search the default next to numbers, and start from it (the tabular spaces' warm starts)."""
+
+    def rejects(self, value: Any) -> str | None:
+        return None if value is None else super().rejects(value)
 
 
 def step_iterations(total: int, steps: int, step: int) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from automl.models._sklearn import SklearnFamily, step_iterations
+from automl.models._sklearn import DefaultableParam, SklearnFamily, step_iterations
 from automl.models.base import HyperParam, ParamKind
 
 MAX_STEPS = 10
@@ -23,13 +23,13 @@ class RandomForest(SklearnFamily):
         HyperParam("max_depth", ParamKind.INT, 1, 1000, default=None, help="absent: unlimited"),
         HyperParam("min_samples_split", ParamKind.INT, 2, 100000, default=2),
         HyperParam("min_samples_leaf", ParamKind.INT, 1, 100000, default=1),
-        HyperParam(
+        DefaultableParam(
             "max_features",
             ParamKind.FLOAT,
             0.01,
             1.0,
             default=None,
-            help="share of features per split; absent: sqrt / all",
+            help="share of features per split; absent or null: sqrt / all",
         ),
         HyperParam("bootstrap", ParamKind.BOOL, default=True),
         HyperParam(

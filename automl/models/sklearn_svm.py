@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from automl.models._sklearn import SklearnFamily
+from automl.models._sklearn import DefaultableParam, SklearnFamily
 from automl.models.base import HyperParam, ParamKind
 
 
@@ -20,7 +20,7 @@ class SupportVectorMachine(SklearnFamily):
     hyperparameters = (
         HyperParam("C", ParamKind.FLOAT, 1e-6, 1e6, default=1.0),
         HyperParam("kernel", ParamKind.CATEGORICAL, choices=("rbf", "linear", "poly", "sigmoid"), default="rbf"),
-        HyperParam("gamma", ParamKind.FLOAT, 1e-8, 1e4, default=None, help="absent: 'scale'"),
+        DefaultableParam("gamma", ParamKind.FLOAT, 1e-8, 1e4, default=None, help="absent or null: 'scale'"),
         HyperParam("degree", ParamKind.INT, 1, 10, default=3, help="poly kernel only"),
         HyperParam("epsilon", ParamKind.FLOAT, 0.0, 100.0, default=0.1, help="regression only"),
         HyperParam("class_weight", ParamKind.CATEGORICAL, choices=(None, "balanced"), default=None),

@@ -17,7 +17,7 @@ from typing import Any
 
 from automl.analysis import diagnostics as dg
 from automl.analysis import recommendation
-from automl.analysis.intervals import selection_bias, wilson_interval
+from automl.analysis.intervals import in_range, selection_bias, wilson_interval
 from automl.errors import AutomlError
 from automl.reports.summary import reference_verdicts
 from automl.study.record import TrialRecord, held_out_metric, is_finite_number, read_trial
@@ -96,7 +96,8 @@ def final_estimate(final: FinalRecord, metric: str, maximize: bool) -> FinalEsti
     ci: tuple[float, float] | None = None
     method = ""
     if final.ci_low is not None and final.ci_high is not None:
-        ci, method = (final.ci_low, final.ci_high), "as recorded by the final evaluation"
+        # Kept inside the metric's range: studies recorded before the intervals did so can hold e.g. 0.88-1.09.
+        ci, method = in_range(final.test_metric, (final.ci_low, final.ci_high)), "as recorded by the final evaluation"
     elif final.test_metric == "accuracy" and 0.0 <= final.test_value <= 1.0:
         # Studies from before the record carried an interval: accuracy is a proportion, so Wilson's applies.
         ci, method = wilson_interval(final.test_value, final.n_test), "Wilson"
