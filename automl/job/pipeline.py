@@ -72,6 +72,7 @@ def data_info(dataset: Any, *, seed: int, limit: int | None) -> dict[str, Any]:
         StudyKey.DATA_KIND: dataset.kind,
         StudyKey.TASK: dataset.task,
         StudyKey.DATA_OPTIONS: dict(getattr(dataset, "options", None) or {}),
+        StudyKey.LABELS: dataset.labels() if hasattr(dataset, "labels") else {},
     }
 
 
