@@ -119,7 +119,7 @@ def families_for(space: SearchSpace, dataset: Any) -> dict[str, ModelFamily]:
     from automl.spaces.checks import check_data, check_space
 
     families = check_space(space)
-    check_data(space, families, dataset.kind, dataset.task)
+    check_data(space, families, dataset.kind, dataset.task, dataset)
     return families
 
 
