@@ -82,7 +82,12 @@ class LoadedModel:
 
     def _inputs(self, x: Any) -> Any:
         if self.data_kind == "table":
-            return table_inputs(x, self.labels, self.source)
+            labels = self.labels
+            # Recorded before the feature columns were kept: a scikit-learn pipeline still knows them.
+            if "features" not in labels and hasattr(self.model, "feature_names_in_"):
+                labels = {**labels, "features": [str(c) for c in self.model.feature_names_in_]}
+                labels["ignored_columns"] = [c for c in (labels.get("target"),) if c]
+            return table_inputs(x, labels, self.source)
         return image_inputs(x, self.labels, self.source)
 
     def _keras_input(self, x: Any) -> np.ndarray:
