@@ -24,16 +24,19 @@ from automl.spaces import SearchSpace, load_space, parse_space  # noqa: E402
 
 if TYPE_CHECKING:
     from automl.api import SearchResult, search
+    from automl.serve import LoadedModel, load_model
 
 __all__ = [
     "AutomlError",
     "DataError",
+    "LoadedModel",
     "SearchAborted",
     "SearchResult",
     "SearchSpace",
     "SpaceError",
     "StorageError",
     "TrialFailed",
+    "load_model",
     "load_space",
     "parse_space",
     "search",
@@ -47,4 +50,8 @@ def __getattr__(name: str) -> Any:
         from automl import api
 
         return getattr(api, name)
+    if name in ("load_model", "LoadedModel"):  # loads a model family's library only when called
+        from automl import serve
+
+        return getattr(serve, name)
     raise AttributeError(f"module 'automl' has no attribute {name!r}")

@@ -22,7 +22,18 @@ from automl.spaces.defaults import DEFAULT_SPACES
 from automl.validation import ArgumentError
 
 # Subcommand modules, in the order `automl --help` lists them.
-COMMAND_MODULES = ("search", "spaces", "dashboard", "report", "export", "worker", "studies", "sweep", "scheduler")
+COMMAND_MODULES = (
+    "search",
+    "spaces",
+    "dashboard",
+    "report",
+    "export",
+    "predict",
+    "worker",
+    "studies",
+    "sweep",
+    "scheduler",
+)
 
 
 EXAMPLES = f"""\

@@ -39,6 +39,23 @@ class Dataset:
     cv_folds: int = 0
     class_names: tuple[str, ...] = ()
     options: dict[str, Any] = field(default_factory=dict)
+    dropped_columns: tuple[str, ...] = ()  # a table's ID-like columns, left out of the features
+
+    def labels(self) -> dict[str, Any]:
+        """What turns the model's outputs back into the user's labels, and what input it expects: the task, the
+        target's name, the class names (output i is ``class_names[i]``; none for images, whose labels are the
+        indices), a table's feature columns and the columns a prediction file may carry that are ignored."""
+        out: dict[str, Any] = {
+            "task": self.task,
+            "target": self.options.get("target"),
+            "class_names": [str(c) for c in self.class_names],
+        }
+        if hasattr(self.x_train, "columns"):
+            out["features"] = [str(c) for c in self.x_train.columns]
+            out["ignored_columns"] = [c for c in (self.options.get("target"), *self.dropped_columns) if c]
+        else:
+            out["input_dim"] = self.input_dim
+        return out
 
     @property
     def input_dim(self) -> int:

@@ -216,6 +216,7 @@ def split_table(
     seed: int,
     limit: int | None,
     options: dict[str, Any],
+    dropped_columns: tuple[str, ...] = (),
     val_fraction: float = 0.2,
     test_fraction: float = 0.2,
 ) -> Dataset:
@@ -254,6 +255,7 @@ def split_table(
         cv_folds=CV_FOLDS if small else 0,
         class_names=class_names,
         options=options,
+        dropped_columns=dropped_columns,
     )
 
 
@@ -334,6 +336,7 @@ def load_table_file(
         seed=seed,
         limit=limit,
         options=options,
+        dropped_columns=tuple(id_columns),
     )
     log.info("data: %s", describe(data, kinds, id_columns, dropped_rows))
     return data

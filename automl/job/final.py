@@ -198,6 +198,8 @@ def finalize(
                 "epochs": plan.epochs,
                 "members": len(fitted),
                 "study": study.study_name,
+                # how to read the model's outputs in the user's own labels (automl predict uses it)
+                "labels": data.labels() if hasattr(data, "labels") else {},
             },
             sort_keys=False,
         )

@@ -72,6 +72,7 @@ def data_info(dataset: Any, *, seed: int, limit: int | None) -> dict[str, Any]:
         StudyKey.DATA_KIND: dataset.kind,
         StudyKey.TASK: dataset.task,
         StudyKey.DATA_OPTIONS: dict(getattr(dataset, "options", None) or {}),
+        StudyKey.LABELS: dataset.labels() if hasattr(dataset, "labels") else {},
     }
 
 
@@ -118,7 +119,7 @@ def families_for(space: SearchSpace, dataset: Any) -> dict[str, ModelFamily]:
     from automl.spaces.checks import check_data, check_space
 
     families = check_space(space)
-    check_data(space, families, dataset.kind, dataset.task)
+    check_data(space, families, dataset.kind, dataset.task, dataset)
     return families
 
 

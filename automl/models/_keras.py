@@ -7,7 +7,7 @@ import abc
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -166,6 +166,9 @@ class KerasClassifierFamily(ModelFamily):
     """
 
     data_kinds = frozenset({"images", "table"})
+    # Keras takes a table as one float matrix: no imputation or encoding inside the model, unlike scikit-learn's
+    # families, so the space check refuses a table with text or missing values before any trial.
+    numeric_tables_only: ClassVar[bool] = True
     tasks = frozenset({"classification"})
 
     @abc.abstractmethod

@@ -100,7 +100,31 @@ _HEADER = """\
 # Load the model without automl:
 #   {hint}
 """
+_PREDICT = (
+    "automl predict {folder} FILE [--proba] (or automl.load_model({folder!r}).predict(frame)); without automl, "
+    "output i of the model is labels.class_names[i]"
+)
+_NO_NAMES = "class indices 0..k-1 (recorded before class names were kept: the sorted order of the original labels)"
 _IMAGE_INPUT = "flatten each image to one row and scale pixels to [0, 1] (divide by 255)"
+
+
+def study_labels(study: Any, final: FinalRecord) -> dict[str, Any]:
+    """The labels the search recorded (class names, target, features), else those its final stage saved beside
+    the model; empty for a study recorded before either kept them."""
+    import yaml
+
+    from automl.study.record import StudyKey
+
+    labels = study.user_attrs.get(StudyKey.LABELS)
+    if labels:
+        return dict(labels)
+    path = Path(final.config_path) if final.config_path else None
+    if path is not None and path.is_file():
+        try:
+            return dict((yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("labels") or {})
+        except (yaml.YAMLError, OSError, AttributeError):  # a damaged side file: export without names
+            return {}
+    return {}
 
 
 def export_study(
@@ -168,6 +192,12 @@ def export_study(
         "data": {"dataset": record.dataset, "kind": record.data_kind, "task": record.task},
         "config": final.config,
     }
+    labels = study_labels(study, final)
+    labels.setdefault("task", record.task)
+    if record.task == "classification" and not labels.get("class_names") and record.data_kind == "table":
+        labels["note"] = _NO_NAMES
+    document["labels"] = labels
+    document["predict"] = _PREDICT.format(folder=str(out))
     if record.data_kind == "images":
         document["data"]["input"] = _IMAGE_INPUT
     config_path = out / "config.yaml"

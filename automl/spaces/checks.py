@@ -65,9 +65,14 @@ def check_space(space: SearchSpace) -> dict[str, ModelFamily]:
     return families
 
 
-def check_data(space: SearchSpace, families: dict[str, ModelFamily], data_kind: str, task: str) -> None:
-    """Check that every family of ``space`` trains on this kind of data and reports the objective for the task."""
+def check_data(
+    space: SearchSpace, families: dict[str, ModelFamily], data_kind: str, task: str, data: Any = None
+) -> None:
+    """Check that every family of ``space`` trains on this kind of data and reports the objective for the task;
+    with the dataset, that a family taking numbers only gets no table with text or missing values."""
     for family in families.values():
+        if data is not None and getattr(family, "numeric_tables_only", False):
+            _check_numeric_table(space, family, data)
         reason = family.accepts(data_kind, task)
         if reason is not None:
             raise SpaceError(f"{space.source}: model: {reason}; choose a model family for {data_kind} {task}")
@@ -78,6 +83,30 @@ def check_data(space: SearchSpace, families: dict[str, ModelFamily], data_kind: 
                 f"{space.source}: search.metric: {family.name} reports {offered} for {task}, "
                 f"not {space.settings.metric!r}; pick one of those"
             )
+
+
+def _check_numeric_table(space: SearchSpace, family: ModelFamily, data: Any) -> None:
+    if not hasattr(data.x_train, "columns"):
+        return
+    import pandas as pd
+
+    features = pd.concat([data.x_train, data.x_val, data.x_test], ignore_index=True)
+
+    text = [str(c) for c in features.columns if not pd.api.types.is_numeric_dtype(features[c])]
+    missing = [str(c) for c in features.columns if c not in text and features[c].isna().any()]
+    if text or missing:
+        found = "; ".join(
+            part
+            for part in (
+                f"text column(s) {', '.join(text)}" if text else "",
+                f"missing values in {', '.join(missing)}" if missing else "",
+            )
+            if part
+        )
+        raise SpaceError(
+            f"{space.source}: model: {family.name} takes numeric tables without missing values, and this table has "
+            f"{found}; use a scikit-learn family (they encode and impute inside the model), or clean the table"
+        )
 
 
 def _failer(source: str) -> Any:

@@ -63,6 +63,7 @@ class StudyKey:
     DATA_KIND = "data_kind"  # "images" or "table"
     TASK = "task"  # "classification" or "regression"
     DATA_OPTIONS = "data_options"  # what else reloading the data needs: a table file's target and task
+    LABELS = "labels"  # Dataset.labels(): class names, target name, feature columns (absent in older studies)
     FINAL = "final"  # the winner's final evaluation (see FinalRecord)
     SEED_EVALUATIONS = "seed_evaluations"  # retraining spread per trial number, from `automl report --seeds`
     ARTIFACT_STORE = "artifact_store"  # where the best trials' models are kept (automl.study.artifacts)
