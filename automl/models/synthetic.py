@@ -32,11 +32,11 @@ from automl.models.base import (
     HyperParam,
     ModelFamily,
     NullReporter,
-    ParamKind,
     Reporter,
     TrialOutcome,
 )
 from automl.models.tracker import EpochTracker
+from automl.param_kinds import ParamKind
 
 if TYPE_CHECKING:
     from automl.data.dataset import Dataset

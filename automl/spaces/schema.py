@@ -94,36 +94,28 @@ class _RangeParam(_Param):
         return self
 
 
-class FloatParam(_RangeParam):
-    model_config = ConfigDict(title="float parameter")
-
+class FloatParam(_RangeParam, title="float parameter"):
     type: Literal["float"]
     low: Number = Field(description="must be a number")
     high: Number = Field(description="must be a number")
     step: Number | None = Field(default=None, gt=0, description="must be a positive number")
 
 
-class IntParam(_RangeParam):
-    model_config = ConfigDict(title="int parameter")
-
+class IntParam(_RangeParam, title="int parameter"):
     type: Literal["int"]
     low: StrictInt = Field(description="must be an integer")
     high: StrictInt = Field(description="must be an integer")
     step: StrictInt | None = Field(default=None, gt=0, description="must be a positive integer")
 
 
-class CategoricalParam(_Param):
-    model_config = ConfigDict(title="categorical parameter")
-
+class CategoricalParam(_Param, title="categorical parameter"):
     type: Literal["categorical"]
     choices: list[Choice] = Field(
         min_length=1, description="must be a non-empty list; choices must be strings, numbers, booleans or null"
     )
 
 
-class FixedParam(_Param):
-    model_config = ConfigDict(title="fixed parameter")
-
+class FixedParam(_Param, title="fixed parameter"):
     type: Literal["fixed"]
     value: Any
 
