@@ -51,6 +51,7 @@ def check_family(
     """
     instance = family() if isinstance(family, type) else family
     if not getattr(instance, "name", None):  # a user family gets its name from the space; name it for messages
+        # ``name`` is a ClassVar in the contract; naming this one instance is what the messages need
         instance.name = type(instance).__name__  # type: ignore[misc]
     checker = _Checker(instance, seed)
     checker.declaration()
@@ -205,7 +206,8 @@ class _Checker:
         check = f"declaration of {p.name!r}"
         if p.is_pattern and p.name.count("<i>") != 1:
             raise self.fail(check, "a pattern holds <i> once")
-        if p.kind in (ParamKind.INT, ParamKind.FLOAT) and None not in (p.low, p.high) and p.low > p.high:  # type: ignore[operator]
+        numeric = p.kind in (ParamKind.INT, ParamKind.FLOAT)
+        if numeric and p.low is not None and p.high is not None and p.low > p.high:
             raise self.fail(check, f"low must be <= high, got low={p.low} high={p.high}")
         if p.kind == ParamKind.CATEGORICAL and not p.choices:
             raise self.fail(check, "a categorical parameter lists its choices")

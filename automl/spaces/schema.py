@@ -82,14 +82,14 @@ class _RangeParam(_Param):
 
     @model_validator(mode="after")
     def _range(self) -> _RangeParam:
-        low, high = self.low, self.high  # type: ignore[attr-defined]
-        if low > high or (self.type == "float" and low == high):  # type: ignore[attr-defined]
-            relation = "<" if self.type == "float" else "<="  # type: ignore[attr-defined]
+        # The subclasses declare type, low, high and step, each with its own types; read them by name here.
+        kind, low, high, step = (getattr(self, key) for key in ("type", "low", "high", "step"))
+        if low > high or (kind == "float" and low == high):
+            relation = "<" if kind == "float" else "<="
             raise PydanticCustomError(RULE, f"low must be {relation} high, got low={low} high={high}")
         if self.log and low <= 0:
             raise PydanticCustomError(RULE, f"log scale needs low > 0, got low={low}")
-        step = self.step  # type: ignore[attr-defined]
-        if self.log and step is not None and (self.type == "float" or step != 1):  # type: ignore[attr-defined]
+        if self.log and step is not None and (kind == "float" or step != 1):
             raise PydanticCustomError(RULE, "log and step cannot be combined (Optuna's rule); drop one of them")
         return self
 

@@ -58,6 +58,8 @@ class SpecFile(_Strict):
         default=None, min_length=1, description="must be a space name from search_spaces/ or a YAML path"
     )
     target: StrictStr | None = Field(default=None, min_length=1, description=_TEXT)
+    # The choices are the module's tuples (one definition): mypy cannot read a Literal built from a tuple, pydantic
+    # can, hence the valid-type ignores on the Literal lines of this model.
     task: Literal[TASKS] | None = Field(default=None, description=f"must be one of {list(TASKS)}")  # type: ignore[valid-type]
     backend: Literal[BACKENDS] = Field(default="optuna", description=f"must be one of {list(BACKENDS)}")  # type: ignore[valid-type]
     workers: StrictInt = Field(default=1, ge=1, description="must be an integer >= 1")
