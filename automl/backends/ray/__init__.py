@@ -22,6 +22,7 @@ from automl.backends.callbacks import SearchCallback
 from automl.backends.factories import max_epochs
 from automl.backends.store import count_budget_trials
 from automl.errors import AutomlError, SearchAborted
+from automl.job import interrupts
 from automl.study.record import BackendName, StopReason
 from automl.study.storage import MAX_CONSECUTIVE_FAILURES, MAX_RETRY
 
@@ -175,6 +176,9 @@ class RayBackend(Executor):
         logging.getLogger("ray.tune.analysis.experiment_analysis").setLevel(logging.ERROR)
         try:
             tuner.fit()
+            # A Ctrl-C swallowed inside Ray's loop (the handler only raises where the main thread happens to be)
+            # still stops the job here, before the final stage, as the Optuna loop does before every trial.
+            interrupts.check()
         except KeyboardInterrupt:
             searcher.close("interrupted (Ctrl-C or SIGTERM) while running", interrupted=True)
             raise

@@ -40,6 +40,7 @@ from automl.backends.optuna.objective import failure_text
 from automl.backends.ray.recovery import DRIVER_KEY, this_driver
 from automl.backends.ray.schedulers import mode_of
 from automl.backends.store import BUDGET_STATES
+from automl.job import interrupts
 from automl.models.base import TrialOutcome
 from automl.study import optuna_compat as compat
 from automl.study.record import StopReason, TrialKey, is_finite_number, outcome_attrs
@@ -257,6 +258,7 @@ class StudySearcher(Searcher):
         """One epoch: its objective value goes to the study now (the dashboard and a resume see it); the curves
         and training seconds stay in memory until the trial ends. The worker's ``tune.report`` waits for this, so
         every write here is on the trial's critical path, and a dead worker's curves are still in the driver."""
+        interrupts.check()  # a Ctrl-C swallowed inside Ray's loop stops the search at the next epoch, as on Optuna
         trial = live.trial
         if not live.seen_worker and result.get(keys.WORKER):
             trial.set_user_attr(TrialKey.WORKER, str(result[keys.WORKER]))
