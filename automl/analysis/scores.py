@@ -48,16 +48,26 @@ def classification_scores(proba: np.ndarray, y: np.ndarray) -> tuple[dict[str, f
     return metrics, {"loss": losses, "accuracy": correct, "balanced_accuracy": balanced}
 
 
+def binary_auc(positive: np.ndarray, score: np.ndarray) -> float:
+    """The area under the ROC curve as the Mann-Whitney statistic: the chance that a positive example scores above
+    a negative one, ties counting half (midranks), as scikit-learn's ``roc_auc_score`` computes it."""
+    from scipy.stats import rankdata
+
+    positive = np.asarray(positive, dtype=bool)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    ranks = rankdata(score)
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def roc_auc(proba: np.ndarray, y: np.ndarray) -> float | None:
     """Binary ROC AUC, or one-vs-rest macro AUC; None when ``y`` holds a single class."""
-    from sklearn.metrics import roc_auc_score
-
     present = np.unique(y)
     if len(present) < 2:
         return None
     if proba.shape[1] == 2:
-        return float(roc_auc_score(y, proba[:, 1]))
-    scores = [roc_auc_score(y == c, proba[:, c]) for c in present]  # ovr over the classes the rows hold
+        return binary_auc(y == present[-1], proba[:, 1])
+    scores = [binary_auc(y == c, proba[:, c]) for c in present]  # ovr over the classes the rows hold
     return float(np.mean(scores))
 
 

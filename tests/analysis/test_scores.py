@@ -113,3 +113,10 @@ def test_reported_interval_clips_a_per_example_interval_and_a_recorded_one() -> 
     assert reported_interval("val_r2", {"val_r2": (0.9, 1.2)}, {}) == (0.9, 1.0)
     assert in_range("balanced_accuracy", (0.8763, 1.0947)) == (0.8763, 1.0)
     assert reported_interval("roc_auc", {}, {}) is None
+
+
+def test_binary_auc_is_the_chance_a_positive_outscores_a_negative_with_ties_counting_half() -> None:
+    from automl.analysis.scores import binary_auc
+
+    # positives score 0.9 and 0.5; negatives 0.5 and 0.1: pairs won 1 + 1 + 0.5 (tie) + 1 of 4
+    assert binary_auc(np.array([1, 1, 0, 0]), np.array([0.9, 0.5, 0.5, 0.1])) == 0.875
