@@ -12,8 +12,6 @@ import logging
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
 from automl.spaces.model import SearchSpace
 from automl.spaces.parsing import load_space
 
@@ -29,6 +27,8 @@ IMBALANCED_METRIC = "val_balanced_accuracy"
 
 
 def rarest_class_share(data: Any) -> float:
+    import numpy as np  # here, not at the top: the CLI imports this module for its help text
+
     labels = np.concatenate([data.y_train, data.y_val, data.y_test])
     counts = np.bincount(labels.astype(np.int64), minlength=max(int(data.n_classes), 1))
     return float(counts[counts > 0].min() / counts.sum())
