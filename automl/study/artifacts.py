@@ -24,7 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from optuna.artifacts.exceptions import ArtifactNotFound
+
 from automl.study.record import StudyKey
+from automl.study.storage import automl_home
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +61,12 @@ def default_location(storage_url: str) -> str:
     # A database server: a folder under AUTOML_HOME named after the database, never the working directory (a run
     # from a source tree would leave models in it). Workers on other machines need AUTOML_ARTIFACTS (shared).
     from sqlalchemy.engine import make_url
-
-    from automl.study.storage import automl_home
+    from sqlalchemy.exc import ArgumentError
 
     try:
         url = make_url(storage_url)
         name = f"{url.get_backend_name()}-{url.host or 'local'}-{url.database or 'default'}"
-    except Exception:  # an unparsable URL (in-memory storages have none): one shared folder
+    except ArgumentError:  # an unparsable URL (in-memory storages have none): one shared folder
         name = "other"
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
     return str(automl_home() / "artifacts" / safe)
@@ -176,6 +178,6 @@ class ModelKeeper:
             self.study.set_user_attr(KEPT_PREFIX + str(kept.trial), None)  # unregistered before the file goes
             try:
                 self.store.remove(kept.artifact_id)
-            except Exception as exc:  # already gone (another worker trimmed it): nothing to do
+            except (ArtifactNotFound, FileNotFoundError) as exc:  # another worker trimmed it first: nothing to do
                 log.debug("kept model of trial %d: %s", kept.trial, exc)
         return [k.trial for k in dropped]
