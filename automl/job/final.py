@@ -34,7 +34,7 @@ from automl.job.plan import (
 from automl.models.base import ModelFamily, Reference
 from automl.models.registry import get_family
 from automl.spaces import SearchSpace, parse_space
-from automl.study.artifacts import fetch
+from automl.study.artifacts import fetch, kept_models
 from automl.study.record import StudyKey, held_out_metric, read_trial
 from automl.study.study_record import FinalRecord, read_study
 
@@ -58,8 +58,6 @@ def study_space(study: Any) -> SearchSpace:
 
 def _kept_of_family(study: Any, family_name: str, members: int) -> list[Any]:
     """The best kept models (at most ``members``) that ``family_name`` saved: one family's can be combined."""
-    from automl.study.artifacts import kept_models
-
     return [k for k in kept_models(study) if k.family == family_name][: max(1, members)]
 
 

@@ -24,6 +24,7 @@ from automl.job.final import baseline_epochs, baseline_family
 from automl.job.plan import final_stage_estimator
 from automl.models.base import ModelFamily, Reporter, TrialOutcome
 from automl.spaces import SearchSpace
+from automl.study.artifacts import ModelKeeper
 from automl.study.notes import TrialNotes
 from automl.study.record import BackendName, StudyKey
 from automl.study.storage import FailurePolicy
@@ -153,8 +154,6 @@ def make_runner(
 def model_keeper(backend: Executor, context: StudyContext) -> Any:
     """The keeper of the best ``search.keep_models`` trials' models (None: keep none, or an engine whose trials
     train in other processes)."""
-    from automl.study.artifacts import ModelKeeper
-
     keep = int(getattr(context.settings, "keep_models", 0) or 0)
     if keep < 1 or backend.name != BackendName.OPTUNA:
         return None

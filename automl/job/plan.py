@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from automl.errors import AutomlError
+from automl.study.artifacts import kept_models
 from automl.study.record import StopReason, TrialRecord, read_trial
 from automl.study.study_record import read_study
 
@@ -195,11 +196,8 @@ class FinalStageEstimate:
         epochs = winner.epochs_seen
         if winner.train_seconds is None or not epochs:
             return None
-        if self.reuse:
-            from automl.study.artifacts import kept_models
-
-            if kept_models(study):  # the final stage will reuse them: hold only what that costs
-                return self.reuse_seconds(winner.train_seconds / epochs)
+        if self.reuse and kept_models(study):  # the final stage will reuse them: hold only what that costs
+            return self.reuse_seconds(winner.train_seconds / epochs)
         return self.from_pace(winner.train_seconds / epochs, winner.best_epoch or epochs)
 
 
