@@ -26,6 +26,7 @@ from automl.job.plan import (
     FinalPlan,
     best_reported_epoch,
     best_trial,
+    members_beside_kept,
     plan_final,
     reuse_or_retrain,
     seconds_per_epoch,
@@ -61,11 +62,14 @@ def _kept_of_family(study: Any, family_name: str, members: int) -> list[Any]:
     return [k for k in kept_models(study) if k.family == family_name][: max(1, members)]
 
 
-def _reuse_plan(full: FinalPlan, kept: int, epochs: int, time_left: float | None) -> FinalPlan:
-    """The plan when the kept models are reused: no retraining; the baseline (a small model, held for in the
-    search's reserve) unless almost nothing is left."""
+def _reuse_plan(full: FinalPlan, kept: int, retrained: int, epochs: int, time_left: float | None) -> FinalPlan:
+    """The plan when the kept models are reused, with ``retrained`` members of the winner beside them; the
+    baseline (a small model, held for in the search's reserve) unless almost nothing is left."""
     baseline = full.baseline and (time_left is None or time_left >= REUSE_SECONDS)
-    return FinalPlan(kept, epochs, baseline, 0.0, full.seconds_for_baseline if baseline else None, "")
+    per_member = full.seconds_per_member if retrained else 0.0
+    return FinalPlan(
+        kept + retrained, epochs, baseline, per_member, full.seconds_for_baseline if baseline else None, ""
+    )
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -159,22 +163,29 @@ def finalize(
     reuse, why = reuse_or_retrain(plan, len(kept), time_left)
     family.configure_threads(None)
     fitted: list[Any] = []
+    retrain = plan.members  # members of the winner retrained on train+validation
     if reuse:
         full = plan_final(**planned, time_left=None)
-        plan = _reuse_plan(full, len(kept), winner_record.best_epoch or plan.epochs, time_left)
+        reuse_cost = REUSE_SECONDS + (full.seconds_for_baseline or 0.0)
+        wanted = space.settings.retrain_members
+        retrain = members_beside_kept(wanted, full.seconds_per_member, time_left, reuse_cost)
+        plan = _reuse_plan(full, len(kept), retrain, epochs, time_left)
+        if retrain:
+            why += f", with {retrain} member(s) of the winner retrained on train+validation beside them"
+        elif wanted:
+            why += f", without the {wanted} retrained member(s) asked for: they did not fit the time left"
         say(why)
         with tempfile.TemporaryDirectory(prefix="automl-kept-") as folder:
             for i, entry in enumerate(kept):
                 say(f"loading the kept model of trial {entry.trial} ({i + 1} of {len(kept)})")
                 fitted.append(family.load(fetch(study, entry, Path(folder) / str(entry.trial))))
-    else:
-        if plan.note:
-            say(plan.note)
-        for i in range(plan.members):
-            label = f"member {i + 1} of {plan.members}"
-            say(f"retraining {label} ({plan.epochs} epochs on {final_size} examples)")
-            relay = _EpochRelay(on_epoch, label, plan.epochs)
-            fitted.append(family.fit_final(config, data, plan.epochs, seed + i, relay))
+    elif plan.note:
+        say(plan.note)
+    for i in range(retrain):
+        label = f"member {i + 1} of {retrain}"
+        say(f"retraining {label} ({plan.epochs} epochs on {final_size} examples)")
+        relay = _EpochRelay(on_epoch, label, plan.epochs)
+        fitted.append(family.fit_final(config, data, plan.epochs, seed + i, relay))
     test_metric = held_out_metric(record.metric)
     member_values = [family.evaluate(m, data.x_test, data.y_test).metrics.get(test_metric) for m in fitted]
     model = family.ensemble(fitted)
@@ -236,6 +247,7 @@ def finalize(
             "mode": "reuse" if reuse else "retrain",
             "why": why,
             "kept_trials": [k.trial for k in kept] if reuse else [],
+            "retrained_members": retrain,
             "seconds": round(time.monotonic() - started, 1),
         },
     )

@@ -222,6 +222,7 @@ def job_clock(
         members,
         baseline_epochs(base, str(getattr(dataset, "task", ""))),
         reuse=int(getattr(settings, "keep_models", 0) or 0) > 0,  # the kept models' reuse, once there are some
+        retrain_members=int(getattr(settings, "retrain_members", 0) or 0),
     )
     if joining:
         return JobClock.joining(

@@ -164,12 +164,22 @@ class FinalStageEstimate:
     # The plan, decided once before the search: reuse the kept models (the search runs until only the reuse's
     # cost is left) rather than stop early to retrain. The final stage still retrains when that fits the time left.
     reuse: bool = False
+    # With reuse, members of the winner retrained on train+validation and averaged with the kept models: the
+    # search holds their cost back too (the space's ``retrain_members``).
+    retrain_members: int = 0
 
-    def reuse_seconds(self, per_epoch: float) -> float:
-        """Seconds to reuse the kept models, for a winner at ``per_epoch`` s per search epoch: scoring and saving,
-        the baseline, and the one epoch a trial still running at the deadline may overrun it by."""
+    def reuse_seconds(self, per_epoch: float, epochs: int = 0) -> float:
+        """Seconds to reuse the kept models, for a winner at ``per_epoch`` s per search epoch whose retrained
+        members train ``epochs`` each: scoring and saving, the retrained members and the baseline (with the
+        SAFETY margin the final stage plans with), and two epochs: a trial still running at the deadline overruns
+        it by up to one, and a new trial's first epoch also builds its graph."""
         scaled = per_epoch * self.final_size / max(1, self.train_size)
-        return REUSE_SECONDS + scaled * (self.baseline_epochs or 0) * BASELINE_SHARE + per_epoch
+        work = (
+            REUSE_SECONDS
+            + self.retrain_members * scaled * epochs
+            + scaled * (self.baseline_epochs or 0) * BASELINE_SHARE
+        )
+        return work / SAFETY + 2 * per_epoch
 
     def from_pace(self, per_epoch: float, epochs: int, members: int | None = None) -> float:
         """For a trial training at ``per_epoch`` seconds per epoch on the search's data, retrained for ``epochs``
@@ -197,12 +207,12 @@ class FinalStageEstimate:
         if winner.train_seconds is None or not epochs:
             return None
         if self.reuse and kept_models(study):  # the final stage will reuse them: hold only what that costs
-            return self.reuse_seconds(winner.train_seconds / epochs)
+            return self.reuse_seconds(winner.train_seconds / epochs, winner.best_epoch or epochs)
         return self.from_pace(winner.train_seconds / epochs, winner.best_epoch or epochs)
 
 
 def final_stage_estimator(
-    dataset: Any, members: int, baseline_epochs: int | None, reuse: bool = False
+    dataset: Any, members: int, baseline_epochs: int | None, reuse: bool = False, retrain_members: int = 0
 ) -> FinalStageEstimate:
     fits = max(1, int(getattr(dataset, "cv_folds", 0) or 0))  # a cross-validated trial trained every fold
     return FinalStageEstimate(
@@ -211,7 +221,19 @@ def final_stage_estimator(
         members=members,
         baseline_epochs=baseline_epochs,
         reuse=reuse and fits == 1,  # cross-validated trials leave no single model to keep
+        retrain_members=retrain_members,
     )
+
+
+def members_beside_kept(wanted: int, member_cost: float | None, time_left: float | None, reuse_cost: float) -> int:
+    """How many of ``wanted`` members of the winner to retrain next to the reused kept models: those that fit in
+    full (with the SAFETY margin) in ``time_left`` after the reuse's own ``reuse_cost``. A member cut short would
+    be weaker than the kept models it joins, so none is; unknown costs retrain none."""
+    if wanted < 1 or member_cost is None:
+        return 0
+    if time_left is None or member_cost <= 0:
+        return wanted
+    return max(0, min(wanted, int((time_left * SAFETY - reuse_cost) // member_cost)))
 
 
 def reuse_or_retrain(retrain: FinalPlan, kept: int, time_left: float | None) -> tuple[bool, str]:

@@ -105,12 +105,18 @@ def render_summary_md(data: dict[str, Any]) -> str:
     stage = final.get("final_stage") or {}
     alone = ", ".join(f"{a:.4f}" for a in members)
     if stage.get("mode") == "reuse":
+        retrained = int(stage.get("retrained_members") or 0)
+        beside = (
+            f" and {retrained} member(s) of the winner retrained on train+validation for {final['epochs']} epochs"
+            if retrained
+            else ""
+        )
         lines += [
             "",
             f"The final model averages the models the search trained for its best trials "
-            f"({', '.join(str(t) for t in stage.get('kept_trials') or [])}; alone: {alone}), kept in the study's "
-            "artifact store, and was scored once on the test split, which the search never saw. Why no retraining: "
-            f"{stage.get('why')}.",
+            f"({', '.join(str(t) for t in stage.get('kept_trials') or [])}), kept in the study's artifact store,"
+            f"{beside} (alone: {alone}), and was scored once on the test split, which the search never saw. "
+            f"Why not retrain them all: {stage.get('why')}.",
             "",
         ]
     else:

@@ -170,6 +170,9 @@ class SearchSettings:
     min_epochs: int = 2
     reduction_factor: int = 3
     keep_models: int = 3  # finished trials whose trained model is kept (the best K), for reuse and export
+    # When the final stage reuses the kept models, it also retrains this many members of the winner on
+    # train+validation and averages them in; the search holds their measured cost back.
+    retrain_members: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -187,6 +190,7 @@ class SearchSettings:
             "min_epochs": self.min_epochs,
             "reduction_factor": self.reduction_factor,
             "keep_models": self.keep_models,
+            "retrain_members": self.retrain_members,
         }
 
 

@@ -66,6 +66,7 @@ class SettingsFile(_Strict):
     min_epochs: StrictInt = Field(default=2, ge=1, description="must be an integer >= 1")
     reduction_factor: StrictInt = Field(default=3, ge=2, description="must be an integer >= 2")
     keep_models: StrictInt = Field(default=3, ge=0, description="must be an integer >= 0")
+    retrain_members: StrictInt = Field(default=0, ge=0, description="must be an integer >= 0")
 
     @field_validator("warm_start", mode="before")
     @classmethod

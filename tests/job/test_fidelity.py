@@ -10,7 +10,14 @@ from support import TINY_LIMIT
 
 import automl
 import automl.job.pipeline
-from automl.job.plan import plan_final, reuse_or_retrain
+from automl.job.plan import (
+    BASELINE_SHARE,
+    REUSE_SECONDS,
+    FinalStageEstimate,
+    members_beside_kept,
+    plan_final,
+    reuse_or_retrain,
+)
 from automl.reports.summary import render_summary_md, summary_data
 from automl.study.artifacts import kept_models
 from automl.study.record import ladder, read_trial, rung_reached
@@ -86,6 +93,30 @@ def test_reuse_when_retraining_would_be_cut_short_else_retrain() -> None:
     assert reuse_or_retrain(cut, kept=3, time_left=None)[0] is False
 
 
+def test_members_are_retrained_beside_the_kept_models_only_when_they_fit_in_full() -> None:
+    assert members_beside_kept(1, member_cost=50.0, time_left=100.0, reuse_cost=20.0) == 1  # 90 - 20 >= 50
+    assert members_beside_kept(1, member_cost=50.0, time_left=70.0, reuse_cost=20.0) == 0  # 63 - 20 < 50
+    assert members_beside_kept(3, member_cost=30.0, time_left=100.0, reuse_cost=20.0) == 2
+    assert members_beside_kept(0, member_cost=30.0, time_left=100.0, reuse_cost=20.0) == 0  # none asked for
+    assert members_beside_kept(1, member_cost=None, time_left=100.0, reuse_cost=20.0) == 0  # cost unknown
+    assert members_beside_kept(2, member_cost=30.0, time_left=None, reuse_cost=20.0) == 2  # no budget
+
+
+def test_the_search_holds_back_what_the_retrained_member_beside_the_kept_models_costs() -> None:
+    """The reserve the search keeps is what the final stage then finds it can spend: one member fits even when a
+    trial running at the deadline overran it by an epoch."""
+    per_epoch, epochs = 4.0, 25
+    estimate = FinalStageEstimate(
+        train_size=3200, final_size=4000, members=3, baseline_epochs=10, reuse=True, retrain_members=1
+    )
+    without = FinalStageEstimate(train_size=3200, final_size=4000, members=3, baseline_epochs=10, reuse=True)
+    member = per_epoch * 4000 / 3200 * epochs
+    reserve = estimate.reuse_seconds(per_epoch, epochs)
+    assert reserve > without.reuse_seconds(per_epoch, epochs) + member
+    baseline = per_epoch * 4000 / 3200 * 10 * BASELINE_SHARE
+    assert members_beside_kept(1, member, reserve - per_epoch, REUSE_SECONDS + baseline) == 1
+
+
 def test_the_final_stage_reuses_the_kept_models_and_says_why(tmp_path: Path) -> None:
     from automl.job.final import finalize
 
@@ -103,7 +134,7 @@ def test_the_final_stage_reuses_the_kept_models_and_says_why(tmp_path: Path) -> 
     summary = render_summary_md(
         summary_data(study, final, storage="s", elapsed=3.0, budget={}, split={"searching": 2.0, "final stage": 1.0})
     )
-    assert "Why no retraining: reused the" in summary
+    assert "Why not retrain them all: reused the" in summary
     assert "searching 2 s, final stage 1 s (3 s in all)" in summary
     again = finalize(study, data, tmp_path / "out2", time_left=None)  # no budget: retrain on train+validation
     assert again.final_stage["mode"] == "retrain"
