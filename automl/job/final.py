@@ -29,6 +29,7 @@ from automl.job.plan import (
     members_beside_kept,
     plan_final,
     reuse_or_retrain,
+    reuse_overhead,
     seconds_per_epoch,
     winner_value,
 )
@@ -85,6 +86,33 @@ class _EpochRelay:
     def report(self, epoch: int, metrics: dict[str, float]) -> None:
         if self.on_epoch is not None:
             self.on_epoch(self.label, epoch, self.epochs)
+
+
+def _retrain(
+    family: ModelFamily,
+    config: dict[str, Any],
+    data: Any,
+    epochs: int,
+    seed: int,
+    planned: int,
+    at_most: int,
+    fits_another: Callable[[float], bool] | None,
+    say: Callable[[str], None],
+    on_epoch: Callable[[str, int, int], None] | None,
+) -> list[Any]:
+    """Retrain ``planned`` members of the winner on train+validation, then more (up to ``at_most``) while
+    ``fits_another`` says one more fits, given the seconds the last member took."""
+    members: list[Any] = []
+    final_size = len(data.y_train) + len(data.y_val)
+    took = 0.0  # seconds the last member took
+    while len(members) < planned or (0 < len(members) < at_most and fits_another is not None and fits_another(took)):
+        label = f"member {len(members) + 1}" + (f" of {planned}" if len(members) < planned else " (time allows)")
+        say(f"retraining {label} ({epochs} epochs on {final_size} examples)")
+        began = time.monotonic()
+        relay = _EpochRelay(on_epoch, label, epochs)
+        members.append(family.fit_final(config, data, epochs, seed + len(members), relay))
+        took = time.monotonic() - began
+    return members
 
 
 def baseline_family(space: SearchSpace, winner_family: str) -> ModelFamily | None:
@@ -166,12 +194,12 @@ def finalize(
     retrain = plan.members  # members of the winner retrained on train+validation
     if reuse:
         full = plan_final(**planned, time_left=None)
-        reuse_cost = REUSE_SECONDS + (full.seconds_for_baseline or 0.0)
+        overhead = reuse_overhead(planned["per_epoch"] or 0.0, planned["baseline_epochs"])
         wanted = space.settings.retrain_members
-        retrain = members_beside_kept(wanted, full.seconds_per_member, time_left, reuse_cost)
+        retrain = members_beside_kept(wanted, full.seconds_per_member, time_left, overhead)
         plan = _reuse_plan(full, len(kept), retrain, epochs, time_left)
         if retrain:
-            why += f", with {retrain} member(s) of the winner retrained on train+validation beside them"
+            why += f", with member(s) of the winner retrained on train+validation beside them ({retrain} planned)"
         elif wanted:
             why += f", without the {wanted} retrained member(s) asked for: they did not fit the time left"
         say(why)
@@ -179,13 +207,21 @@ def finalize(
             for i, entry in enumerate(kept):
                 say(f"loading the kept model of trial {entry.trial} ({i + 1} of {len(kept)})")
                 fitted.append(family.load(fetch(study, entry, Path(folder) / str(entry.trial))))
-    elif plan.note:
-        say(plan.note)
-    for i in range(retrain):
-        label = f"member {i + 1} of {retrain}"
-        say(f"retraining {label} ({plan.epochs} epochs on {final_size} examples)")
-        relay = _EpochRelay(on_epoch, label, plan.epochs)
-        fitted.append(family.fit_final(config, data, plan.epochs, seed + i, relay))
+
+        def fits_another(seconds: float) -> bool:
+            """Whether one more member fits at the pace the last one measured: the search's estimate is
+            pessimistic (it includes validation), so the time it held back may hold more than one."""
+            left = None if time_left is None else time_left - (time.monotonic() - started)
+            return left is not None and members_beside_kept(1, seconds, left, overhead) == 1
+
+        retrained = _retrain(family, config, data, plan.epochs, seed, retrain, planned["members"], fits_another,
+                             say, on_epoch)  # fmt: skip
+    else:
+        if plan.note:
+            say(plan.note)
+        retrained = _retrain(family, config, data, plan.epochs, seed, retrain, retrain, None, say, on_epoch)
+    retrain = len(retrained)
+    fitted += retrained
     test_metric = held_out_metric(record.metric)
     member_values = [family.evaluate(m, data.x_test, data.y_test).metrics.get(test_metric) for m in fitted]
     model = family.ensemble(fitted)

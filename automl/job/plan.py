@@ -174,11 +174,7 @@ class FinalStageEstimate:
         SAFETY margin the final stage plans with), and two epochs: a trial still running at the deadline overruns
         it by up to one, and a new trial's first epoch also builds its graph."""
         scaled = per_epoch * self.final_size / max(1, self.train_size)
-        work = (
-            REUSE_SECONDS
-            + self.retrain_members * scaled * epochs
-            + scaled * (self.baseline_epochs or 0) * BASELINE_SHARE
-        )
+        work = reuse_overhead(scaled, self.baseline_epochs) + self.retrain_members * scaled * epochs
         return work / SAFETY + 2 * per_epoch
 
     def from_pace(self, per_epoch: float, epochs: int, members: int | None = None) -> float:
@@ -223,6 +219,13 @@ def final_stage_estimator(
         reuse=reuse and fits == 1,  # cross-validated trials leave no single model to keep
         retrain_members=retrain_members,
     )
+
+
+def reuse_overhead(per_epoch: float, baseline_epochs: int | None) -> float:
+    """Seconds of a final stage that reuses kept models, beside any retrained member: loading, scoring and saving,
+    and the baseline, for a winner at ``per_epoch`` seconds per epoch at the final data size. The reserve and
+    the final stage's own decision both cost it so, so the search holds back what the final stage will spend."""
+    return REUSE_SECONDS + per_epoch * (baseline_epochs or 0) * BASELINE_SHARE
 
 
 def members_beside_kept(wanted: int, member_cost: float | None, time_left: float | None, reuse_cost: float) -> int:

@@ -20,6 +20,7 @@ from automl.analysis import recommendation
 from automl.analysis.intervals import in_range, selection_bias, wilson_interval
 from automl.errors import AutomlError
 from automl.reports.summary import reference_verdicts
+from automl.study.artifacts import kept_model_addresses
 from automl.study.record import TrialRecord, held_out_metric, is_finite_number, read_trial
 from automl.study.study_record import FinalRecord, SeedSpread, StudyRecord, read_seed_spreads, read_study
 
@@ -140,6 +141,7 @@ class ReportData:
     pruning: dict[str, Any]
     max_epochs: int | None
     generated: str
+    kept_models: dict[int, str] = field(default_factory=dict)  # trial number -> where its kept model lies
 
     @property
     def metric(self) -> str:
@@ -314,4 +316,5 @@ def report_data(study: Any, *, top_k: int = DEFAULT_TOP_K, storage: str = "") ->
         pruning=pruning_stats(rows),
         max_epochs=max_epochs,
         generated=datetime.now().isoformat(timespec="seconds"),
+        kept_models=kept_model_addresses(study),
     )

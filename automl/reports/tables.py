@@ -48,6 +48,7 @@ def top_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
         "epochs (best/trained)",
         "diagnosis",
         "configuration",
+        "kept model",
     ]
     body = []
     for i, r in enumerate(data.top, 1):
@@ -63,6 +64,7 @@ def top_table(data: ReportData) -> tuple[list[str], list[list[str]]]:
                 f"{r.diagnosis.best_epoch or '-'}/{r.epochs_trained or '-'}",
                 r.diagnosis.title,
                 config_text(r),
+                data.kept_models.get(r.number, "-"),
             ]
         )
     return header, body

@@ -121,6 +121,23 @@ def kept_models(study: Any, maximize: bool | None = None) -> list[KeptModel]:
     return sorted(found, key=lambda k: -k.value if maximize else k.value)
 
 
+def model_address(location: str, kept: KeptModel) -> str:
+    """Where a kept model's file lies: a path in a folder store, an ``s3://bucket/key`` URL in a bucket (Optuna's
+    stores name the file or key after the artifact id alone)."""
+    if location.startswith("s3://"):
+        bucket = location[len("s3://") :].split("/", 1)[0]
+        return f"s3://{bucket}/{kept.artifact_id}"
+    return str(Path(location) / kept.artifact_id)
+
+
+def kept_model_addresses(study: Any) -> dict[int, str]:
+    """Each kept model's address by trial number; empty for a study that keeps none."""
+    location = store_location(study)
+    if location is None:
+        return {}
+    return {k.trial: model_address(location, k) for k in kept_models(study)}
+
+
 def _maximize(study: Any) -> bool:
     direction = getattr(study, "direction", None)
     return getattr(direction, "name", "MAXIMIZE") == "MAXIMIZE"

@@ -12,7 +12,15 @@ import optuna
 import pytest
 
 from automl.models.registry import get_family
-from automl.study.artifacts import KEPT_PREFIX, ModelKeeper, fetch, kept_models
+from automl.study.artifacts import (
+    KEPT_PREFIX,
+    KeptModel,
+    ModelKeeper,
+    fetch,
+    kept_model_addresses,
+    kept_models,
+    model_address,
+)
 
 
 def _study(tmp_path: Path, name: str = "keep") -> optuna.Study:
@@ -38,6 +46,15 @@ def test_only_the_best_k_models_are_kept_and_the_others_deleted(tmp_path: Path) 
     assert study.user_attrs[KEPT_PREFIX + "0"] is None and study.user_attrs[KEPT_PREFIX + "2"] is None
     path = fetch(study, kept[0], tmp_path / "out")
     assert path.name == "model.json" and family.load(path)["accuracy"] == 0.9
+    addresses = kept_model_addresses(study)  # what the report's table of top trials shows
+    assert sorted(addresses) == [1, 3]
+    assert Path(addresses[3]).read_bytes() == path.read_bytes()
+
+
+def test_a_model_in_a_bucket_is_addressed_by_its_key() -> None:
+    kept = KeptModel(trial=4, value=0.9, family="synthetic", artifact_id="abc", file="model.json")
+    assert model_address("s3://models/automl", kept) == "s3://models/abc"  # Optuna's store keys by the id alone
+    assert model_address("/srv/kept", kept) == "/srv/kept/abc"
 
 
 _KILLED_WRITER = """
