@@ -43,6 +43,7 @@ class SearchResult:
     report_dir: Path | None
     model_path: Path | None
     final_note: str = ""  # what the final stage cut to fit the time budget, if anything
+    mlflow_model: str = ""  # models:/NAME/VERSION when the final model was registered in MLflow
     references: list[dict[str, Any]] = field(default_factory=list)  # further reference models, held-out scores
     verdicts: list[str] = field(default_factory=list)  # references the winner does not beat beyond its interval
 
@@ -65,10 +66,19 @@ def default_study_name(dataset: str) -> str:
 
 
 def apply_overrides(
-    settings: SearchSettings, *, trials: Any = None, timeout: Any = None, time_budget: Any = None
+    settings: SearchSettings,
+    *,
+    trials: Any = None,
+    timeout: Any = None,
+    time_budget: Any = None,
+    mlflow: Any = None,
 ) -> SearchSettings:
-    """``settings`` with the caller's budgets, each checked and named as the caller named it."""
+    """``settings`` with the caller's budgets (and MLflow URI), each checked and named as the caller named it."""
     changes: dict[str, Any] = {}
+    if mlflow is not None:
+        if not isinstance(mlflow, str) or not mlflow.strip():
+            raise validation.ArgumentError("mlflow", "must be an MLflow tracking URI", mlflow, "sqlite:///mlflow.db")
+        changes["mlflow"] = mlflow
     if trials is not None:
         changes["trials"] = validation.whole_number("trials", trials, minimum=1, example=20)
     if timeout is not None:
@@ -103,6 +113,7 @@ def search(
     concurrency: int | None = None,
     target: str | None = None,
     task: str | None = None,
+    mlflow: str | None = None,
 ) -> SearchResult:
     """Search ``space`` on ``dataset``, record everything in the study, then evaluate and report the winner.
 
@@ -117,7 +128,8 @@ def search(
     searches the tabular default space for its task (see automl.spaces.defaults).
     ``backend`` names the engine that runs the trials (default: the space's ``search.backend``, else optuna);
     ``address`` (a cluster to join; None starts a local runtime), ``cpus_per_trial`` and ``concurrency`` are a
-    cluster backend's options.
+    cluster backend's options. ``mlflow`` (default: the space's ``search.mlflow``) is an MLflow tracking URI that
+    gets a run per finished trial and the final model (see automl.tracking.mlflow_runs; needs the mlflow extra).
     """
     import automl.data as data_mod
     from automl.backends.store import StudyStore
@@ -126,6 +138,7 @@ def search(
     from automl.job.workers import check_workers
     from automl.spaces.checks import check_space
     from automl.study.storage import open_storage, redact, resolve_url
+    from automl.tracking.mlflow_runs import check_store, open_runs
 
     started = time.monotonic()
     data_mod.check_dataset_name(dataset)
@@ -140,8 +153,12 @@ def search(
         space = table_default_space(dataset_obj)
     space_obj = space if isinstance(space, SearchSpace) else load_space(space or DEFAULT_SPACES.get(dataset, dataset))
     check_space(space_obj)  # before the storage and the data: a wrong space costs nothing
-    overrides = {"trials": trials, "timeout": timeout, "time_budget": time_budget}
+    overrides = {"trials": trials, "timeout": timeout, "time_budget": time_budget, "mlflow": mlflow}
     settings = apply_overrides(space_obj.settings, **overrides)
+    # where an MLflow URI came from, for its errors; a missing package is said before the storage and data open
+    mlflow_source = "mlflow" if mlflow is not None else f"{space_obj.source}: search.mlflow"
+    if settings.mlflow:
+        check_store(settings.mlflow, mlflow_source)
     check_workers(workers)
     engine, engine_options = _engine(
         backend or space_obj.settings.backend, workers, address, cpus_per_trial, concurrency
@@ -175,6 +192,7 @@ def search(
         store.record_settings(context.study, context.settings)
     settings = context.settings
     clock = pipeline.job_clock(started, settings, context.space, dataset_obj, members=DEFAULT_MEMBERS)
+    tracker = open_runs(settings.mlflow, context.study, mlflow_source)  # None without a URI
 
     if workers > 1:
         _search_in_workers(store, context, url, workers, seed, clock, dataset_obj, data_dir, policy, quiet)
@@ -190,7 +208,8 @@ def search(
                 threads=threads,
                 deadline=clock.deadline,
                 policy=policy,
-                callbacks=[clock, progress],  # the clock hears each event first: the deadline moves before the display
+                # the clock hears each event first: the deadline moves before the display
+                callbacks=[clock, progress, *([tracker] if tracker else [])],
             )
     return _conclude(
         context.study,
@@ -203,6 +222,7 @@ def search(
         finish=finish,
         live=live,
         quiet=quiet,
+        tracker=tracker,
     )
 
 
@@ -237,6 +257,7 @@ def _conclude(
     finish: bool,
     live: bool | None,
     quiet: bool,
+    tracker: Any = None,
 ) -> SearchResult:
     from automl.job.final import finalize, trial_config
     from automl.job.plan import best_trial, winner_value
@@ -272,6 +293,8 @@ def _conclude(
                 on_step=steps.say,
                 on_epoch=steps.epoch,
             )
+    if tracker is not None:  # the trials other workers ran, then the final model and its registration
+        tracker.conclude(study, final)
     budget = {
         "trials": settings.trials,
         "timeout_seconds": settings.timeout,
@@ -310,6 +333,7 @@ def _conclude(
         report_dir=out_dir,
         model_path=Path(final.model_path) if final and final.model_path else None,
         final_note=str(final.final_stage.get("note") or "") if final else "",
+        mlflow_model=tracker.model_uri if tracker is not None else "",
         references=[dict(r) for r in final.references] if final else [],
         verdicts=[v.replace("**", "") for v in reference_verdicts(final.to_dict(), read_study(study).maximize)]
         if final

@@ -54,6 +54,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="worker processes on this machine sharing the study and the cores (default 1); "
         "more machines join with `automl worker --study NAME`",
     )
+    p.add_argument(
+        "--mlflow",
+        metavar="URI",
+        help="also log each finished trial as an MLflow run and register the final model there, e.g. "
+        "sqlite:///mlflow.db or file:./mlruns (default: the space's search.mlflow; needs pip install 'automl[mlflow]')",
+    )
     g = p.add_argument_group("backend")
     g.add_argument(
         "--backend",
@@ -97,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         target=args.target,
         task=args.task,
+        mlflow=args.mlflow,
     )
     out = sys.stdout
     c = result.counts
@@ -126,5 +133,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"Report: {html if html.is_file() else result.report_dir / 'summary.md'}", file=out)
     if result.model_path is not None:
         print(f"Model:  {result.model_path}", file=out)
+    if result.mlflow_model:
+        print(f"MLflow: {result.mlflow_model}", file=out)
     print(f"Dashboard: {result.dashboard_command()}", file=out)
     return 0

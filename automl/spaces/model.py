@@ -173,6 +173,7 @@ class SearchSettings:
     # When the final stage reuses the kept models, it also retrains this many members of the winner on
     # train+validation and averages them in; the search holds their measured cost back.
     retrain_members: int = 0
+    mlflow: str | None = None  # an MLflow tracking URI: each finished trial and the final model go there too
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -191,6 +192,7 @@ class SearchSettings:
             "reduction_factor": self.reduction_factor,
             "keep_models": self.keep_models,
             "retrain_members": self.retrain_members,
+            "mlflow": self.mlflow,
         }
 
 
