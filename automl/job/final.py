@@ -192,9 +192,16 @@ def finalize(
     family.configure_threads(None)
     fitted: list[Any] = []
     retrain = plan.members  # members of the winner retrained on train+validation
+    overhead = reuse_overhead(planned["per_epoch"] or 0.0, planned["baseline_epochs"])
+
+    def fits_another(seconds: float) -> bool:
+        """Whether one more member fits at the pace the last one measured: the search's estimate is pessimistic
+        (it includes validation), so the time it held back may hold more members than planned."""
+        left = None if time_left is None else time_left - (time.monotonic() - started)
+        return left is not None and members_beside_kept(1, seconds, left, overhead) == 1
+
     if reuse:
         full = plan_final(**planned, time_left=None)
-        overhead = reuse_overhead(planned["per_epoch"] or 0.0, planned["baseline_epochs"])
         wanted = space.settings.retrain_members
         retrain = members_beside_kept(wanted, full.seconds_per_member, time_left, overhead)
         plan = _reuse_plan(full, len(kept), retrain, epochs, time_left)
@@ -207,19 +214,11 @@ def finalize(
             for i, entry in enumerate(kept):
                 say(f"loading the kept model of trial {entry.trial} ({i + 1} of {len(kept)})")
                 fitted.append(family.load(fetch(study, entry, Path(folder) / str(entry.trial))))
-
-        def fits_another(seconds: float) -> bool:
-            """Whether one more member fits at the pace the last one measured: the search's estimate is
-            pessimistic (it includes validation), so the time it held back may hold more than one."""
-            left = None if time_left is None else time_left - (time.monotonic() - started)
-            return left is not None and members_beside_kept(1, seconds, left, overhead) == 1
-
-        retrained = _retrain(family, config, data, plan.epochs, seed, retrain, planned["members"], fits_another,
-                             say, on_epoch)  # fmt: skip
-    else:
-        if plan.note:
-            say(plan.note)
-        retrained = _retrain(family, config, data, plan.epochs, seed, retrain, retrain, None, say, on_epoch)
+    elif plan.note:
+        say(plan.note)
+    # a plan cut short retrains more members when the measured pace allows; one in full never needs to
+    retrained = _retrain(family, config, data, plan.epochs, seed, retrain, planned["members"], fits_another,
+                         say, on_epoch)  # fmt: skip
     retrain = len(retrained)
     fitted += retrained
     test_metric = held_out_metric(record.metric)

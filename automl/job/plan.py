@@ -112,13 +112,14 @@ def plan_final(
     """Fit the final stage into ``time_left`` seconds: first fewer members, then no baseline, then fewer epochs.
 
     ``per_epoch`` is the winner's estimated seconds per epoch on train+validation (None: unknown, plan in full).
-    The baseline is costed like one epoch of the winner per baseline epoch, at most one member's cost: it is a
-    small reference model by design (the tutorial's MLP next to a CNN), so this overestimates it, never wildly.
+    The baseline is costed at BASELINE_SHARE of one epoch of the winner per baseline epoch, at most one member's
+    cost: it is a small reference model by design (the tutorial's MLP next to a CNN). The search's reserve costs
+    it the same way, so the final stage finds the time the search held back for it.
     """
     member_cost = None if per_epoch is None else per_epoch * epochs
     baseline_cost = None
     if per_epoch is not None and baseline_epochs:
-        baseline_cost = min(per_epoch * baseline_epochs, member_cost or 0.0)
+        baseline_cost = min(per_epoch * baseline_epochs * BASELINE_SHARE, member_cost or 0.0)
     full = FinalPlan(members, epochs, bool(baseline_epochs), member_cost, baseline_cost, "")
     if time_left is None or member_cost is None:
         return full

@@ -12,7 +12,7 @@ from support import TINY_LIMIT
 
 import automl
 import automl.job.pipeline
-from automl.job.plan import plan_final, seconds_per_epoch
+from automl.job.plan import BASELINE_SHARE, plan_final, seconds_per_epoch
 from automl.study.record import TrialRecord, read_trial
 from automl.study.storage import default_storage_url
 from automl.study.study_record import read_study
@@ -22,9 +22,9 @@ def test_a_plan_that_fits_is_run_in_full() -> None:
     plan = plan_final(members=3, epochs=10, per_epoch=1.0, baseline_epochs=10, time_left=100)
     assert (plan.members, plan.epochs, plan.baseline, plan.note) == (3, 10, True, "")
     assert plan.seconds_per_member == 10
-    assert plan.seconds_for_baseline == 10
-    # A baseline longer than a member is costed as one member: it is a small reference model by design.
-    assert plan_final(members=3, epochs=2, per_epoch=1.0, baseline_epochs=10, time_left=None).seconds_for_baseline == 2
+    assert plan.seconds_for_baseline == 10 * BASELINE_SHARE  # a small reference model: a share of a winner's epoch
+    # A baseline longer than a member is costed as one member.
+    assert plan_final(members=3, epochs=2, per_epoch=1.0, baseline_epochs=20, time_left=None).seconds_for_baseline == 2
 
 
 def test_without_a_budget_or_a_measurement_the_plan_is_full() -> None:
@@ -40,8 +40,10 @@ def test_fewer_members_first() -> None:
 
 def test_then_no_baseline_and_at_last_one_shorter_member() -> None:
     plan = plan_final(members=3, epochs=10, per_epoch=1.0, baseline_epochs=10, time_left=15)  # 13.5 s usable
+    assert (plan.members, plan.epochs, plan.baseline) == (1, 10, True)
+    plan = plan_final(members=3, epochs=10, per_epoch=1.0, baseline_epochs=10, time_left=12)  # 10.8 s usable
     assert (plan.members, plan.epochs, plan.baseline) == (1, 10, False)
-    assert plan.note == "1 of 3 members retrained and no baseline: 15 s were left and each member costs about 10 s"
+    assert plan.note == "1 of 3 members retrained and no baseline: 12 s were left and each member costs about 10 s"
     plan = plan_final(members=3, epochs=10, per_epoch=1.0, baseline_epochs=10, time_left=8)  # 7.2 s usable
     assert (plan.members, plan.epochs, plan.baseline) == (1, 7, False)
     assert plan.note == (
@@ -102,11 +104,12 @@ def test_when_little_time_is_left_the_final_stage_shrinks_and_says_so(tmp_path: 
     steps: list[str] = []
     final = finalize(study, data, tmp_path / "out", time_left=1.0, on_step=steps.append)
     assert final.final_stage["members"] == 1
-    assert final.final_stage["baseline"] is False
-    assert final.final_stage["note"].startswith("1 of 3 members retrained and no baseline")
+    # the baseline, a small model costed at a share of the winner's epochs, still fits the 5 s never cut
+    assert final.final_stage["baseline"] is True
+    assert final.final_stage["note"].startswith("1 of 3 members retrained: 1 s were left")
     assert steps[0] == final.final_stage["note"]
     assert steps[1].startswith("retraining member 1 of 1")
-    assert final.baseline_test_value is None
+    assert len(final.member_test_values) == 1  # no time for more at the pace measured
 
 
 def test_when_time_stopped_every_trial_the_best_stopped_one_is_retrained(tmp_path: Path) -> None:
