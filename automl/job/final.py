@@ -13,6 +13,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,11 @@ from automl.job.plan import (
     FinalPlan,
     best_reported_epoch,
     best_trial,
-    members_beside_kept,
+    members_that_fit,
     plan_final,
     reuse_or_retrain,
     reuse_overhead,
+    search_epoch_size,
     seconds_per_epoch,
     winner_value,
 )
@@ -180,10 +182,7 @@ def finalize(
     planned: dict[str, Any] = {
         "members": max(1, min(members, family.max_members or members)),
         "epochs": epochs,
-        # a cross-validated trial trained every fold: its time per epoch covers cv_folds fits
-        "per_epoch": seconds_per_epoch(
-            winner_record, len(data.y_train) * max(1, getattr(data, "cv_folds", 0)), final_size
-        ),
+        "per_epoch": seconds_per_epoch(winner_record, search_epoch_size(data), final_size),
         "baseline_epochs": baseline_epochs(reference, str(getattr(data, "task", "classification"))),
     }
     plan = plan_final(**planned, time_left=time_left)
@@ -198,12 +197,12 @@ def finalize(
         """Whether one more member fits at the pace the last one measured: the search's estimate is pessimistic
         (it includes validation), so the time it held back may hold more members than planned."""
         left = None if time_left is None else time_left - (time.monotonic() - started)
-        return left is not None and members_beside_kept(1, seconds, left, overhead) == 1
+        return left is not None and members_that_fit(1, seconds, left, overhead) == 1
 
     if reuse:
         full = plan_final(**planned, time_left=None)
         wanted = space.settings.retrain_members
-        retrain = members_beside_kept(wanted, full.seconds_per_member, time_left, overhead)
+        retrain = members_that_fit(wanted, full.seconds_per_member, time_left, overhead)
         plan = _reuse_plan(full, len(kept), retrain, epochs, time_left)
         if retrain:
             why += f", with member(s) of the winner retrained on train+validation beside them ({retrain} planned)"
@@ -219,6 +218,10 @@ def finalize(
     # a plan cut short retrains more members when the measured pace allows; one in full never needs to
     retrained = _retrain(family, config, data, plan.epochs, seed, retrain, planned["members"], fits_another,
                          say, on_epoch)  # fmt: skip
+    if len(retrained) > retrain and plan.note:
+        plan = replace(
+            plan, note=f"{plan.note}; {len(retrained) - retrain} more retrained, as the measured pace allowed"
+        )
     retrain = len(retrained)
     fitted += retrained
     test_metric = held_out_metric(record.metric)

@@ -136,12 +136,17 @@ def make_runner(
     keeper: Any = None,
 ) -> TrialRunner:
     """Train a sampled configuration with the family it names, seeded by the trial number. With a ``keeper``
-    (:class:`automl.study.artifacts.ModelKeeper`) the trained model is offered to it before the trial is told."""
+    (:class:`automl.study.artifacts.ModelKeeper`) the trained model is offered to it before the trial is told.
+
+    A warm-start configuration trains all its epochs, without early stopping: it is the known-good reference every
+    other trial is pruned against, and on a small validation split a patience rule can stop it on a noisy plateau
+    long before its best epoch (its kept model and its retraining's epochs would both be the worse for it)."""
 
     def runner(config: dict[str, Any], reporter: Reporter, number: int) -> TrialOutcome:
         family_name, own = space.family_of(config)
+        stop_after = max(patience, int(own.get("epochs") or 0)) if is_warm_start(space, config) else patience
         outcome = families[family_name].train(
-            own, dataset, reporter, metric=metric, direction=direction, patience=patience, seed=seed + number
+            own, dataset, reporter, metric=metric, direction=direction, patience=stop_after, seed=seed + number
         )
         if keeper is not None and outcome.model is not None:
             keeper.offer(number, float(outcome.value), families[family_name], outcome.model)
@@ -149,6 +154,11 @@ def make_runner(
         return outcome
 
     return runner
+
+
+def is_warm_start(space: SearchSpace, config: dict[str, Any]) -> bool:
+    """Whether ``config`` is one of the space's warm-start configurations (the values it names all match)."""
+    return any(all(config.get(k) == v for k, v in start.items()) for start in space.settings.warm_start)
 
 
 def model_keeper(backend: Executor, context: StudyContext) -> Any:

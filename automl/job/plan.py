@@ -93,7 +93,21 @@ class FinalPlan:
         return asdict(self)
 
 
-def seconds_per_epoch(trial: TrialRecord, train_size: int, final_size: int) -> float | None:
+# A validation pass costs about a third of a training pass over as many examples (a forward pass, no backward):
+# a search epoch's time covers the validation split at this weight, a final epoch (no validation) does not.
+VALIDATION_SHARE = 1 / 3
+
+
+def search_epoch_size(dataset: Any) -> float:
+    """Training examples one search epoch's time stands for: every fold's training rows for cross-validated
+    tables; else the training split plus the validation split at VALIDATION_SHARE."""
+    folds = int(getattr(dataset, "cv_folds", 0) or 0)
+    if folds > 1:
+        return float(len(dataset.y_train) * folds)
+    return len(dataset.y_train) + len(dataset.y_val) * VALIDATION_SHARE
+
+
+def seconds_per_epoch(trial: TrialRecord, train_size: float, final_size: int) -> float | None:
     """The winner's training time per epoch in the search, scaled to the final stage's training-set size."""
     epochs = trial.epochs_seen
     if trial.train_seconds is None or not epochs or train_size <= 0:
@@ -158,7 +172,7 @@ def plan_final(
 class FinalStageEstimate:
     """Seconds the final stage would need, with its safety margin, from what the search measured."""
 
-    train_size: int  # examples one trial trains on (every fold's, for cross-validated tables)
+    train_size: float  # examples one search epoch's time stands for (search_epoch_size)
     final_size: int  # examples the final stage trains on
     members: int
     baseline_epochs: int | None
@@ -213,7 +227,7 @@ def final_stage_estimator(
 ) -> FinalStageEstimate:
     fits = max(1, int(getattr(dataset, "cv_folds", 0) or 0))  # a cross-validated trial trained every fold
     return FinalStageEstimate(
-        train_size=len(dataset.y_train) * fits,
+        train_size=search_epoch_size(dataset),
         final_size=len(dataset.y_train) + len(dataset.y_val),
         members=members,
         baseline_epochs=baseline_epochs,
@@ -229,15 +243,15 @@ def reuse_overhead(per_epoch: float, baseline_epochs: int | None) -> float:
     return REUSE_SECONDS + per_epoch * (baseline_epochs or 0) * BASELINE_SHARE
 
 
-def members_beside_kept(wanted: int, member_cost: float | None, time_left: float | None, reuse_cost: float) -> int:
-    """How many of ``wanted`` members of the winner to retrain next to the reused kept models: those that fit in
-    full (with the SAFETY margin) in ``time_left`` after the reuse's own ``reuse_cost``. A member cut short would
-    be weaker than the kept models it joins, so none is; unknown costs retrain none."""
+def members_that_fit(wanted: int, member_cost: float | None, time_left: float | None, other_costs: float) -> int:
+    """How many of ``wanted`` members of the winner fit in full (with the SAFETY margin) in ``time_left``, after
+    ``other_costs`` (loading, scoring, the baseline): beside reused kept models, or one more than planned. A
+    member cut short would be weaker than the models it joins, so none is; unknown costs retrain none."""
     if wanted < 1 or member_cost is None:
         return 0
     if time_left is None or member_cost <= 0:
         return wanted
-    return max(0, min(wanted, int((time_left * SAFETY - reuse_cost) // member_cost)))
+    return max(0, min(wanted, int((time_left * SAFETY - other_costs) // member_cost)))
 
 
 def reuse_or_retrain(retrain: FinalPlan, kept: int, time_left: float | None) -> tuple[bool, str]:

@@ -14,7 +14,7 @@ from automl.job.plan import (
     BASELINE_SHARE,
     REUSE_SECONDS,
     FinalStageEstimate,
-    members_beside_kept,
+    members_that_fit,
     plan_final,
     reuse_or_retrain,
 )
@@ -94,12 +94,12 @@ def test_reuse_when_retraining_would_be_cut_short_else_retrain() -> None:
 
 
 def test_members_are_retrained_beside_the_kept_models_only_when_they_fit_in_full() -> None:
-    assert members_beside_kept(1, member_cost=50.0, time_left=100.0, reuse_cost=20.0) == 1  # 90 - 20 >= 50
-    assert members_beside_kept(1, member_cost=50.0, time_left=70.0, reuse_cost=20.0) == 0  # 63 - 20 < 50
-    assert members_beside_kept(3, member_cost=30.0, time_left=100.0, reuse_cost=20.0) == 2
-    assert members_beside_kept(0, member_cost=30.0, time_left=100.0, reuse_cost=20.0) == 0  # none asked for
-    assert members_beside_kept(1, member_cost=None, time_left=100.0, reuse_cost=20.0) == 0  # cost unknown
-    assert members_beside_kept(2, member_cost=30.0, time_left=None, reuse_cost=20.0) == 2  # no budget
+    assert members_that_fit(1, member_cost=50.0, time_left=100.0, other_costs=20.0) == 1  # 90 - 20 >= 50
+    assert members_that_fit(1, member_cost=50.0, time_left=70.0, other_costs=20.0) == 0  # 63 - 20 < 50
+    assert members_that_fit(3, member_cost=30.0, time_left=100.0, other_costs=20.0) == 2
+    assert members_that_fit(0, member_cost=30.0, time_left=100.0, other_costs=20.0) == 0  # none asked for
+    assert members_that_fit(1, member_cost=None, time_left=100.0, other_costs=20.0) == 0  # cost unknown
+    assert members_that_fit(2, member_cost=30.0, time_left=None, other_costs=20.0) == 2  # no budget
 
 
 def test_the_search_holds_back_what_the_retrained_member_beside_the_kept_models_costs() -> None:
@@ -114,7 +114,7 @@ def test_the_search_holds_back_what_the_retrained_member_beside_the_kept_models_
     reserve = estimate.reuse_seconds(per_epoch, epochs)
     assert reserve > without.reuse_seconds(per_epoch, epochs) + member
     baseline = per_epoch * 4000 / 3200 * 10 * BASELINE_SHARE
-    assert members_beside_kept(1, member, reserve - per_epoch, REUSE_SECONDS + baseline) == 1
+    assert members_that_fit(1, member, reserve - per_epoch, REUSE_SECONDS + baseline) == 1
 
 
 def test_the_final_stage_reuses_the_kept_models_and_says_why(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import yaml
@@ -12,7 +13,7 @@ from support import TINY_LIMIT
 
 import automl
 import automl.job.pipeline
-from automl.job.plan import BASELINE_SHARE, plan_final, seconds_per_epoch
+from automl.job.plan import BASELINE_SHARE, plan_final, search_epoch_size, seconds_per_epoch
 from automl.study.record import TrialRecord, read_trial
 from automl.study.storage import default_storage_url
 from automl.study.study_record import read_study
@@ -49,6 +50,13 @@ def test_then_no_baseline_and_at_last_one_shorter_member() -> None:
     assert plan.note == (
         "1 member retrained for 7 of 10 epochs and no baseline: 8 s were left and a full member costs about 10 s"
     )
+
+
+def test_a_search_epoch_stands_for_its_training_rows_and_a_third_of_its_validation_rows() -> None:
+    split = SimpleNamespace(y_train=[0] * 3200, y_val=[0] * 800)
+    assert search_epoch_size(split) == pytest.approx(3200 + 800 / 3)
+    folds = SimpleNamespace(y_train=[0] * 300, y_val=[0] * 75, cv_folds=5)  # every fold trains, none validates apart
+    assert search_epoch_size(folds) == 1500
 
 
 def test_seconds_per_epoch_scale_to_the_final_training_set() -> None:

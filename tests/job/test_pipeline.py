@@ -118,3 +118,37 @@ def test_the_study_records_the_backend_that_created_it_and_a_resumed_searchs_set
     assert read_study(store.open("default", space, space.settings).study).backend == "optuna"
     with pytest.raises(StorageError, match="study 'missing': not found in .*known studies: default, on-ray"):
         store.open("missing", create=False)
+
+
+NOISY = """
+name: noisy
+model: synthetic
+search:
+  sampler: random
+  pruner: none
+  trials: 4
+  patience: 1
+  warm_start:
+    - {learning_rate: 0.01, units_1: 32}
+params:
+  learning_rate: {type: float, low: 0.001, high: 0.1, log: true}
+  units_1:       {type: int, low: 8, high: 64}
+  epochs:        {type: fixed, value: 20}
+  noise:         {type: fixed, value: 0.2}
+"""
+
+
+def test_the_warm_start_trains_all_its_epochs_while_the_others_stop_early(tmp_path: Path) -> None:
+    """Patience 1 on curves this noisy stops a trial within a few epochs; the warm start, the reference the others
+    are pruned against, is never stopped early."""
+    import optuna
+
+    import automl
+    from automl.study.storage import default_storage_url
+
+    space = tmp_path / "noisy.yaml"
+    space.write_text(NOISY)
+    automl.search("mnist", str(space), study="noisy", limit=TINY_LIMIT, quiet=True, finish=False, reports_dir=tmp_path)
+    trials = [read_trial(t) for t in optuna.load_study(study_name="noisy", storage=default_storage_url()).trials]
+    assert trials[0].warm_start and trials[0].epochs_trained == 20
+    assert all(t.epochs_trained is not None and t.epochs_trained < 20 for t in trials[1:])
