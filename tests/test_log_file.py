@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,19 @@ from automl.cli import configure_logging
 from automl.log_file import copy_output_to
 
 log = logging.getLogger("automl.test_log_file")
+
+
+@pytest.fixture(autouse=True)
+def unconfigured_logging() -> Iterator[logging.Logger]:
+    """Logging as a library caller leaves it (no handler on the root logger, WARNING), restored after: earlier
+    tests that ran the CLI leave its stderr handler behind."""
+    root = logging.getLogger()
+    saved = (root.level, list(root.handlers))
+    root.handlers[:] = []
+    root.setLevel(logging.WARNING)
+    yield root
+    root.handlers[:] = saved[1]
+    root.setLevel(saved[0])
 
 
 def test_without_a_console_handler_records_go_to_the_file_only(
@@ -46,21 +60,15 @@ def test_without_a_console_handler_records_go_to_the_file_only(
 def test_with_the_clis_handler_each_record_is_in_the_file_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = logging.getLogger()
-    saved = (root.level, list(root.handlers))
     configure_logging(verbose=False)
-    try:
-        path = tmp_path / "run.log"
-        with copy_output_to(path):
-            log.info("a record")
-        assert path.read_text() == "[automl] a record\n"
-        assert capsys.readouterr().err == "[automl] a record\n"
-        with copy_output_to(path):  # appended: a file is never cut short
-            log.info("another")
-        assert path.read_text() == "[automl] a record\n[automl] another\n"
-    finally:
-        root.handlers[:] = saved[1]
-        root.setLevel(saved[0])
+    path = tmp_path / "run.log"
+    with copy_output_to(path):
+        log.info("a record")
+    assert path.read_text() == "[automl] a record\n"
+    assert capsys.readouterr().err == "[automl] a record\n"
+    with copy_output_to(path):  # appended: a file is never cut short
+        log.info("another")
+    assert path.read_text() == "[automl] a record\n[automl] another\n"
 
 
 def test_a_failure_ends_the_file_with_its_traceback(tmp_path: Path) -> None:
