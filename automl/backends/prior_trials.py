@@ -70,7 +70,9 @@ def _copy(trial: FrozenTrial, source: str) -> FrozenTrial:
         params=dict(trial.params),
         distributions=dict(trial.distributions),
         user_attrs={**trial.user_attrs, TrialKey.COPIED_FROM: origin},
-        system_attrs=dict(trial.system_attrs),
+        # The sampler's own marks (a grid point's id, an enqueued trial's fixed values) stay; a retry's link names
+        # a trial number of the source study, which here would be another trial: copied_from says where it ran.
+        system_attrs={k: v for k, v in trial.system_attrs.items() if k != TrialKey.RETRY_OF},
         intermediate_values=dict(trial.intermediate_values),
     )
 

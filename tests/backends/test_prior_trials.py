@@ -15,6 +15,7 @@ from support import FIXTURES
 from automl.backends.prior_trials import already_tried, copy_finished, refusal
 from automl.backends.store import StudyStore
 from automl.spaces import SearchSpace, load_space
+from automl.study import optuna_compat as compat
 from automl.study.record import StudyKey, TrialKey, read_trial
 from automl.study.storage import open_storage
 from automl.study.study_record import StartedFrom, read_study
@@ -32,10 +33,15 @@ def store(tmp_path: Path) -> StudyStore:
     return StudyStore(open_storage(f"sqlite:///{tmp_path / 'studies.db'}", heartbeat=False))
 
 
-def run_trials(study: optuna.Study, space: SearchSpace, outcomes: list[TrialState]) -> None:
-    """Sample each trial from ``space`` as the search does and end it as ``outcomes`` says."""
+def run_trials(
+    study: optuna.Study, space: SearchSpace, outcomes: list[TrialState], retries: dict[int, int] | None = None
+) -> None:
+    """Sample each trial from ``space`` as the search does and end it as ``outcomes`` says; ``retries`` maps a
+    trial's index to the number of the trial it re-runs."""
     for i, outcome in enumerate(outcomes):
         trial = study.ask()
+        if i in (retries or {}):
+            compat.storage_of(study).set_trial_system_attr(compat.trial_id(trial), TrialKey.RETRY_OF, retries[i])
         config = space.sample(trial)
         trial.set_user_attr(TrialKey.CONFIG, config)
         for epoch in (1, 2):
@@ -66,7 +72,8 @@ def test_refused_unless_data_space_and_objective_are_the_same(space: SearchSpace
 
 def test_copies_keep_what_was_measured_and_where(store: StudyStore, space: SearchSpace) -> None:
     source = store.open("a", space, space.settings, data_info=DATA).study
-    run_trials(source, space, [TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED, TrialState.COMPLETE])
+    # the last one re-ran the failed trial 1: a link that names a number of this study only
+    run_trials(source, space, [TrialState.COMPLETE, TrialState.FAIL, TrialState.PRUNED, TrialState.COMPLETE], {3: 1})
     target = store.open("b", space, space.settings, data_info=DATA).study
     copies = copy_finished(source, target)
 
@@ -86,6 +93,7 @@ def test_copies_keep_what_was_measured_and_where(store: StudyStore, space: Searc
         assert new.user_attrs[TrialKey.CONFIG] == old.user_attrs[TrialKey.CONFIG]
         assert new.user_attrs[TrialKey.COPIED_FROM] == {"study": "a", "trial": old.number}
         assert read_trial(new).copied_from == "a"
+        assert read_trial(new).retry_of is None
     # A copy of a copy still names where it was measured
     again = store.open("c", space, space.settings, data_info=DATA).study
     copy_finished(target, again)
