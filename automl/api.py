@@ -114,6 +114,7 @@ def search(
     target: str | None = None,
     task: str | None = None,
     mlflow: str | None = None,
+    start_from: str | None = None,
 ) -> SearchResult:
     """Search ``space`` on ``dataset``, record everything in the study, then evaluate and report the winner.
 
@@ -130,6 +131,9 @@ def search(
     ``address`` (a cluster to join; None starts a local runtime), ``cpus_per_trial`` and ``concurrency`` are a
     cluster backend's options. ``mlflow`` (default: the space's ``search.mlflow``) is an MLflow tracking URI that
     gets a run per finished trial and the final model (see automl.tracking.mlflow_runs; needs the mlflow extra).
+    ``start_from`` names a study in the same storage whose finished trials a new study starts from (copied in, so
+    the sampler learns from them) when that study was recorded on the same data, space and objective; otherwise
+    the study starts afresh and records why (see automl.backends.prior_trials).
     """
     import automl.data as data_mod
     from automl.backends.store import StudyStore
@@ -186,6 +190,7 @@ def search(
         seed=seed,
         data_info=pipeline.data_info(dataset_obj, seed=seed, limit=limit),
         backend=engine,
+        start_from=start_from,
     )
     if resuming:  # the recorded settings, with this call's budgets; the workers read them from the study
         context.settings = apply_overrides(context.settings, **overrides)

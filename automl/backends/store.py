@@ -9,7 +9,9 @@ runs the trials: Ray Tune's searcher asks the same study for its configurations.
 
 from __future__ import annotations
 
+import logging
 import warnings
+from dataclasses import replace
 from typing import Any, Literal, cast
 
 import optuna
@@ -17,12 +19,15 @@ from optuna.trial import TrialState
 
 from automl.backends.base import StudyContext
 from automl.backends.factories import fidelity_ladder, make_pruner, make_sampler, max_epochs
+from automl.backends.prior_trials import already_tried, start_from_study
 from automl.errors import StorageError
 from automl.spaces import SearchSettings, SearchSpace, parse_settings, parse_space
 from automl.study.optuna_compat import unwrapped
 from automl.study.record import RECORD_VERSION, BackendName, StudyKey, TrialKey
 from automl.study.storage import redact
-from automl.study.study_record import check_version
+from automl.study.study_record import StartedFrom, check_version
+
+log = logging.getLogger(__name__)
 
 # Trials that consume the study's budget. Failed ones do not: a dead worker's trial is re-run, and a run
 # of failures is stopped by the consecutive-failure cap instead.
@@ -66,10 +71,16 @@ class StudyStore:
         data_info: dict[str, Any] | None = None,
         create: bool = True,
         backend: BackendName = BackendName.OPTUNA,
+        start_from: str | None = None,
     ) -> StudyContext:
         """The study ``name``. ``settings`` given for an existing study replace the recorded ones for this process
         (a resumed search's new budget; :meth:`record_settings` keeps them for the others); its space must match
-        the recorded one. ``backend`` is recorded when the study is created, as the engine that created it."""
+        the recorded one. ``backend`` is recorded when the study is created, as the engine that created it.
+
+        ``start_from`` names a study in the same storage whose finished trials a newly created study starts from,
+        when they were measured on the same data, space and objective (:mod:`.prior_trials`); the copies count as
+        finished trials, so the trial budget grows by their number, and a warm-start configuration a copy already
+        ran is not enqueued again. Ignored when the study exists."""
         storage = self.storage
         existing = self.names()
         if name in existing:
@@ -119,6 +130,16 @@ class StudyStore:
             # "Objective 0" in the dashboard and Optuna's plots.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             study.set_metric_names([settings.metric])
+        started: StartedFrom | None = None
+        copies: list[optuna.trial.FrozenTrial] = []
+        if start_from is not None:
+            started, copies = start_from_study(self.storage, start_from, study, space, settings, data_info or {})
+            if started.copied and settings.trials is not None:  # the budget counts new trials beside the copies
+                settings = replace(settings, trials=settings.trials + started.copied)
+        warm = [dict(c) for c in settings.warm_start if not already_tried(c, copies)]
+        if started is not None:
+            started = replace(started, warm_skipped=len(settings.warm_start) - len(warm))
+            log.info("study %s: %s", name, started.describe())
         attrs = {
             StudyKey.RECORD_VERSION: RECORD_VERSION,
             StudyKey.BACKEND: BackendName(backend).value,
@@ -128,12 +149,13 @@ class StudyStore:
             StudyKey.SEED: seed,
             StudyKey.RUNGS: list(fidelity_ladder(settings, space)),
             **(data_info or {}),
+            **({StudyKey.STARTED_FROM: started.to_dict()} if started is not None else {}),
         }
         for key, value in attrs.items():
             study.set_user_attr(key, value)
-        for config in settings.warm_start:
+        for config in warm:
             # marked, so that the pruner never stops them early: they enter at the top rung
-            study.enqueue_trial(dict(config), user_attrs={TrialKey.WARM_START: True}, skip_if_exists=True)
+            study.enqueue_trial(config, user_attrs={TrialKey.WARM_START: True}, skip_if_exists=True)
         return StudyContext(study, space, settings, created=True)
 
     def count_finished(self, study: optuna.Study) -> int:

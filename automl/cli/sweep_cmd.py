@@ -6,8 +6,12 @@ import argparse
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from automl.study.storage import default_storage_url
+
+if TYPE_CHECKING:
+    from automl.sweeps.tables import RunRow
 
 _STATE_HELP = (
     "where sweep runs are recorded (the scheduler's storage; default: $AUTOML_STORAGE or "
@@ -47,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     h.add_argument("name", help="the sweep's name")
     h.add_argument("--storage", help=_STATE_HELP)
     h.add_argument("--reports", default="reports", help="reports folder (default: reports)")
+    h.add_argument("--log", type=int, metavar="RUN", help="print that run's log file (the LOG column) instead")
     h.set_defaults(handler=history)
 
 
@@ -61,10 +66,13 @@ def run(args: argparse.Namespace) -> int:
     best = f"best {done.metric} {done.best_value:.4f}" if done.best_value is not None else "no completed trial"
     held_out = f", held-out {done.test_metric} {done.test_value:.4f}" if done.test_value is not None else ""
     warm = f", warm-started with {done.warm_started} from {done.previous_study}" if done.warm_started else ""
+    if done.resumed:
+        warm = f", started from the {done.resumed} finished trials of {done.previous_study}"
     trials = f"{done.trials} trials"
     print(f"sweep {spec.name}: run {done.id} {done.status}: study {done.study}, {trials}, {best}{held_out}{warm}")
     for note in done.notes.splitlines():
         print(f"  {note}")
+    print(f"  log: {done.log_path}")
     return 0
 
 
@@ -119,10 +127,35 @@ def history(args: argparse.Namespace) -> int:
             f"sweep {args.name!r}: no runs recorded in {redact(state.url)}; "
             f"sweeps with runs: {', '.join(known) or 'none'}; run one with: automl sweep run SPEC"
         )
+    if args.log is not None:
+        return _print_log(args.name, runs, args.log)
     rows = history_rows(runs)
     print(render_table(rows))
     print(trend(rows))
     plot = plot_history(rows, Path(args.reports) / args.name / "history.png")
     if plot is not None:
         print(f"plot: {plot}")
+    return 0
+
+
+def _print_log(sweep: str, runs: list[RunRow], run_id: int) -> int:
+    from automl.errors import AutomlError
+
+    run = next((r for r in runs if r.id == run_id), None)
+    if run is None:
+        raise AutomlError(
+            f"--log {run_id}: sweep {sweep!r} has no run {run_id}; its runs: {', '.join(str(r.id) for r in runs)}"
+        )
+    if not run.log_path:
+        raise AutomlError(
+            f"--log {run_id}: run {run_id} of sweep {sweep!r} recorded no log file "
+            "(it did not start, or ran before runs wrote one)"
+        )
+    path = Path(run.log_path)
+    if not path.is_file():
+        raise AutomlError(
+            f"--log {run_id}: {path} is not on this machine (the run ran elsewhere, or the file was removed); "
+            "read it where the run ran"
+        )
+    sys.stdout.write(path.read_text(encoding="utf-8", errors="replace"))
     return 0

@@ -68,6 +68,7 @@ class StudyKey:
     SEED_EVALUATIONS = "seed_evaluations"  # retraining spread per trial number, from `automl report --seeds`
     ARTIFACT_STORE = "artifact_store"  # where the best trials' models are kept (automl.study.artifacts)
     RUNGS = "rungs"  # the fidelity ladder in epochs, lowest first, the last one full fidelity (asha pruner)
+    STARTED_FROM = "started_from"  # {study, copied, reason}: the earlier study whose finished trials it started from
 
 
 class TrialKey:
@@ -87,6 +88,7 @@ class TrialKey:
     NODE = "node"  # Ray backend: the node that ran the trial
     RUNG = "rung"  # 0-based index of the last rung of the fidelity ladder the trial reached (StudyKey.RUNGS)
     WARM_START = "warm_start"  # true for an enqueued warm-start configuration: it enters at the top rung
+    COPIED_FROM = "copied_from"  # {study, trial}: where a copied trial was measured (automl.backends.prior_trials)
     RETRY_OF = "failed_trial"  # system attribute: the trial number this one re-runs (Optuna's retry callback)
 
 
@@ -161,6 +163,7 @@ class TrialRecord:
     retry_of: int | None = None
     rung: int | None = None  # None: below the first rung, or no ladder (studies before it, other pruners)
     warm_start: bool = False
+    copied_from: str = ""  # the study this trial was measured in, when it was copied into this one
     duration_s: float | None = None
     datetime_start: datetime | None = None
     datetime_complete: datetime | None = None
@@ -218,10 +221,15 @@ def read_trial(trial: Any) -> TrialRecord:
         retry_of=whole_or_none(system.get(TrialKey.RETRY_OF)),
         rung=whole_or_none(attrs.get(TrialKey.RUNG)),
         warm_start=attrs.get(TrialKey.WARM_START) is True,
+        copied_from=_origin_study(attrs.get(TrialKey.COPIED_FROM)),
         duration_s=duration.total_seconds() if duration is not None else None,
         datetime_start=getattr(trial, "datetime_start", None),
         datetime_complete=getattr(trial, "datetime_complete", None),
     )
+
+
+def _origin_study(origin: Any) -> str:
+    return str(origin.get("study") or "") if isinstance(origin, Mapping) else ""
 
 
 def ladder(min_epochs: int, reduction_factor: int, max_epochs: int) -> tuple[int, ...]:

@@ -128,6 +128,48 @@ def read_seed_spreads(raw: Any) -> dict[int, SeedSpread]:
 
 
 # --------------------------------------------------------------------------------------------------------------
+# Where a study started from
+
+
+@dataclass(frozen=True)
+class StartedFrom:
+    """The earlier study a new one started from (``started_from``): how many of its finished trials were copied
+    in (:mod:`automl.backends.prior_trials`), or why none were."""
+
+    study: str
+    copied: int  # finished trials copied in; 0 when refused
+    reason: str = ""  # why none were copied
+    warm_skipped: int = 0  # warm-start configurations not enqueued: a copy had already run them
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        if not self.copied:
+            return f"starts afresh, not from the trials of {self.study}: {self.reason}"
+        skipped = (
+            f"; {self.warm_skipped} warm-start configuration(s) they already ran are not run again"
+            if self.warm_skipped
+            else ""
+        )
+        return (
+            f"starts from the {self.copied} finished trials of {self.study} (same data, space and objective){skipped}"
+        )
+
+    @classmethod
+    def read(cls, raw: Any) -> StartedFrom | None:
+        """From the study attribute; None when absent or not a mapping."""
+        if not isinstance(raw, Mapping) or not raw.get("study"):
+            return None
+        return cls(
+            str(raw["study"]),
+            whole_or_none(raw.get("copied")) or 0,
+            str(raw.get("reason") or ""),
+            whole_or_none(raw.get("warm_skipped")) or 0,
+        )
+
+
+# --------------------------------------------------------------------------------------------------------------
 # Studies
 
 
@@ -153,6 +195,7 @@ class StudyRecord:
     final: FinalRecord | None
     seed_evaluations: dict[str, Any]
     budget: int | None
+    started_from: StartedFrom | None = None
 
     @property
     def is_automl(self) -> bool:
@@ -214,6 +257,7 @@ def read_study_attrs(name: str, direction: str, attrs: Mapping[str, Any]) -> Stu
         final=read_final(attrs.get(StudyKey.FINAL), metric),
         seed_evaluations=dict(attrs.get(StudyKey.SEED_EVALUATIONS) or {}),
         budget=int(budget) if isinstance(budget, int) and not isinstance(budget, bool) else None,
+        started_from=StartedFrom.read(attrs.get(StudyKey.STARTED_FROM)),
     )
 
 

@@ -5,6 +5,7 @@ Pure data first (:func:`history_rows`, :func:`trend`), thin renderers on top, so
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -51,8 +52,25 @@ def trend(rows: list[HistoryRow]) -> str:
     )
 
 
+def warm_text(run: RunRow) -> str:
+    """How the run started from the one before: "12 copied" (its finished trials, data unchanged), or the
+    number of its top configurations run again first ("0": a cold start)."""
+    return f"{run.resumed} copied" if run.resumed else str(run.warm_started or 0)
+
+
+def log_text(run: RunRow, cwd: Path | None = None) -> str:
+    """The run's log file, relative to ``cwd`` (default: the current folder) when inside it."""
+    if not run.log_path:
+        return "-"
+    path = Path(run.log_path)
+    base = cwd or Path.cwd()
+    return os.path.relpath(path, base) if path.is_relative_to(base) else str(path)
+
+
 def render_table(rows: list[HistoryRow]) -> str:
-    header = ("RUN", "DUE / STARTED (UTC)", "STUDY", "STATUS", "TRIALS", "BEST", "CHANGE", "HELD-OUT", "WARM", "REASON")
+    header = (
+        "RUN", "DUE / STARTED (UTC)", "STUDY", "STATUS", "TRIALS", "BEST", "CHANGE", "HELD-OUT", "WARM", "LOG", "REASON"
+    )  # fmt: skip
     table = [header]
     for r in rows:
         run = r.run
@@ -67,7 +85,8 @@ def render_table(rows: list[HistoryRow]) -> str:
                 f"{run.best_value:.4f}" if run.best_value is not None else "-",
                 f"{r.change:+.4f}" if r.change is not None else "-",
                 held_out,
-                str(run.warm_started or 0),
+                warm_text(run),
+                log_text(run),
                 run.reason,
             )
         )
@@ -92,8 +111,8 @@ def plot_history(rows: list[HistoryRow], path: Path) -> Path | None:
     ys = [value for _, value in points]
     # matplotlib's stubs list no datetime x values, though its date converter (registered on import) plots them
     ax.plot(xs, ys, color="#4c72b0", linewidth=1)  # type: ignore[arg-type]
-    warm = [(r.when, value) for r, value in points if r.run.warm_started]
-    cold = [(r.when, value) for r, value in points if not r.run.warm_started]
+    warm = [(r.when, value) for r, value in points if r.run.warm_started or r.run.resumed]
+    cold = [(r.when, value) for r, value in points if not (r.run.warm_started or r.run.resumed)]
     if cold:
         ax.scatter(*zip(*cold, strict=True), facecolors="white", edgecolors="#4c72b0", label="cold start", zorder=3)
     if warm:

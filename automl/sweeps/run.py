@@ -2,8 +2,11 @@
 or the scheduler started it.
 
 Each run is its own study, ``<sweep>-<UTC timestamp>``, in the sweep's storage, linked to its sweep and to the
-run it warm-started from (study attributes, and the run row in the scheduler's storage). The search itself is
-one call, :data:`SearchFn`, so the run's bookkeeping does not depend on how a search is carried out.
+run it warm-started from (study attributes, and the run row in the scheduler's storage). On unchanged data and
+space the new study starts from the previous run's finished trials (copied in by the study store, see
+:mod:`automl.backends.prior_trials`); otherwise the previous run's top-K configurations run first
+(:mod:`automl.sweeps.warm_start`). Each run writes its log to ``<reports>/<sweep>/<study>/run.log``. The search
+itself is one call, :data:`SearchFn`, so the run's bookkeeping does not depend on how a search is carried out.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from automl.errors import AutomlError
+from automl.log_file import copy_output_to
 from automl.spaces import SearchSpace, load_space
 from automl.study.record import BackendName
 from automl.study.storage import redact, resolve_url
@@ -30,15 +35,17 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 30.0  # well inside the scheduler's LOST_AFTER
 
-SearchFn = Callable[[SweepSpec, str, SearchSpace], Any]
+# (spec, the run's study, its space, the study whose finished trials it may start from)
+SearchFn = Callable[[SweepSpec, str, SearchSpace, str | None], Any]
 
 
 class SweepRunError(AutomlError):
     """A sweep run that cannot start as asked (e.g. an unknown --run-id)."""
 
 
-def default_search(spec: SweepSpec, study: str, space: SearchSpace) -> Any:
-    """Run the search through the public API, with the spec's budgets and data options."""
+def default_search(spec: SweepSpec, study: str, space: SearchSpace, start_from: str | None = None) -> Any:
+    """Run the search through the public API, with the spec's budgets and data options; a new study starts from
+    ``start_from``'s finished trials when they were measured on the same data and space."""
     import automl
 
     kwargs: dict[str, Any] = {
@@ -62,6 +69,8 @@ def default_search(spec: SweepSpec, study: str, space: SearchSpace) -> Any:
         kwargs["address"] = spec.ray_address
     if spec.target is not None:
         kwargs.update(target=spec.target, task=spec.task)
+    if start_from is not None:
+        kwargs["start_from"] = start_from
     return automl.search(spec.dataset, space, **kwargs)
 
 
@@ -94,6 +103,11 @@ def plan_warm_start(spec: SweepSpec, space: SearchSpace, previous: RunRow | None
     return WarmStart(with_warm_start(space, kept), kept, notes)
 
 
+def run_log_path(spec: SweepSpec, study: str) -> Path:
+    """Where a run writes its log: ``<reports>/<sweep>/<study>/run.log``, absolute, as the run row records it."""
+    return (spec.report_dir / study / "run.log").resolve()
+
+
 def run_sweep(
     spec: SweepSpec,
     state: StateStore,
@@ -119,25 +133,13 @@ def run_sweep(
     study = None
     try:
         study = _unique_study_name(state, spec.name, started)
-        previous = state.last_success(spec.name, before=run_id)
-        state.update_run(
-            run_id,
-            study=study,
-            previous_study=previous.study if previous else None,
-            storage=redact(resolve_url(spec.storage)),
-        )
-        space = load_space(spec.space) if spec.space else None
-        if space is None:
-            from automl.spaces.defaults import DEFAULT_SPACES
-
-            space = load_space(DEFAULT_SPACES.get(spec.dataset, spec.dataset))
-        warm = plan_warm_start(spec, space, previous)
-        for note in warm.notes:
-            log.info("%s", note)
-        search(spec, study, warm.space)
-        result = _results(spec, study, previous, warm)
-        state.finish(run_id, RunStatus.SUCCEEDED, now(), **result)
-        log.info("sweep %s: run %d succeeded: study %s, best %s", spec.name, run_id, study, result["best_value"])
+        log_path = run_log_path(spec, study)
+        state.update_run(run_id, study=study, log_path=str(log_path))
+        with copy_output_to(log_path):  # a failure's traceback ends the file
+            log.info(
+                "sweep %s: run %d started %s UTC: study %s", spec.name, run_id, f"{started:%Y-%m-%d %H:%M:%S}", study
+            )
+            _search(spec, state, run_id, study, search, now)
     except BaseException as exc:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else _one_line(exc)
         state.finish(run_id, RunStatus.FAILED, now(), reason=reason)
@@ -150,9 +152,39 @@ def run_sweep(
     return state.get(run_id)
 
 
+def _search(
+    spec: SweepSpec, state: StateStore, run_id: int, study: str, search: SearchFn, now: Callable[[], datetime]
+) -> None:
+    """The run's search, from the previous run's trials or its top-K, and its result recorded."""
+    previous = state.last_success(spec.name, before=run_id)
+    state.update_run(
+        run_id, previous_study=previous.study if previous else None, storage=redact(resolve_url(spec.storage))
+    )
+    space = load_space(spec.space) if spec.space else None
+    if space is None:
+        from automl.spaces.defaults import DEFAULT_SPACES
+
+        space = load_space(DEFAULT_SPACES.get(spec.dataset, spec.dataset))
+    warm = plan_warm_start(spec, space, previous)
+    start_from = previous.study if previous is not None and spec.resume else None
+    if start_from:
+        log.info("resume: on unchanged data and space this run starts from the finished trials of %s", start_from)
+    for note in warm.notes:
+        log.info("%s%s", "otherwise, " if start_from else "", note)
+    search(spec, study, warm.space, start_from)
+    result = _results(spec, study, previous, warm)
+    state.finish(run_id, RunStatus.SUCCEEDED, now(), **result)
+    log.info("sweep %s: run %d succeeded: study %s, best %s", spec.name, run_id, study, result["best_value"])
+
+
 def _results(spec: SweepSpec, study: str, previous: RunRow | None, warm: WarmStart) -> dict[str, Any]:
     after = study_io.read_run_study(spec.storage, study)
-    notes = list(warm.notes)
+    started_from = after.record.started_from
+    resumed = started_from.copied if started_from is not None else 0
+    # What happened, for the run row: the copies replace the warm start (its configurations were among them).
+    notes = [] if resumed else list(warm.notes)
+    if started_from is not None:
+        notes.append(f"resume: {started_from.describe()}")
     if previous is not None and previous.study:
         try:
             before_fp = study_io.read_run_study(spec.storage, previous.study).record.data_fingerprint
@@ -163,19 +195,21 @@ def _results(spec: SweepSpec, study: str, previous: RunRow | None, warm: WarmSta
             notes.append(f"data: unchanged since {previous.study} (fingerprint {now_fp})")
         elif before_fp:
             notes.append(f"data: changed since {previous.study} (fingerprint {before_fp} -> {now_fp})")
-    for note in notes[len(warm.notes) :]:
+    for note in notes if resumed else notes[len(warm.notes) :]:  # the warm start's notes were said before
         log.info("%s", note)
-    _link_quietly(spec, study, previous_study=previous.study if previous else None, warm=len(warm.carried))
+    carried = 0 if resumed else len(warm.carried)
+    _link_quietly(spec, study, previous_study=previous.study if previous else None, warm=carried)
     best = after.best
     final = after.record.final
     return {
         "metric": after.record.metric,
         "direction": after.record.direction,
-        "trials": after.finished,
-        "best_value": best.value if best else None,
+        "trials": after.finished - resumed,  # this run's own
+        "best_value": best.value if best else None,  # over the copies too: the final model is the study's best
         "test_metric": final.test_metric if final else None,
         "test_value": final.test_value if final else None,
-        "warm_started": len(warm.carried),
+        "warm_started": carried,
+        "resumed": resumed,
         "notes": "\n".join(notes),
     }
 

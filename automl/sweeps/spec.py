@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
-from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
+from pydantic import AllowInfNan, BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
 from automl.errors import AutomlError
 from automl.study.record import BackendName
@@ -41,6 +41,10 @@ class WarmStartFile(_Strict):
     model_config = ConfigDict(title="warm_start mapping")
 
     top_k: StrictInt = Field(default=DEFAULT_TOP_K, ge=0, description="must be an integer >= 0 (0: no warm start)")
+    resume: StrictBool = Field(
+        default=True,
+        description="must be true or false (whether a run on unchanged data starts from the previous run's trials)",
+    )
 
 
 class SpecFile(_Strict):
@@ -75,8 +79,8 @@ class SpecFile(_Strict):
     timezone: StrictStr | None = Field(default=None, min_length=1, description=_TEXT)
     warm_start: WarmStartFile | None = Field(
         default_factory=WarmStartFile,
-        description="must be a mapping {top_k: N} (how many of the previous run's best configurations to try "
-        "first; in a search space it is a list of configurations instead)",
+        description="must be a mapping {top_k: N, resume: true|false} (how many of the previous run's best "
+        "configurations to try first; in a search space it is a list of configurations instead)",
     )
     catch_up: Literal[CATCH_UP] = Field(default="none", description=f"must be one of {list(CATCH_UP)}")  # type: ignore[valid-type]
     catch_up_max: StrictInt = Field(default=DEFAULT_CATCH_UP_MAX, ge=1, description="must be an integer >= 1")
@@ -116,6 +120,7 @@ class SweepSpec:
     schedule: str | None = None  # None: only run by hand or by an outside scheduler (CronJob, systemd timer)
     timezone: str = "UTC"
     top_k: int = DEFAULT_TOP_K
+    resume: bool = True  # unchanged data and space: start from the previous run's finished trials
     catch_up: str = "none"
     catch_up_max: int = DEFAULT_CATCH_UP_MAX
     overlap: str = "skip"
@@ -158,6 +163,7 @@ def parse_spec(
         reports=doc.reports or "reports",
         jitter_seconds=float(doc.jitter_seconds or 0.0),
         top_k=doc.warm_start.top_k if doc.warm_start is not None else 0,
+        resume=doc.warm_start.resume if doc.warm_start is not None else False,
         schedule=_schedule(doc.schedule, fail),
     )
     _check_timezone(values["timezone"], fail)

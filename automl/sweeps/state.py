@@ -26,6 +26,7 @@ from sqlalchemy import (
     and_,
     func,
     insert,
+    inspect,
     select,
     text,
     update,
@@ -51,6 +52,19 @@ from automl.sweeps.tables import (
 _LOCK_KEY = lock_key("automl-sweeps")
 
 
+def add_missing_columns(conn: Connection) -> list[str]:
+    """Add the run table's columns that an older automl created it without (all nullable, so old rows read as
+    None and older automl versions, which name their columns, read on as before); the names added."""
+    present = {c["name"] for c in inspect(conn).get_columns(runs_table.name)}
+    added = []
+    for column in runs_table.columns:
+        if column.name not in present:
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {runs_table.name} ADD COLUMN {column.name} {kind}"))
+            added.append(column.name)
+    return added
+
+
 class StateStore:
     """The scheduler's tables on ``url`` (default: ``$AUTOML_STORAGE``, else the embedded SQLite file)."""
 
@@ -63,6 +77,7 @@ class StateStore:
         self._lock_path = lock_file_beside(parsed.database, "sweeps") if self._kind == "sqlite" else None
         with self.transaction() as conn:  # under the lock: processes opening a fresh storage race on CREATE
             metadata.create_all(conn)
+            add_missing_columns(conn)
 
     def close(self) -> None:
         self.engine.dispose()

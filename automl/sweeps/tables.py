@@ -89,6 +89,9 @@ runs_table = Table(
     Column("notes", Text, nullable=False, default=""),  # warm start and data messages
     Column("ray_job", String(200)),
     Column("study_deleted", Boolean, nullable=False, default=False),
+    # Added later: nullable, so StateStore adds them to an older table (automl.sweeps.state.add_missing_columns).
+    Column("resumed", Integer),  # finished trials copied from the previous run (data and space unchanged)
+    Column("log_path", Text),  # the run's log file, an absolute path on the machine that ran it
     UniqueConstraint("sweep", "scheduled_for", name="uq_automl_sweep_runs_due"),
 )
 
@@ -149,6 +152,8 @@ class RunRow:
     notes: str
     ray_job: str | None
     study_deleted: bool
+    resumed: int | None = None
+    log_path: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> RunRow:

@@ -1,6 +1,6 @@
 """End to end through the installed console script: a tiny sweep run twice with `automl sweep run`, then
-`automl sweep history` lists both runs with their best values, the second warm-started from the first; and
-`automl scheduler start --once` runs nothing before a sweep is due."""
+`automl sweep history` lists both runs with their best values and log files, the second started from the first's
+trials (the data did not change); and `automl scheduler start --once` runs nothing before a sweep is due."""
 
 from __future__ import annotations
 
@@ -37,7 +37,11 @@ def test_sweep_run_twice_then_history(tmp_path: Path, automl_exe: str, env: dict
     assert first.returncode == 0, first.stderr[-3000:]
     second = automl(automl_exe, env, tmp_path, "sweep", "run", str(spec))
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "warm-started with 2 from tiny-" in second.stdout
+    assert "started from the 4 finished trials of tiny-" in second.stdout
+    log_line = next(line for line in second.stdout.splitlines() if line.startswith("  log: "))
+    run_log = Path(log_line.removeprefix("  log: ")).read_text()
+    assert run_log.startswith("[automl] sweep tiny: run 2 started")  # what the command printed, from its start
+    assert "[automl] trial 7 complete" in run_log
 
     history = automl(automl_exe, env, tmp_path, "sweep", "history", "tiny")
     assert history.returncode == 0, history.stderr
@@ -46,7 +50,10 @@ def test_sweep_run_twice_then_history(tmp_path: Path, automl_exe: str, env: dict
     assert lines[0].split()[:6] == ["RUN", "DUE", "/", "STARTED", "(UTC)", "STUDY"]
     assert [r[4] for r in rows] == ["succeeded", "succeeded"]
     assert all(0.0 < float(r[6]) < 1.0 for r in rows)  # best val_accuracy of each run
-    assert [r[-1] for r in rows] == ["0", "2"]  # WARM: the second run started from the first's top 2
+    assert [r[5] for r in rows] == ["4", "4"]  # TRIALS: each run's own
+    assert rows[0][-2] == "0"  # WARM: a cold start, then the first's 4 trials copied
+    assert rows[1][-3:-1] == ["4", "copied"]
+    assert [r[-1] for r in rows] == [f"reports/tiny/{r[3]}/run.log" for r in rows]  # LOG, under the study's name
     assert any(line.startswith("trend: ") for line in lines)
     assert (tmp_path / "reports" / "tiny" / "history.png").stat().st_size > 1000
 

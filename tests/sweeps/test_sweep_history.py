@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from automl.sweeps.history import history_rows, plot_history, render_table, trend
+from automl.sweeps.history import history_rows, log_text, plot_history, render_table, trend, warm_text
 from automl.sweeps.tables import RunRow
 
 T0 = datetime(2026, 4, 1, 3, 0, tzinfo=UTC)
@@ -49,3 +49,17 @@ def test_table_and_plot(tmp_path: Path) -> None:
     assert path is not None
     assert path.read_bytes()[:4] == b"\x89PNG"
     assert plot_history(history_rows([runs()[1]]), tmp_path / "none.png") is None
+
+
+def test_warm_and_log_columns(tmp_path: Path) -> None:
+    assert warm_text(BASE) == "0"
+    assert warm_text(replace(BASE, warm_started=3)) == "3"
+    assert warm_text(replace(BASE, resumed=12)) == "12 copied"
+    assert log_text(BASE) == "-"
+    inside = replace(BASE, log_path=str(tmp_path / "reports" / "nightly" / "nightly-1" / "run.log"))
+    assert log_text(inside, cwd=tmp_path) == "reports/nightly/nightly-1/run.log"
+    elsewhere = replace(BASE, log_path="/srv/reports/nightly/nightly-1/run.log")
+    assert log_text(elsewhere, cwd=tmp_path) == "/srv/reports/nightly/nightly-1/run.log"
+    row = render_table(history_rows([replace(inside, resumed=12)])).splitlines()[1]
+    assert "12 copied" in row
+    assert "reports/nightly/nightly-1/run.log" in row

@@ -45,6 +45,8 @@ def test_a_full_spec_reads_back(tmp_path: Path) -> None:
 def test_defaults_and_ray_dashboard_from_address(tmp_path: Path) -> None:
     spec = load_spec(write_spec(tmp_path, "plain", ray_address="10.0.0.5:6379"))
     assert (spec.schedule, spec.timezone, spec.top_k, spec.catch_up, spec.overlap) == (None, "UTC", 3, "none", "skip")
+    assert spec.resume is True
+    assert load_spec(write_spec(tmp_path, "cold", warm_start=None)).resume is False  # no warm start of any kind
     assert spec.ray_dashboard == "http://10.0.0.5:8265"
 
 
@@ -70,8 +72,9 @@ def test_a_space_path_is_read_beside_the_spec(tmp_path: Path) -> None:
         ({"jitter_seconds": -1}, "jitter_seconds: must be a number of seconds >= 0"),
         ({"catch_up": "some"}, "catch_up: must be one of ['none', 'latest', 'all']"),
         ({"overlap": "maybe"}, "overlap: must be one of ['skip', 'queue', 'allow']"),
-        ({"warm_start": [{"units_1": 8}]}, "warm_start: must be a mapping {top_k: N}"),
+        ({"warm_start": [{"units_1": 8}]}, "warm_start: must be a mapping {top_k: N, resume: true|false}"),
         ({"warm_start": {"top_k": -1}}, "warm_start.top_k: must be an integer >= 0"),
+        ({"warm_start": {"resume": "yes"}}, "warm_start.resume: must be true or false"),
         ({"backend": "dask"}, "backend: must be one of ['optuna', 'ray']"),
         ({"ray_dashboard": "localhost:8265"}, "ray_dashboard: must be an http://HOST:8265 address"),
         ({"name": "has space"}, "name: must be letters, digits"),

@@ -67,7 +67,9 @@ def test_a_warm_started_runs_first_trials_are_the_previous_runs_top_k(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
-    spec = make_spec("warm", schedule=None, storage=storage, trials=5, limit=600, warm_start={"top_k": 2})
+    # resume off: on this unchanged data the run would otherwise start from the copies (test_sweep_resume.py)
+    warm = {"top_k": 2, "resume": False}
+    spec = make_spec("warm", schedule=None, storage=storage, trials=5, limit=600, warm_start=warm)
     first = run_sweep(spec, state)
     second = run_sweep(spec, state)
     best_first = top_k_configs(_trials(first.study, storage), "maximize", 2)  # type: ignore[arg-type]
@@ -87,7 +89,7 @@ def test_a_changed_space_between_runs_drops_configurations_with_a_message(
     monkeypatch.chdir(tmp_path)
     state = StateStore(f"sqlite:///{tmp_path / 'state.db'}")
     spec = make_spec("edited", schedule=None, storage=storage, trials=4, limit=600, warm_start={"top_k": 4})
-    first = run_sweep(spec, state)
+    first = run_sweep(spec, state)  # the space changes below: the next run cannot start from these copies
     raw = yaml.safe_load(SYNTHETIC_SPACE.read_text())
     raw["params"]["optimizer"] = {"type": "categorical", "choices": ["sgd"]}  # every 'adam' config stops fitting
     edited = tmp_path / "edited_space.yaml"
@@ -106,3 +108,5 @@ def test_a_changed_space_between_runs_drops_configurations_with_a_message(
     assert second.warm_started == len(top) - n_adam
     assert f"warm start: dropped {n_adam} that no longer fit the space {edited}" in second.notes
     assert "optimizer='adam' is not among the choices ['sgd']" in caplog.text
+    assert not second.resumed
+    assert f"resume: starts afresh, not from the trials of {first.study}: the search space changed" in second.notes
