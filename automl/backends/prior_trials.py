@@ -19,7 +19,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from automl.spaces import SearchSettings, SearchSpace
-from automl.study.optuna_compat import unwrapped
+from automl.study.optuna_compat import storage_url
 from automl.study.record import StudyKey, TrialKey
 from automl.study.storage import redact
 from automl.study.study_record import StartedFrom
@@ -100,15 +100,10 @@ def start_from_study(
     measured on the same problem (:func:`refusal`); what was done, and the copies."""
     known = {s.study_name for s in storage.get_all_studies()}
     if name not in known:
-        return StartedFrom(name, 0, f"study {name} is not in {redact(_url(storage))}"), []
+        return StartedFrom(name, 0, f"study {name} is not in {redact(storage_url(storage) or 'the storage')}"), []
     source = optuna.load_study(study_name=name, storage=storage)
     reason = refusal(name, source.user_attrs, space, settings, data)
     if reason:
         return StartedFrom(name, 0, reason), []
     copies = copy_finished(source, target)
     return StartedFrom(name, len(copies)), copies
-
-
-def _url(storage: Any) -> str:
-    engine = getattr(unwrapped(storage), "engine", None)
-    return str(engine.url) if engine is not None else "the storage"

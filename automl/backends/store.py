@@ -22,7 +22,7 @@ from automl.backends.factories import fidelity_ladder, make_pruner, make_sampler
 from automl.backends.prior_trials import already_tried, start_from_study
 from automl.errors import StorageError
 from automl.spaces import SearchSettings, SearchSpace, parse_settings, parse_space
-from automl.study.optuna_compat import unwrapped
+from automl.study.optuna_compat import storage_url
 from automl.study.record import RECORD_VERSION, BackendName, StudyKey, TrialKey
 from automl.study.storage import redact
 from automl.study.study_record import StartedFrom, check_version
@@ -167,5 +167,4 @@ class StudyStore:
         study.set_user_attr(StudyKey.SETTINGS, settings.to_dict())
 
     def _url(self) -> str:
-        engine = getattr(unwrapped(self.storage), "engine", None)
-        return str(engine.url) if engine is not None else "storage"
+        return storage_url(self.storage) or "storage"

@@ -84,10 +84,9 @@ def open_store(location: str) -> Any:
 
 
 def storage_url_of(study: Any) -> str:
-    from automl.study.optuna_compat import storage_of, unwrapped
+    from automl.study.optuna_compat import storage_of, storage_url
 
-    engine = getattr(unwrapped(storage_of(study)), "engine", None)
-    return str(engine.url) if engine is not None else ""
+    return storage_url(storage_of(study))
 
 
 def store_location(study: Any, create: bool = False) -> str | None:

@@ -38,6 +38,12 @@ def unwrapped(storage: Any) -> Any:
     return getattr(storage, "_backend", storage)
 
 
+def storage_url(storage: Any) -> str:
+    """The database URL behind an RDB storage (cached or not); "" for storages without one (in-memory, journal)."""
+    engine = getattr(unwrapped(storage), "engine", None)
+    return str(engine.url) if engine is not None else ""
+
+
 def stale_trial_ids(storage: Any, study_id_: int) -> list[int]:
     """RUNNING trials whose heartbeat is older than the storage's grace period."""
     return list(storage._get_stale_trial_ids(study_id_))
