@@ -98,7 +98,7 @@ def _retrain(
     seed: int,
     planned: int,
     at_most: int,
-    fits_another: Callable[[float], bool] | None,
+    fits_another: Callable[[float], bool],
     say: Callable[[str], None],
     on_epoch: Callable[[str, int, int], None] | None,
 ) -> list[Any]:
@@ -107,7 +107,7 @@ def _retrain(
     members: list[Any] = []
     final_size = len(data.y_train) + len(data.y_val)
     took = 0.0  # seconds the last member took
-    while len(members) < planned or (0 < len(members) < at_most and fits_another is not None and fits_another(took)):
+    while len(members) < planned or (0 < len(members) < at_most and fits_another(took)):
         label = f"member {len(members) + 1}" + (f" of {planned}" if len(members) < planned else " (time allows)")
         say(f"retraining {label} ({epochs} epochs on {final_size} examples)")
         began = time.monotonic()

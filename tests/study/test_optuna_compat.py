@@ -49,3 +49,12 @@ def test_the_note_layout_is_the_dashboards(tmp_path: Path) -> None:
     # ...and its own writer bumps the version under the same key.
     save_note(optuna.trial.Trial(study, trial_id), "edited")
     assert storage.get_study_system_attrs(study_id)[compat.note_version_key(trial_id)] == 2
+
+
+def test_the_database_url_behind_a_storage_cached_or_not(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'url.db'}"
+    rdb = optuna.storages.RDBStorage(url)
+    assert compat.storage_url(rdb) == url
+    study = optuna.create_study(storage=url)  # Optuna wraps an RDB storage in its cache
+    assert compat.storage_url(compat.storage_of(study)) == url
+    assert compat.storage_url(optuna.storages.InMemoryStorage()) == ""
