@@ -22,6 +22,8 @@ Configuration keys (see ``search_spaces/mnist_cnn.yaml``):
 - ``batch_size``, ``epochs``: read by the training loop, not by :func:`build`.
 - ``shift``, ``rotation``, ``zoom``: random translation (fraction of the side), rotation (fraction of a full
   turn) and zoom fractions applied only while training (absent or 0: none), as in ``keras_mlp``.
+- ``final_ema``: momentum of a moving average of the weights when the final stage retrains on train+validation
+  (absent or 0: none); the search's own trials never average, as in ``keras_mlp``.
 """
 
 from __future__ import annotations
@@ -30,7 +32,14 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from automl.errors import TrialFailed
-from automl.models._keras import OPTIMIZERS, KerasClassifierFamily, augmentation, image_side, optimizer
+from automl.models._keras import (
+    FINAL_EMA,
+    OPTIMIZERS,
+    KerasClassifierFamily,
+    augmentation,
+    compile_classifier,
+    image_side,
+)
 from automl.models.base import BaselineLabel, HyperParam, ParamKind
 from automl.models.keras_mlp import ACTIVATIONS, TUTORIAL_BASELINE
 
@@ -108,7 +117,7 @@ def build(config: Mapping[str, Any], input_dim: int, n_classes: int) -> keras.Mo
     layers.append(keras.layers.Dense(n_classes, activation="softmax", kernel_regularizer=regularizer))
 
     model = keras.Sequential(layers)
-    model.compile(optimizer=optimizer(config), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    compile_classifier(model, config)
     return model
 
 
@@ -137,6 +146,7 @@ class KerasCNN(KerasClassifierFamily):
         HyperParam("shift", ParamKind.FLOAT, 0.0, 0.5, default=0.0),
         HyperParam("rotation", ParamKind.FLOAT, 0.0, 0.5, default=0.0),
         HyperParam("zoom", ParamKind.FLOAT, 0.0, 0.9, default=0.0),
+        FINAL_EMA,
     )
     # The tutorial's MLP stays the reference every image search is measured against.
     baseline = TUTORIAL_BASELINE

@@ -2,7 +2,8 @@
 
 Configuration keys (see ``search_spaces/mnist_mlp.yaml``): n_layers, units_<i>, activation, optimizer,
 learning_rate, momentum (sgd only), l2, dropout, batch_norm, batch_size, epochs, and the optional image
-augmentation fractions shift, rotation and zoom (absent or 0: none).
+augmentation fractions shift, rotation and zoom (absent or 0: none), and final_ema, the momentum of a moving
+average of the weights when the final stage retrains on train+validation (absent or 0: none).
 """
 
 from __future__ import annotations
@@ -10,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from automl.models._keras import OPTIMIZERS, KerasClassifierFamily, augmentation, image_side, optimizer
+from automl.models._keras import (
+    FINAL_EMA,
+    OPTIMIZERS,
+    KerasClassifierFamily,
+    augmentation,
+    compile_classifier,
+    image_side,
+)
 from automl.models.base import BaselineLabel, HyperParam, ParamKind
 
 if TYPE_CHECKING:
@@ -57,11 +65,7 @@ def build(config: dict[str, Any], input_dim: int, n_classes: int) -> keras.Model
             layers.append(keras.layers.Dropout(dropout))
     layers.append(keras.layers.Dense(n_classes, activation="softmax", kernel_regularizer=regularizer))
     model = keras.Sequential(layers)
-    model.compile(
-        optimizer=optimizer(config),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
+    compile_classifier(model, config)
     return model
 
 
@@ -95,6 +99,7 @@ class KerasMLP(KerasClassifierFamily):
         HyperParam("shift", ParamKind.FLOAT, 0.0, 0.5, default=0.0, help="random translation, fraction of the image"),
         HyperParam("rotation", ParamKind.FLOAT, 0.0, 0.5, default=0.0, help="random rotation, fraction of a turn"),
         HyperParam("zoom", ParamKind.FLOAT, 0.0, 0.9, default=0.0, help="random zoom in or out"),
+        FINAL_EMA,
     )
     baseline = TUTORIAL_BASELINE
     baseline_label = BaselineLabel.TUTORIAL

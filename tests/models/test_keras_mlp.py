@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 import pytest
 from support import TINY_LIMIT
 
@@ -139,3 +140,20 @@ def test_the_family_declares_what_it_reads() -> None:
         "optimizer: must be one of 'adam', 'sgd', 'rmsprop', 'adagrad', got 'lbfgs'",
         "colour: not a parameter of keras_mlp",
     ]
+
+
+def test_a_final_member_ends_on_the_moving_average_of_its_weights(data, tmp_path) -> None:
+    def distance_from_start(config: dict) -> float:
+        keras.utils.set_random_seed(3)  # the seed fit_final sets, so the same initial weights
+        start = [w.numpy() for w in MLP.build(config, data.input_dim, data.n_classes).trainable_weights]
+        member = MLP.fit_final(config, data, epochs=2, seed=3)
+        return sum(float(np.abs(w.numpy() - s).sum()) for w, s in zip(member.trainable_weights, start, strict=True))
+
+    plain = distance_from_start(CONFIG)
+    # An average with momentum 0.9999 over a few dozen steps stays next to where the weights started.
+    averaged = distance_from_start({**CONFIG, "final_ema": 0.9999})
+    assert averaged < plain / 10
+    member = MLP.fit_final({**CONFIG, "final_ema": 0.99}, data, epochs=1, seed=0)
+    reloaded = keras.saving.load_model(MLP.save(member, tmp_path))
+    assert reloaded.predict(data.x_test[:3], verbose=0).shape == (3, 10)
+    assert MLP.check_config({**keras_mlp.TUTORIAL_BASELINE, "final_ema": 1.5})  # a momentum is below 1
