@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from automl.backends.base import Deadline, Executor, RunStats, StudyContext, TrialRunner
+from automl.backends.base import Deadline, Executor, RunStats, StudyContext, TrialRunner, TrialStopped
 from automl.backends.callbacks import CallbackList, SearchCallback
 from automl.errors import AutomlError, StorageError
 from automl.job.clock import JobClock
@@ -144,9 +144,16 @@ def make_runner(
 
     def runner(config: dict[str, Any], reporter: Reporter, number: int) -> TrialOutcome:
         family_name, own = space.family_of(config)
-        stop_after = max(patience, int(own.get("epochs") or 0)) if is_warm_start(space, config) else patience
+        last_epoch = int(own.get("epochs") or 0)
+        stop_after = max(patience, last_epoch) if is_warm_start(space, config) else patience
         outcome = families[family_name].train(
-            own, dataset, reporter, metric=metric, direction=direction, patience=stop_after, seed=seed + number
+            own,
+            dataset,
+            LastEpochCompletes(reporter, last_epoch),
+            metric=metric,
+            direction=direction,
+            patience=stop_after,
+            seed=seed + number,
         )
         if keeper is not None and outcome.model is not None:
             keeper.offer(number, float(outcome.value), families[family_name], outcome.model)
@@ -154,6 +161,24 @@ def make_runner(
         return outcome
 
     return runner
+
+
+class LastEpochCompletes:
+    """A reporter that lets a trial whose last epoch ended past the deadline complete rather than stop.
+
+    The epoch is trained and reported either way; stopping the trial there would only throw its finished model
+    away (a stopped trial keeps no model), and on short budgets that was the warm start, the likely winner.
+    Pruning is untouched: only :class:`TrialStopped` (a deadline, a per-trial cap) is let through."""
+
+    def __init__(self, inner: Reporter, last_epoch: int) -> None:
+        self.inner, self.last_epoch = inner, last_epoch
+
+    def report(self, epoch: int, metrics: dict[str, float]) -> None:
+        try:
+            self.inner.report(epoch, metrics)
+        except TrialStopped:
+            if epoch < self.last_epoch:
+                raise
 
 
 def is_warm_start(space: SearchSpace, config: dict[str, Any]) -> bool:

@@ -97,6 +97,47 @@ def test_the_callbacks_hear_each_trial_in_order_then_notes_are_written_and_the_j
     assert all(compat.note_version_key(t._trial_id) in system_attrs for t in study.trials)  # TrialNotes came last
 
 
+class EpochClock(SearchCallback):
+    """A clock that moves one second per epoch reported: deadlines then pass at a chosen epoch."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+    def on_epoch(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
+        self.seconds += 1.0
+
+
+@pytest.mark.parametrize(("search_seconds", "state", "epochs"), [(3.0, "COMPLETE", 3), (2.0, "PRUNED", 2)])
+def test_a_trial_whose_last_epoch_ends_past_the_deadline_completes(
+    tmp_path: Path, search_seconds: float, state: str, epochs: int
+) -> None:
+    """Its model is trained either way; a stopped trial would keep none (the warm start, stopped at its last epoch
+    by a 300 s budget, lost its model so)."""
+    space = load_space(str(TINY_SYNTHETIC))  # 3 epochs per trial
+    dataset = load_dataset("mnist", seed=0, limit=TINY_LIMIT)
+    store = StudyStore(open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat=False))
+    context = store.open("s", space, space.settings, seed=0, data_info=data_info(dataset, seed=0, limit=TINY_LIMIT))
+    clock = EpochClock()
+    run_trials(
+        get_backend(BackendName.OPTUNA),
+        context,
+        dataset,
+        seed=0,
+        threads=None,
+        deadline=Deadline(timeout_ends=search_seconds, clock=clock),
+        policy=FailurePolicy(),
+        callbacks=[clock],
+    )
+    first = read_trial(context.study.trials[0])
+    assert (first.state, len(first.curves["val_accuracy"])) == (state, epochs)
+    assert len(context.study.trials) == 1  # the deadline had passed: no trial after it
+    if state == "PRUNED":
+        assert first.prune_reason == "time budget"
+
+
 def test_a_callback_list_takes_only_search_callbacks() -> None:
     with pytest.raises(TypeError, match="callbacks must be SearchCallback instances"):
         CallbackList([lambda study, trial: None])  # type: ignore[list-item]
