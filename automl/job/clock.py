@@ -55,7 +55,12 @@ class JobClock(SearchCallback):
     estimate: ReserveEstimate
     monotonic: MonotonicClock = field(default=time.monotonic, repr=False)
     wall: WallClock = field(default=time.time, repr=False)
+    # The search's metric: the first trial's best epoch so far is what a member retrained from it would train.
+    metric: str = ""
+    maximize: bool = True
     _trial_started: float = 0.0
+    _best_value: float | None = None
+    _best_epoch: int = 0
     _have_finished_trial: bool = False
 
     @classmethod
@@ -67,6 +72,8 @@ class JobClock(SearchCallback):
         time_budget: float | None,
         max_trial_seconds: float | None,
         estimate: ReserveEstimate,
+        metric: str = "",
+        maximize: bool = True,
         monotonic: MonotonicClock = time.monotonic,
         wall: WallClock = time.time,
     ) -> JobClock:
@@ -79,7 +86,7 @@ class JobClock(SearchCallback):
             reserve=reserve,
             clock=monotonic,
         )
-        return cls(started, deadline, estimate, monotonic, wall)
+        return cls(started, deadline, estimate, monotonic, wall, metric, maximize)
 
     @classmethod
     def joining(
@@ -89,6 +96,8 @@ class JobClock(SearchCallback):
         timeout: float | None,
         max_trial_seconds: float | None,
         estimate: ReserveEstimate,
+        metric: str = "",
+        maximize: bool = True,
         monotonic: MonotonicClock = time.monotonic,
         wall: WallClock = time.time,
     ) -> JobClock:
@@ -101,7 +110,7 @@ class JobClock(SearchCallback):
             job_ends=job_ends,
             clock=monotonic,
         )
-        return cls(now, deadline, estimate, monotonic, wall)
+        return cls(now, deadline, estimate, monotonic, wall, metric, maximize)
 
     def job_ends_unix(self) -> float | None:
         """The job's end on the wall clock, for workers in other processes."""
@@ -130,16 +139,23 @@ class JobClock(SearchCallback):
     # -- as a search callback ---------------------------------------------------------------------------------------
     def on_trial_start(self, number: int, config: dict[str, Any]) -> None:
         self._trial_started = self.monotonic()
+        self._best_value, self._best_epoch = None, 0
 
     def on_epoch(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
         """Before any trial has finished, let the running trial's pace set the reserve for one member and the
-        baseline (never lowering it)."""
+        baseline (never lowering it). The member trains as many epochs as the trial's best so far: the final
+        stage retrains a winner for its best epoch, not for all it ran."""
+        value = metrics.get(self.metric)
+        if value is not None and (
+            self._best_value is None or (value > self._best_value if self.maximize else value < self._best_value)
+        ):
+            self._best_value, self._best_epoch = value, epoch
         if self.deadline.job_ends is None or self._have_finished_trial or epoch < 1:
             return
         pace = (self.monotonic() - self._trial_started) / epoch
         # Held for one member only: on data this large the final stage shrinks to what fits, and a reserve for
         # all members would stop the only trial after an epoch or two.
-        seconds = self.estimate.from_pace(pace, epoch, members=1)
+        seconds = self.estimate.from_pace(pace, self._best_epoch or epoch, members=1)
         self.deadline.reserve = max(self.deadline.reserve, seconds + REPORT_SECONDS)
 
     def on_trial_end(self, study: Any, trial: Any) -> None:

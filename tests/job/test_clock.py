@@ -56,6 +56,28 @@ def test_before_any_trial_finishes_the_running_trials_pace_grows_the_reserve() -
     assert clock.search_seconds() == pytest.approx(600 - 80 - clock.deadline.reserve)
 
 
+def test_the_first_trials_reserve_is_for_its_best_epoch_so_far_not_every_epoch_it_ran() -> None:
+    now = FakeClock(0.0)
+    estimate = FixedEstimate(None)  # from_pace: per_epoch * epochs * members
+    clock = JobClock.start(
+        now(), timeout=None, time_budget=100, max_trial_seconds=None, estimate=estimate, metric="val_loss",
+        maximize=False, monotonic=now,
+    )  # fmt: skip
+    clock.on_trial_start(0, {})
+    for epoch, loss in enumerate([0.5, 0.3, 0.4, 0.35], start=1):  # the best is epoch 2
+        now.advance(10.0)
+        clock.on_epoch(0, epoch, {"val_loss": loss})
+    assert clock.deadline.reserve == pytest.approx(10 * 2 * 1 + REPORT_SECONDS)  # 2 epochs, not 4
+    for epoch in range(5, 21):  # it keeps improving, so the member would train every epoch
+        now.advance(10.0)
+        clock.on_epoch(0, epoch, {"val_loss": 0.3 - epoch / 100})
+    assert clock.deadline.reserve == pytest.approx(10 * 20 + REPORT_SECONDS)
+    clock.on_trial_start(1, {})  # a second trial starts its own best epoch from scratch
+    now.advance(10.0)
+    clock.on_epoch(1, 1, {"val_loss": 0.9})
+    assert clock.deadline.reserve == pytest.approx(10 * 20 + REPORT_SECONDS)  # never lowered
+
+
 def test_a_finished_trial_sets_the_reserve_and_the_pace_no_longer_moves_it() -> None:
     now = FakeClock(0.0)
     clock = JobClock.start(
