@@ -145,7 +145,8 @@ def greedy_selection(
             best_single = i
     weights = [0] * len(preds)
     total = np.zeros_like(preds[0])
-    kept_weights, kept_value = (), float("nan")
+    kept_weights: tuple[int, ...] = ()
+    kept_value = float("nan")
     for size in range(1, rounds + 1):
         pick, pick_value = -1, float("nan")
         for i, p in enumerate(preds):
