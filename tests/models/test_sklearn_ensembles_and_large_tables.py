@@ -68,7 +68,7 @@ def test_a_weighted_ensemble_is_one_skops_estimator_averaging_its_members(name: 
 def _large(rows: int = LARGE_TABLE_ROWS + 500) -> Dataset:
     from sklearn.datasets import make_classification
 
-    x, y = make_classification(rows + 400, n_features=5, n_informative=4, random_state=0)
+    x, y = make_classification(rows + 400, n_features=8, n_informative=4, random_state=0)
     return Dataset(
         "large", "generated", x[:rows], y[:rows], x[rows : rows + 200], y[rows : rows + 200], x[rows + 200 :],
         y[rows + 200 :], 2, kind="table",
