@@ -21,6 +21,7 @@ import yaml
 
 from automl.analysis.intervals import reported_interval
 from automl.errors import AutomlError
+from automl.job.ensemble import choose_ensemble
 from automl.job.plan import (
     DEFAULT_MEMBERS,
     REUSE_SECONDS,
@@ -227,6 +228,11 @@ def finalize(
     test_metric = held_out_metric(record.metric)
     member_values = [family.evaluate(m, data.x_test, data.y_test).metrics.get(test_metric) for m in fitted]
     model = family.ensemble(fitted)
+    # An ensemble of the best trials replaces it when one beats the single best on validation (automl.job.ensemble),
+    # in the time left after what the plan still holds for the baseline and references.
+    spare = None if time_left is None else time_left - (time.monotonic() - started) - (plan.seconds_for_baseline or 0)
+    chosen = choose_ensemble(study, space, data, winner.number, model, seed, spare, say)
+    model = chosen.model
     evaluation = family.evaluate(model, data.x_test, data.y_test)
     if test_metric not in evaluation.metrics:
         raise AutomlError(
@@ -247,6 +253,7 @@ def finalize(
                 "study": study.study_name,
                 # how to read the model's outputs in the user's own labels (automl predict uses it)
                 "labels": data.labels() if hasattr(data, "labels") else {},
+                **chosen.yaml_entry(),
             },
             sort_keys=False,
         )
@@ -287,6 +294,7 @@ def finalize(
             "kept_trials": [k.trial for k in kept] if reuse else [],
             "retrained_members": retrain,
             "seconds": round(time.monotonic() - started, 1),
+            "ensemble": chosen.record,
         },
     )
     study.set_user_attr(StudyKey.FINAL, final.to_dict())

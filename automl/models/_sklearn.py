@@ -22,7 +22,7 @@ import abc
 import contextlib
 import math
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -41,7 +41,6 @@ from automl.errors import TrialFailed
 from automl.models.base import (
     BaselineLabel,
     Evaluation,
-    HyperParam,
     ModelFamily,
     NullReporter,
     Reference,
@@ -60,6 +59,9 @@ _TRAIN_METRICS = {
 METRICS = {task: (*names, *(f"val_{n}" for n in names)) for task, names in _TRAIN_METRICS.items()}
 
 _thread_limits: Any = None
+# Above this many training rows boosting stops itself inside a step, and each step's training scores (for the fit
+# diagnosis only) are computed on a seeded sample of this many rows.
+LARGE_TABLE_ROWS = 10_000
 
 
 @contextlib.contextmanager
@@ -147,6 +149,7 @@ class _Fold:
     y_train: np.ndarray  # labels or targets in their own units, to score
     y_mean: float = 0.0
     y_scale: float = 1.0
+    scored: np.ndarray | None = None  # the training rows scored each step (None: all of them)
 
 
 class SklearnFamily(ModelFamily):
@@ -163,6 +166,7 @@ class SklearnFamily(ModelFamily):
     baseline_family = "sklearn_linear"
     baseline_label = BaselineLabel.LINEAR
     max_members = 1  # a retrained scikit-learn model is one file; seeds barely move most of them
+    max_rows: ClassVar[int | None] = None  # fit on a seeded sample of at most this many rows (None: all)
 
     # ---- what a subclass says ------------------------------------------------------------------------------
 
@@ -183,6 +187,20 @@ class SklearnFamily(ModelFamily):
         self.set_iterations(estimator, config, step)
         estimator.fit(x, y)
 
+    def sized(self, estimator: Any, rows: int) -> None:  # noqa: B027
+        """Adjust a fresh estimator to the ``rows`` it will fit (boosting's early stopping on larger tables)."""
+
+    def _capped(self, x: Any, y: np.ndarray, seed: int) -> tuple[Any, np.ndarray]:
+        """A seeded sample of at most :attr:`max_rows` rows (a kernel SVM's fit grows faster than its rows)."""
+        if self.max_rows is None or len(y) <= self.max_rows:
+            return x, y
+        index = np.sort(np.random.default_rng(seed).choice(len(y), self.max_rows, replace=False))
+        return rows(x, index), y[index]
+
+    def stopped(self, estimator: Any) -> bool:
+        """Whether the estimator's own early stopping ended its last step short: training ends at that step."""
+        return False
+
     def references(self, task: str) -> tuple[Reference, ...]:
         dummy = BaselineLabel.MAJORITY_CLASS if task == "classification" else BaselineLabel.MEAN
         out = [Reference(dummy, "sklearn_dummy", {})]
@@ -201,6 +219,7 @@ class SklearnFamily(ModelFamily):
 
     def _start(self, config: Mapping[str, Any], data: Dataset, seed: int, fold: tuple[Any, ...]) -> _Fold:
         x_train, y_train, x_val, y_val = fold
+        x_train, y_train = self._capped(x_train, np.asarray(y_train), seed)
         prep = preprocessor(x_train)
         with quiet_fit():
             x = np.asarray(prep.fit_transform(x_train), dtype=np.float64)
@@ -210,13 +229,19 @@ class SklearnFamily(ModelFamily):
         if data.task == "regression":
             mean, scale = float(target.mean()), float(target.std()) or 1.0
             target = (target - mean) / scale
-        return _Fold(
-            self.estimator(config, data.task, seed), x, target, xv, np.asarray(y_val), np.asarray(y_train), mean, scale
-        )
+        estimator = self.estimator(config, data.task, seed)
+        self.sized(estimator, len(target))
+        scored = None
+        if len(target) > LARGE_TABLE_ROWS:
+            scored = np.sort(np.random.default_rng(seed).choice(len(target), LARGE_TABLE_ROWS, replace=False))
+        return _Fold(estimator, x, target, xv, np.asarray(y_val), np.asarray(y_train), mean, scale, scored)
 
     def _scores(self, fold: _Fold, data: Dataset) -> dict[str, float]:
         out: dict[str, float] = {}
-        for prefix, x, y in (("", fold.x, fold.y_train), ("val_", fold.x_val, fold.y_val)):
+        x_train, y_train = fold.x, fold.y_train
+        if fold.scored is not None:
+            x_train, y_train = fold.x[fold.scored], fold.y_train[fold.scored]
+        for prefix, x, y in (("", x_train, y_train), ("val_", fold.x_val, fold.y_val)):
             if data.task == "classification":
                 metrics, _ = classification_scores(full_proba(fold.estimator, x, data.n_classes), y)
             else:
@@ -256,7 +281,7 @@ class SklearnFamily(ModelFamily):
             if metric not in metrics:
                 raise TrialFailed(f"{metric} could not be computed on the validation rows at step {step}")
             reporter.report(step, metrics)  # may raise to prune: let it propagate
-            if tracker.record(step, metrics):
+            if tracker.record(step, metrics) or all(self.stopped(state.estimator) for state in states):
                 break
         return tracker.outcome()
 
@@ -269,22 +294,65 @@ class SklearnFamily(ModelFamily):
         self, config: dict[str, Any], data: Dataset, epochs: int, seed: int, reporter: Reporter | None = None
     ) -> Any:
         """One pipeline (preprocessing, then the estimator grown to ``epochs`` steps) fitted on train+validation."""
+        x, y = concat(data.x_train, data.x_val), np.concatenate([data.y_train, data.y_val])
+        model = self._fit_pipeline(config, x, y, data.task, epochs, seed)
+        (reporter or NullReporter()).report(max(1, min(int(epochs), self.steps(config))), {})
+        return model
+
+    def _fit_pipeline(self, config: Mapping[str, Any], x: Any, y: np.ndarray, task: str, epochs: int, seed: int) -> Any:
         from sklearn.compose import TransformedTargetRegressor
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import StandardScaler
 
-        x, y = concat(data.x_train, data.x_val), np.concatenate([data.y_train, data.y_val])
-        estimator = self.estimator(config, data.task, seed)
+        x, y = self._capped(x, y, seed)
+        estimator = self.estimator(config, task, seed)
+        self.sized(estimator, len(y))
         steps = max(1, min(int(epochs), self.steps(config)))
         self.set_iterations(estimator, config, steps)
         self.final_iterations(estimator, config, steps)
         model: Any = Pipeline([("preprocess", preprocessor(x)), ("model", estimator)])
-        if data.task == "regression":
+        if task == "regression":
             model = TransformedTargetRegressor(regressor=model, transformer=StandardScaler())
         with quiet_fit():
             model.fit(x, y)
-        (reporter or NullReporter()).report(steps, {})
         return model
+
+    # ---- ensembles of several trials (automl.job.ensemble) ---------------------------------------------------
+
+    ensemble_group = "sklearn"
+
+    def validation_predictions(
+        self, config: dict[str, Any], data: Dataset, epochs: int, seed: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """Out-of-fold predictions of train+validation (cross-validated tables), else of the validation split."""
+        predictions, targets = [], []
+        for x_train, y_train, x_val, y_val in folds(data, seed):
+            model = self._fit_pipeline(config, x_train, np.asarray(y_train), data.task, epochs, seed)
+            with quiet_fit():
+                if data.task == "classification":
+                    predictions.append(full_proba(model, x_val, data.n_classes))
+                else:
+                    predictions.append(np.asarray(model.predict(x_val), dtype=np.float64).reshape(-1))
+            targets.append(np.asarray(y_val))
+        return np.concatenate(predictions), np.concatenate(targets)
+
+    def weighted_ensemble(
+        self, models: Sequence[Any], weights: Sequence[int], names: Sequence[str], data: Dataset
+    ) -> Any:
+        """A soft ``VotingClassifier`` or a ``VotingRegressor`` over the members, each a ``FrozenEstimator`` (the
+        voting's ``fit`` refits nothing): one scikit-learn estimator, saved and loaded by skops as any other."""
+        from sklearn.ensemble import VotingClassifier, VotingRegressor
+        from sklearn.frozen import FrozenEstimator
+
+        members = [(name, FrozenEstimator(model)) for name, model in zip(names, models, strict=True)]
+        voting: Any = (
+            VotingClassifier(members, voting="soft", weights=list(weights))
+            if data.task == "classification"
+            else VotingRegressor(members, weights=list(weights))
+        )
+        x, y = concat(data.x_train, data.x_val), np.concatenate([data.y_train, data.y_val])
+        with quiet_fit():
+            return voting.fit(x, y)
 
     def final_iterations(self, estimator: Any, config: Mapping[str, Any], steps: int) -> None:  # noqa: B027
         """Adjust a fresh estimator so one ``fit`` trains what ``steps`` steps trained (e.g. ``partial_fit``
@@ -322,17 +390,3 @@ class SklearnFamily(ModelFamily):
             "(skops loads no arbitrary code, unlike a pickle; review the listed types before trusting a file you "
             "did not make); it is a scikit-learn pipeline that takes the raw table without the target column"
         )
-
-
-class DefaultableParam(HyperParam):
-    """A number whose scikit-learn default has no number (forest's ``max_features='sqrt'``, SVM's
-    ``gamma='scale'``: both depend on the data): null in a configuration means that default, so a space can
-    search the default next to numbers, and start from it (the tabular spaces' warm starts)."""
-
-    def rejects(self, value: Any) -> str | None:
-        return None if value is None else super().rejects(value)
-
-
-def step_iterations(total: int, steps: int, step: int) -> int:
-    """Iterations trained by the end of ``step`` of ``steps`` when ``total`` are spread evenly."""
-    return max(1, math.ceil(total * step / steps))

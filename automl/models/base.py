@@ -217,6 +217,9 @@ class ModelFamily(abc.ABC):
     baseline_label: ClassVar[str] = ""
     baseline_family: ClassVar[str | None] = None  # the family that trains the baseline (None: this one)
     max_members: ClassVar[int | None] = None
+    # Families whose final models one weighted ensemble can hold (the same non-None group: the scikit-learn
+    # families are "sklearn"); None: the final stage never builds an ensemble of different trials with this one.
+    ensemble_group: ClassVar[str | None] = None
 
     # ---- declaration -----------------------------------------------------------------------------------------
 
@@ -289,6 +292,24 @@ class ModelFamily(abc.ABC):
     def ensemble(self, models: Sequence[Any]) -> Any:
         """One model from several retrained members; the default keeps the first."""
         return models[0]
+
+    def validation_predictions(
+        self, config: dict[str, Any], data: Dataset, epochs: int, seed: int
+    ) -> tuple[np.ndarray, np.ndarray] | None:
+        """What ``config``, trained ``epochs`` epochs, predicts for rows it never trained on, with their targets:
+        ``(predictions, y)``, predictions being class probabilities (n, classes) or regression values (n,). The
+        rows and their order depend only on ``data`` and ``seed``, so that several configurations' predictions
+        line up (ensemble selection compares them). None (the default): the family cannot, and is left out of
+        ensembles. Only families with an :attr:`ensemble_group` are asked."""
+        return None
+
+    def weighted_ensemble(
+        self, models: Sequence[Any], weights: Sequence[int], names: Sequence[str], data: Dataset
+    ) -> Any:
+        """One model averaging the predictions of ``models`` (final models of families in this family's
+        :attr:`ensemble_group`, fitted on train+validation) with integer ``weights``; it evaluates, saves and loads
+        through this family like one of its own. Only families with an :attr:`ensemble_group` are asked."""
+        raise NotImplementedError(f"{self.name} cannot combine models of different trials")
 
     @abc.abstractmethod
     def evaluate(self, model: Any, x: np.ndarray, y: np.ndarray) -> Evaluation:

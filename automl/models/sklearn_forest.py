@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from automl.models._sklearn import DefaultableParam, SklearnFamily, step_iterations
+from automl.models._sklearn import SklearnFamily
+from automl.models._sklearn_params import DefaultableParam, step_iterations
 from automl.models.base import HyperParam, ParamKind
 
 MAX_STEPS = 10

@@ -1,8 +1,11 @@
 """Histogram gradient boosting (scikit-learn's ``HistGradientBoostingClassifier``/``Regressor``).
 
 It grows with ``warm_start``: up to 20 steps, each adding an even share of ``max_iter`` boosting iterations and
-reporting, so pruners and early stopping act on the boosting curve. scikit-learn's own early stopping is off: the
-search's patience does that job on the metric it optimises.
+reporting, so pruners and early stopping act on the boosting curve. On tables up to ``LARGE_TABLE_ROWS`` training
+rows scikit-learn's own early stopping is off: the search's patience does that job on the metric it optimises.
+On larger ones it is on, as scikit-learn's own default turns it on above 10,000 rows (10% of the training rows
+held out, 10 iterations without improvement): the boosting stops inside a step, rather than spend whole steps of
+iterations that the search's patience would only judge afterwards, and the trial ends at that step.
 """
 
 from __future__ import annotations
@@ -10,10 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from automl.models._sklearn import SklearnFamily, step_iterations
+from automl.models._sklearn import LARGE_TABLE_ROWS, SklearnFamily
+from automl.models._sklearn_params import step_iterations
 from automl.models.base import HyperParam, ParamKind
 
 MAX_STEPS = 20
+VALIDATION_FRACTION = 0.1  # scikit-learn's default, for early stopping inside boosting on larger tables
+ITERATIONS_WITHOUT_IMPROVEMENT = 10  # scikit-learn's default n_iter_no_change
 
 
 class HistGradientBoosting(SklearnFamily):
@@ -53,3 +59,15 @@ class HistGradientBoosting(SklearnFamily):
     def set_iterations(self, estimator: Any, config: Mapping[str, Any], step: int) -> None:
         total = int(config.get("max_iter", 100))
         estimator.set_params(max_iter=step_iterations(total, self.steps(config), step))
+
+    def sized(self, estimator: Any, rows: int) -> None:
+        if rows > LARGE_TABLE_ROWS:
+            estimator.set_params(
+                early_stopping=True,
+                validation_fraction=VALIDATION_FRACTION,
+                n_iter_no_change=ITERATIONS_WITHOUT_IMPROVEMENT,
+            )
+
+    def stopped(self, estimator: Any) -> bool:
+        """Early stopping inside boosting ended the last step short of its iterations."""
+        return bool(estimator.get_params()["early_stopping"] is True and estimator.n_iter_ < estimator.max_iter)

@@ -90,8 +90,7 @@ def render_summary_md(data: dict[str, Any]) -> str:
         "",
         f"| model | validation {data['metric']} | test {test} (held-out split, n={final['n_test']}) |",
         "|---|---|---|",
-        f"| best configuration (trial {final['best_trial']}) | {final['val_value']:.4f} "
-        f"| {final['test_value']:.4f}{interval} |",
+        f"| {_final_label(final)} | {final['val_value']:.4f} | {final['test_value']:.4f}{interval} |",
     ]
     if baseline is not None:
         lines.append(f"| {final['baseline_label']} | - | {baseline:.4f} |")
@@ -131,6 +130,7 @@ def render_summary_md(data: dict[str, Any]) -> str:
         ]
         if stage.get("why"):
             lines += [f"Why retrained: {stage['why']}.", ""]
+    lines += _ensemble_lines(stage.get("ensemble") or {})
     if stage:
         cost = f"The final stage took {stage.get('seconds')} s"
         lines += [cost + (f"; {stage['note']}." if stage.get("note") else "; it ran in full."), ""]
@@ -181,3 +181,27 @@ def reference_verdicts(final: dict[str, Any], maximize: bool) -> list[str]:
                 f"{value:.4f}): on this test split the search bought nothing measurable over it."
             )
     return out
+
+
+def _final_label(final: dict[str, Any]) -> str:
+    """The result table's name for the final model: the best configuration, or the ensemble built around it."""
+    ensemble = (final.get("final_stage") or {}).get("ensemble") or {}
+    if ensemble.get("chosen") == "ensemble":
+        trials = ", ".join(str(m["trial"]) for m in ensemble.get("members") or [])
+        return f"ensemble of trials {trials} (validation: best configuration, trial {final['best_trial']})"
+    return f"best configuration (trial {final['best_trial']})"
+
+
+def _ensemble_lines(ensemble: dict[str, Any]) -> list[str]:
+    """Which final model was chosen, the ensemble of the best trials or the single best, and why."""
+    if not ensemble:
+        return []
+    if ensemble.get("chosen") != "ensemble":
+        return [f"The final model is the single best trial, not an ensemble: {ensemble.get('why')}.", ""]
+    members = ", ".join(f"trial {m['trial']} ({m['family']}) x{m['weight']}" for m in ensemble.get("members") or [])
+    return [
+        f"The final model is a weighted ensemble, {members}, each member retrained on train+validation; it "
+        f"averages their predictions (class probabilities, for classes) with these weights. Chosen because "
+        f"{ensemble.get('why')}.",
+        "",
+    ]
