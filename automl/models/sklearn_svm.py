@@ -17,6 +17,7 @@ from automl.models.base import HyperParam, ParamKind
 
 class SupportVectorMachine(SklearnFamily):
     name = "sklearn_svm"
+    overfit_remedy = "lower C (and gamma for the rbf kernel)"
     hyperparameters = (
         HyperParam("C", ParamKind.FLOAT, 1e-6, 1e6, default=1.0),
         HyperParam("kernel", ParamKind.CATEGORICAL, choices=("rbf", "linear", "poly", "sigmoid"), default="rbf"),
