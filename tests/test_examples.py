@@ -193,7 +193,7 @@ def test_ray_cluster_launcher_config_is_consistent() -> None:
     head_port = re.search(r"ray start --head --port=(\d+)", " ".join(doc["head_start_ray_commands"]))
     assert head_port is not None
     assert any(f"--address=$RAY_HEAD_IP:{head_port.group(1)}" in c for c in doc["worker_start_ray_commands"])
-    commands = re.findall(r'"(automl [^"]+)"', text)
+    commands = re.findall(r'^#.*"(automl [^"]+)"', text, flags=re.M)  # the instructions, in its comments
     assert commands, f"{path}: no `automl` command in its instructions"
     for command in commands:
         args = parse_cli(shlex.split(command)[1:], str(path))

@@ -58,12 +58,10 @@ def test_quickstart_runs_top_to_bottom(tmp_path: Path, monkeypatch: pytest.Monke
     assert (tmp_path / "nb.db").is_file()
 
     # The table section: a study of the scikit-learn families, its report and plots, predictions in the CSV's labels.
-    table = [line for line in text.splitlines() if line.startswith(("table predicted:", "table true:"))]
-    assert len(table) == 2, text[-3000:]
-    names = {"'class_0'", "'class_1'", "'class_2'"}
-    for line in table:
-        predicted = line.split(":", 1)[1].strip().strip("[]").split(", ")
-        assert len(predicted) == 5 and set(predicted) <= names, line
+    table = re.findall(r"table (predicted|true): +\[([^\]]*)\]", text)
+    assert [kind for kind, _ in table] == ["predicted", "true"], text[-3000:]
+    for _, labels in table:  # five rows, named as the CSV names them
+        assert len(labels.split(", ")) == 5 and set(labels.split(", ")) <= {"'class_0'", "'class_1'", "'class_2'"}
     assert re.search(r"study wine-\S+: best validation val_accuracy 0\.\d{4}", text), text[-3000:]
     assert "table advice:" in text
     assert len(pngs) >= 9, f"expected the table study's figures too, got {len(pngs)} images"

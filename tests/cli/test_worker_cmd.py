@@ -46,6 +46,7 @@ def test_a_worker_refuses_a_study_the_ray_backend_recorded(tmp_path: Path, capsy
     # cluster, tests/backends/ray/test_worker_refusal.py); here, without a cluster, so it runs everywhere.
     make_study("on-ray", default_storage_url(), write_space(tmp_path / "s.yaml", trials=3, epochs=1), limit=300,
                backend="ray")  # fmt: skip
+    capsys.readouterr()  # what loading the data logged
     code, out, err = run_cli(capsys, "worker", "--study", "on-ray")
     assert code == 2
     assert out == ""
