@@ -199,23 +199,31 @@ def search(
     clock = pipeline.job_clock(started, settings, context.space, dataset_obj, members=DEFAULT_MEMBERS)
     tracker = open_runs(settings.mlflow, context.study, mlflow_source)  # None without a URI
 
-    if workers > 1:
-        _search_in_workers(store, context, url, workers, seed, clock, dataset_obj, data_dir, policy, quiet)
-    else:
-        progress = Progress(name, settings.trials, clock.search_seconds(), settings.direction, live=live, quiet=quiet)
-        progress.resume_from(context.study)
-        with progress:
-            pipeline.run_trials(
-                backend_obj,
-                context,
-                dataset_obj,
-                seed=seed,
-                threads=threads,
-                deadline=clock.deadline,
-                policy=policy,
-                # the clock hears each event first: the deadline moves before the display
-                callbacks=[clock, progress, *([tracker] if tracker else [])],
+    try:
+        if workers > 1:
+            _search_in_workers(store, context, url, workers, seed, clock, dataset_obj, data_dir, policy, quiet)
+        else:
+            progress = Progress(
+                name, settings.trials, clock.search_seconds(), settings.direction, live=live, quiet=quiet
             )
+            progress.resume_from(context.study)
+            with progress:
+                pipeline.run_trials(
+                    backend_obj,
+                    context,
+                    dataset_obj,
+                    seed=seed,
+                    threads=threads,
+                    deadline=clock.deadline,
+                    policy=policy,
+                    # the clock hears each event first: the deadline moves before the display
+                    callbacks=[clock, progress, *([tracker] if tracker else [])],
+                )
+    except KeyboardInterrupt:
+        # Without --study the name was made up here: say it, or "the same command" would start a new study.
+        again = "the same command" if study else f"the same command with --study {name}"
+        log.info("study %s: interrupted; run %s to resume it", name, again)
+        raise
     return _conclude(
         context.study,
         dataset_obj,

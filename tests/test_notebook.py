@@ -1,15 +1,17 @@
-"""notebooks/quickstart.ipynb runs top to bottom on the tiny space; a failing cell fails the build."""
+"""notebooks/quickstart.ipynb runs top to bottom on the tiny space, then its table section on a small wine CSV with
+the scikit-learn families; a failing cell fails the build."""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
-from support import TINY_LIMIT, TINY_SPACE
+from support import TINY_LIMIT, TINY_SPACE, TINY_TABULAR
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "quickstart.ipynb"
 
@@ -31,6 +33,9 @@ def test_quickstart_runs_top_to_bottom(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setenv("AUTOML_NB_OUT", str(tmp_path / "out"))
     monkeypatch.setenv("AUTOML_NB_LIMIT", str(TINY_LIMIT))
     monkeypatch.setenv("AUTOML_NB_TRIALS", "2")
+    monkeypatch.setenv("AUTOML_NB_TABLE_SPACE", str(TINY_TABULAR))
+    monkeypatch.setenv("AUTOML_NB_TABLE_LIMIT", "120")
+    monkeypatch.setenv("AUTOML_NB_TABLE_TRIALS", "5")
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
     try:
@@ -51,3 +56,14 @@ def test_quickstart_runs_top_to_bottom(tmp_path: Path, monkeypatch: pytest.Monke
     assert (tmp_path / "out" / "export" / "model.keras").is_file()
     assert (tmp_path / "out" / "export" / "config.yaml").is_file()
     assert (tmp_path / "nb.db").is_file()
+
+    # The table section: a study of the scikit-learn families, its report and plots, predictions in the CSV's labels.
+    table = re.findall(r"table (predicted|true): +\[([^\]]*)\]", text)
+    assert [kind for kind, _ in table] == ["predicted", "true"], text[-3000:]
+    for _, labels in table:  # five rows, named as the CSV names them
+        assert len(labels.split(", ")) == 5 and set(labels.split(", ")) <= {"'class_0'", "'class_1'", "'class_2'"}
+    assert re.search(r"study wine-\S+: best validation val_accuracy 0\.\d{4}", text), text[-3000:]
+    assert "table advice:" in text
+    assert len(pngs) >= 9, f"expected the table study's figures too, got {len(pngs)} images"
+    table_models = list((tmp_path / "out" / "reports").glob("wine-*/model.skops"))
+    assert len(table_models) == 1, table_models

@@ -45,11 +45,14 @@ params:
     return load_space(str(path))
 
 
-def make_study(name: str, url: str, space: SearchSpace, *, limit: int, seed: int = 0) -> optuna.Study:
-    """Create a study the way ``automl search`` records it, without running any trial."""
+def make_study(
+    name: str, url: str, space: SearchSpace, *, limit: int, seed: int = 0, backend: str = "optuna"
+) -> optuna.Study:
+    """Create a study the way ``automl search --backend BACKEND`` records it, without running any trial."""
     data = load_dataset("mnist", seed=seed, limit=limit)
     info = data_info(data, seed=seed, limit=limit)
-    return StudyStore(open_storage(url)).open(name, space, space.settings, seed=seed, data_info=info).study
+    store = StudyStore(open_storage(url))
+    return store.open(name, space, space.settings, seed=seed, data_info=info, backend=backend).study
 
 
 def load(name: str, url: str) -> optuna.Study:

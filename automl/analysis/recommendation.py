@@ -41,6 +41,8 @@ class StudySummary:
     top_still_improving: int
     n_pruned: int = 0
     metric: str = "value"
+    # what to change when the top trials overfit, per family, when their families say it in their own parameters
+    overfit_remedies: list[str] = field(default_factory=list)
     recommendations: list[str] = field(default_factory=list)
 
     @property
@@ -67,11 +69,13 @@ def summarize(
     metric: str = "value",
     max_epochs: int | None = None,
     unstable_lr: tuple[float, float] | None = None,
+    overfit_remedies: Sequence[str] = (),
 ) -> StudySummary:
     """Summarise all trials' diagnoses and the top ones' (best first) into counts and recommendations.
 
     ``unstable_lr`` is (median learning rate of unstable trials, median of the others), when known, so the
-    advice can say which end of the range to cut.
+    advice can say which end of the range to cut. ``overfit_remedies`` (e.g. ``"sklearn_svm: lower C"``), when
+    given, replace the network advice (L2, dropout, the epoch budget) for a study whose best trials overfit.
     """
     with_curves = [d for d in diagnoses if d.label not in (NO_CURVES, FAILED, PRUNED)]
 
@@ -92,6 +96,7 @@ def summarize(
         top_still_improving=sum(d.still_improving for d in top),
         n_pruned=sum(d.label == PRUNED for d in diagnoses),
         metric=metric,
+        overfit_remedies=list(overfit_remedies),
     )
     summary.recommendations = recommend(summary, max_epochs=max_epochs, unstable_lr=unstable_lr)
     return summary
@@ -117,7 +122,9 @@ def recommend(
     advice: list[str] = []
     top_with_curves = sum(v for k, v in s.top_counts.items() if k not in (NO_CURVES, FAILED))
     top_over = s.top_counts.get(OVERFITTING, 0)
-    if top_with_curves and top_over / top_with_curves > MAJORITY - 1e-9 and top_over:
+    if top_with_curves and top_over / top_with_curves > MAJORITY - 1e-9 and top_over and s.overfit_remedies:
+        advice.append(f"{top_over} of the top {s.top_k} configurations overfit: {'; '.join(s.overfit_remedies)}.")
+    elif top_with_curves and top_over / top_with_curves > MAJORITY - 1e-9 and top_over:
         when = f" after epoch {s.typical_turn_epoch:g}" if s.typical_turn_epoch else ""
         budget = ""
         if s.typical_turn_epoch and max_epochs and s.typical_turn_epoch < max_epochs:

@@ -172,6 +172,8 @@ class ModelFamily(abc.ABC):
         at its default parameters), scored on the same held-out split when time allows.
         ``max_members``: how many retrained members are worth combining (None: as many as the search asks; 1 for
         a family whose retraining gives the same model whatever the seed, or that cannot combine members).
+        ``overfit_remedy``: what to change in the space when its best configurations overfit, in the family's own
+        parameters (the report's advice).
 
     Training:
         :meth:`train` trains one configuration on ``data.x_train`` (``data`` is a
@@ -220,6 +222,7 @@ class ModelFamily(abc.ABC):
     # Families whose final models one weighted ensemble can hold (the same non-None group: the scikit-learn
     # families are "sklearn"); None: the final stage never builds an ensemble of different trials with this one.
     ensemble_group: ClassVar[str | None] = None
+    overfit_remedy: ClassVar[str] = "raise L2 or dropout, or lower the epoch budget"
 
     # ---- declaration -----------------------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from automl.models.base import Reference
 
 class Dummy(SklearnFamily):
     name = "sklearn_dummy"
+    overfit_remedy = "nothing: it has no parameters"
     hyperparameters = ()
 
     def estimator(self, config: Mapping[str, Any], task: str, seed: int) -> Any:

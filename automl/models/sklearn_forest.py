@@ -19,6 +19,7 @@ MAX_STEPS = 10
 
 class RandomForest(SklearnFamily):
     name = "sklearn_forest"
+    overfit_remedy = "lower max_depth or max_features, or raise min_samples_leaf"
     hyperparameters = (
         HyperParam("n_estimators", ParamKind.INT, 1, 5000, default=100, help="trees"),
         HyperParam("max_depth", ParamKind.INT, 1, 1000, default=None, help="absent: unlimited"),

@@ -24,6 +24,7 @@ ITERATIONS_WITHOUT_IMPROVEMENT = 10  # scikit-learn's default n_iter_no_change
 
 class HistGradientBoosting(SklearnFamily):
     name = "sklearn_hgb"
+    overfit_remedy = "raise l2_regularization or min_samples_leaf, or lower max_leaf_nodes, max_depth or max_iter"
     hyperparameters = (
         HyperParam("learning_rate", ParamKind.FLOAT, 1e-4, 1.0, default=0.1),
         HyperParam("max_iter", ParamKind.INT, 1, 10000, default=100, help="boosting iterations"),

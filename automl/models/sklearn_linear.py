@@ -16,6 +16,7 @@ from automl.models.base import HyperParam, ParamKind
 
 class Linear(SklearnFamily):
     name = "sklearn_linear"
+    overfit_remedy = "raise alpha"
     hyperparameters = (
         HyperParam(
             "alpha", ParamKind.FLOAT, 1e-8, 1e8, default=1.0, help="regularisation strength (logistic: C = 1/alpha)"

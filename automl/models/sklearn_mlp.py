@@ -20,6 +20,7 @@ DEFAULT_UNITS = 100  # scikit-learn's default hidden layer
 
 class MultilayerPerceptron(SklearnFamily):
     name = "sklearn_mlp"
+    overfit_remedy = "raise alpha, use fewer units, or lower the epoch budget"
     hyperparameters = (
         HyperParam("n_layers", ParamKind.INT, 1, MAX_LAYERS, default=1, help="hidden layers"),
         HyperParam("units_<i>", ParamKind.INT, 1, 4096, default=DEFAULT_UNITS, max_index=MAX_LAYERS),

@@ -23,6 +23,7 @@ MAX_ROWS = 5_000
 class SupportVectorMachine(SklearnFamily):
     name = "sklearn_svm"
     max_rows = MAX_ROWS
+    overfit_remedy = "lower C (and gamma for the rbf kernel)"
     hyperparameters = (
         HyperParam("C", ParamKind.FLOAT, 1e-6, 1e6, default=1.0),
         HyperParam("kernel", ParamKind.CATEGORICAL, choices=("rbf", "linear", "poly", "sigmoid"), default="rbf"),

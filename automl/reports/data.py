@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -160,9 +161,48 @@ class ReportData:
         return self.record.maximize
 
 
-def _epochs_budget(record: TrialRecord) -> int | None:
+def _epochs_budget(record: TrialRecord, families: Callable[[dict[str, Any]], Any] | None) -> int | None:
+    """The epochs (a scikit-learn family's steps) the trial would have trained without pruning or early stopping.
+
+    A configuration's ``epochs`` says it for the Keras families; otherwise the trial's family does, from its own
+    configuration (``families`` maps a configuration to the family and that configuration): a space choosing
+    among families holds ``FAMILY.epochs`` or nothing, and one-step families (SVM, linear) train in one go.
+    """
     budget: Any = record.config.get("epochs")  # whatever the config holds; checked below
-    return int(budget) if is_finite_number(budget) else None
+    if is_finite_number(budget):
+        return int(budget)
+    if families is None or not record.config:
+        return None
+    try:
+        family, own = families(record.config)
+        full = int(family.epochs_for_final(own, None))
+    except Exception:  # a family that is gone or a damaged configuration: the longest run stands in
+        return None
+    # a family that trains more epochs than its configuration says (a fixed loop of its own) still saved nothing
+    return max(full, record.epochs_trained or 0) or None
+
+
+def _family_resolver(space: dict[str, Any] | None) -> Callable[[dict[str, Any]], Any] | None:
+    """A trial configuration to (family instance, its own configuration), from the study's recorded space; None
+    when the study records no space, or one that no longer parses (the report still goes on)."""
+    if not space:
+        return None
+    from automl.models import get_family
+    from automl.spaces import parse_space
+
+    try:
+        parsed = parse_space(space, source="recorded space")
+    except Exception:
+        return None
+    instances: dict[str, Any] = {}
+
+    def resolve(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+        name, own = parsed.family_of(config)
+        if name not in instances:
+            instances[name] = get_family(name)
+        return instances[name], own
+
+    return resolve
 
 
 def top_rows(rows: list[TrialRow], k: int, maximize: bool) -> list[TrialRow]:
@@ -262,6 +302,26 @@ def _unstable_lr(rows: list[TrialRow]) -> tuple[float, float] | None:
     return float(statistics.median(unstable)), float(statistics.median(others))
 
 
+def _overfit_remedies(top: list[TrialRow], families: Callable[[dict[str, Any]], Any] | None) -> list[str]:
+    """What the families of the overfitting top trials advise, each once, best trial's first, as
+    ``"FAMILY: remedy"``; empty when they all give the default advice (networks: L2, dropout, epochs), which the
+    recommendation words itself with the study's epoch numbers."""
+    from automl.models import ModelFamily
+
+    remedies: dict[str, str] = {}
+    for row in top:
+        if row.diagnosis.label != dg.OVERFITTING or families is None:
+            continue
+        try:
+            family, _ = families(row.record.config)
+        except Exception:  # no family to ask: the default advice
+            continue
+        remedies.setdefault(family.name, family.overfit_remedy)
+    if all(text == ModelFamily.overfit_remedy for text in remedies.values()):
+        return []
+    return [f"{name}: {text}" for name, text in remedies.items()]
+
+
 def _final_note(record: StudyRecord) -> str:
     if record.dataset:
         return "the winner has not been retrained and tested yet; run `automl report` without --no-evaluate"
@@ -284,7 +344,10 @@ def report_data(study: Any, *, top_k: int = DEFAULT_TOP_K, storage: str = "") ->
         raise AutomlError(f"study {record.name!r}: has several objectives; reports cover one objective")
     trials = study.get_trials(deepcopy=False)
     records = [read_trial(t) for t in trials]
-    rows = [TrialRow(r, dg.diagnose_trial(r, record.metric, record.maximize), _epochs_budget(r)) for r in records]
+    families = _family_resolver(record.space)
+    rows = [
+        TrialRow(r, dg.diagnose_trial(r, record.metric, record.maximize), _epochs_budget(r, families)) for r in records
+    ]
     known_budgets = [r.epochs_budget for r in rows if r.epochs_budget]
     max_epochs = max(known_budgets) if known_budgets else max((r.epochs_trained or 0 for r in rows), default=0) or None
     for r in rows:  # plain Optuna studies record no budget: the longest run stands in for it
@@ -297,6 +360,7 @@ def report_data(study: Any, *, top_k: int = DEFAULT_TOP_K, storage: str = "") ->
         metric=record.metric,
         max_epochs=max_epochs,
         unstable_lr=_unstable_lr(rows),
+        overfit_remedies=_overfit_remedies(top, families),
     )
     importances, importance_note = compute_importances(study, trials)
     final = final_estimate(record.final, record.metric, record.maximize) if record.final is not None else None

@@ -93,8 +93,9 @@ def final_lines(data: ReportData) -> list[str]:
     if f is None:
         return [f"No honest estimate: {data.final_note}."]
     best_of = data.counts.get("complete", 0)
+    epochs = f"{f.epochs} epoch{'' if f.epochs == 1 else 's'}"
     test = (
-        f"Test {f.test_metric} of the winner retrained on train+validation for {f.epochs} epochs, scored once on "
+        f"Test {f.test_metric} of the winner retrained on train+validation for {epochs}, scored once on "
         f"the held-out split (n={f.n_test}): {f.test_value:.4f}"
     )
     if f.ci is not None:

@@ -212,6 +212,18 @@ def test_summary_advises_regularisation_when_the_top_overfit() -> None:
     )
 
 
+def test_summary_advises_the_overfitting_families_own_remedies_when_given() -> None:
+    # A scikit-learn study: the families name what to change; no word of L2, dropout or epochs they do not have.
+    over = dg.diagnose_curves(OVERFIT)
+    good = dg.diagnose_curves(GOOD)
+    remedies = ["sklearn_svm: lower C", "sklearn_linear: raise alpha"]
+    s = recommendation.summarize([over, over, good], [over, over, good], max_epochs=10, overfit_remedies=remedies)
+    assert s.recommendations[0] == (
+        "2 of the top 3 configurations overfit: sklearn_svm: lower C; sklearn_linear: raise alpha."
+    )
+    assert s.to_dict()["overfit_remedies"] == remedies
+
+
 def test_summary_advises_capacity_when_most_underfit_and_lr_when_unstable() -> None:
     under = dg.diagnose_curves(UNDERFIT)
     nan = dg.diagnose_curves(NAN)

@@ -1,4 +1,5 @@
-"""`automl report` and `automl export` on a real tiny search, and their one-line errors."""
+"""`automl report` and `automl export` on a real tiny search, and their one-line errors; the report and the
+dashboard notes of table studies (classification and regression) over every scikit-learn family."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import optuna
 import pandas as pd
 import pytest
 import yaml
-from support import TINY_LIMIT, TINY_SPACE
+from support import TINY_LIMIT, TINY_SPACE, TINY_TABULAR, TINY_TABULAR_REGRESSION
 
 import automl
 from automl.cli import main
@@ -126,3 +127,81 @@ def test_unknown_study_is_a_one_line_error(tmp_path: Path, automl_exe: str) -> N
     assert proc.returncode == 2
     assert proc.stderr.strip() == f"automl: error: study 'nope': not found in {url}; known studies: exists"
     assert proc.stdout == ""
+
+
+# ---- table studies of the scikit-learn families: a classification and a regression -------------------------
+
+# Each family's full run in the tiny table spaces, in its own "epochs" (steps): boosting and the forest grow in 10
+# reported steps (max_iter / n_estimators 10), the MLP trains its 5 epochs, SVM and linear models fit in one go.
+TABLE_STEPS = {"sklearn_hgb": 10, "sklearn_forest": 10, "sklearn_svm": 1, "sklearn_linear": 1, "sklearn_mlp": 5}
+TABLE_CASES = {  # task: table, space, held-out metric
+    "classification": ("wine", TINY_TABULAR, "accuracy"),
+    "regression": ("diabetes", TINY_TABULAR_REGRESSION, "rmse"),
+}
+
+
+@pytest.fixture(scope="module")
+def table_studies(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    """One tiny search per task over every scikit-learn family (a trial each), in one storage."""
+    root = tmp_path_factory.mktemp("tables")
+    url = f"sqlite:///{root / 'studies.db'}"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AUTOML_HOME", str(root / "home"))
+        for task, (dataset, space, _) in TABLE_CASES.items():
+            automl.search(
+                dataset, str(space), study=f"table-{task}", storage=url, limit=100, reports_dir=root / "reports",
+                quiet=True,
+            )  # fmt: skip
+        yield root, url
+
+
+@pytest.mark.parametrize("task", sorted(TABLE_CASES))
+def test_report_of_a_table_study_of_every_sklearn_family(
+    table_studies: tuple[Path, str], task: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from automl.reports import load_study, report_data
+
+    _, url = table_studies
+    study_name = f"table-{task}"
+    _, _, test_metric = TABLE_CASES[task]
+    assert main(["report", study_name, "--storage", url, "--reports", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert f"Test {test_metric} of the winner retrained on train+validation" in out
+    assert "5 PNGs" in out  # every plot was drawn
+    folder = tmp_path / study_name
+    assert sorted(p.name for p in folder.glob("*.png")) == [
+        "gap_vs_value.png", "importances.png", "learning_curves.png", "optimization_history.png",
+        "pruning_savings.png",
+    ]  # fmt: skip
+    markdown = (folder / "report.md").read_text()
+    assert "not drawn" not in markdown
+    if task == "regression":
+        assert "accuracy" not in markdown.lower()
+    table = pd.read_csv(folder / "trials.csv")
+    assert len(table) == 5
+    assert (table["diagnosis"] != "no curves recorded").all()
+
+    data = report_data(load_study(study_name, url), top_k=5)
+    by_family = {row.record.config["model"]: row for row in data.rows}
+    assert set(by_family) == set(TABLE_STEPS)
+    # Each trial's budget is its own family's full run, so pruning and early stopping are credited honestly.
+    assert {family: row.epochs_budget for family, row in by_family.items()} == TABLE_STEPS
+    assert data.pruning["budget_epochs"] == sum(TABLE_STEPS.values())
+    for advice in data.summary.recommendations:  # the network advice (L2, dropout) fits none of these families
+        assert "dropout" not in advice and "L2" not in advice, advice
+
+
+def test_table_study_trials_carry_their_dashboard_notes(table_studies: tuple[Path, str]) -> None:
+    from optuna_dashboard._note import get_note_from_system_attrs  # how the dashboard itself reads a note
+
+    _, url = table_studies
+    storage = optuna.storages.RDBStorage(url)
+    for task, (_, _, test_metric) in TABLE_CASES.items():
+        study = optuna.load_study(study_name=f"table-{task}", storage=storage)
+        attrs = storage.get_study_system_attrs(study._study_id)
+        for trial in study.trials:
+            body = get_note_from_system_attrs(attrs, trial._trial_id)["body"]
+            assert f"### automl · trial {trial.number} · complete" in body, (task, trial.number, body)
+            assert "**Diagnosis: " in body
+            assert f"Train − validation {test_metric} gap" in body
+            assert f"| model | {trial.params['model']} |" in body

@@ -41,6 +41,21 @@ def test_a_worker_joins_by_name_and_stops_at_the_study_budget(
     assert len(load("join", default_storage_url()).trials) == 3
 
 
+def test_a_worker_refuses_a_study_the_ray_backend_recorded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Recorded by the store exactly as the Ray backend's search records it (the Ray tests make one on a real
+    # cluster, tests/backends/ray/test_worker_refusal.py); here, without a cluster, so it runs everywhere.
+    make_study("on-ray", default_storage_url(), write_space(tmp_path / "s.yaml", trials=3, epochs=1), limit=300,
+               backend="ray")  # fmt: skip
+    capsys.readouterr()  # what loading the data logged
+    code, out, err = run_cli(capsys, "worker", "--study", "on-ray")
+    assert code == 2
+    assert out == ""
+    assert err.count("\n") == 1, err
+    assert err.startswith("automl: error: study 'on-ray': made by the Ray backend"), err
+    assert "`automl search ... --backend ray --study on-ray`" in err
+    assert load("on-ray", default_storage_url()).trials == []  # refused before any trial
+
+
 def test_a_worker_stops_after_the_configured_run_of_failures(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

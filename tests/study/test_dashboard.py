@@ -1,6 +1,7 @@
 """`automl dashboard` end to end: a real search through the console script, the real dashboard server on the
-same storage, and a real headless Chromium reading the rendered page. Also: the dashboard stays up while a search
-writes to its storage, Ctrl-C stops it cleanly, and bad input is one line with exit 2."""
+same storage, and a real headless Chromium reading the rendered page, for a network study and for table studies
+(classification and regression) of the scikit-learn families. Also: the dashboard stays up while a search writes
+to its storage, Ctrl-C stops it cleanly, and bad input is one line with exit 2."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
-from support import SLOW_SYNTHETIC, TINY_LIMIT
+from support import SLOW_SYNTHETIC, TINY_LIMIT, TINY_TABULAR, TINY_TABULAR_REGRESSION
 
 from automl.cli import main
 from automl.study.storage import open_storage
@@ -174,6 +175,49 @@ def test_search_then_dashboard_shows_study_and_trials_in_chromium(
         dash.kill()
     assert code in (0, 130)
     assert "Dashboard stopped." in "".join(dash.stdout)
+    assert "Traceback" not in dash.proc.stderr.read()
+
+
+def test_table_studies_show_their_trials_and_notes_in_chromium(
+    automl_exe: str, tmp_path: Path, browser: webdriver.Chrome
+) -> None:
+    storage = f"sqlite:///{tmp_path / 'tables.db'}"
+    cases = (  # study, table, space, direction, the gap the notes speak of
+        ("dash-wine", "wine", TINY_TABULAR, "MAXIMIZE", "accuracy"),
+        ("dash-diabetes", "diabetes", TINY_TABULAR_REGRESSION, "MINIMIZE", "rmse"),
+    )
+    for study, table, space, _, _ in cases:
+        done = subprocess.run(
+            [automl_exe, "search", table, "--space", str(space), "--limit", "100", "--study", study, "--storage",
+             storage, "--reports", str(tmp_path / "reports"), "--no-live"],
+            cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+
+    dash = Dashboard(automl_exe, tmp_path, "--storage", storage)
+    try:
+        url = dash.wait_for_url()
+        assert "(2 studies)" in dash.stdout[0]
+        for study, _, _, direction, gap in cases:
+            browser.get(url)
+            wait_for_text(browser, study, direction)
+            browser.find_element(By.PARTIAL_LINK_TEXT, study).click()
+            wait_for_text(browser, study, "Best Trial", "Intermediate values")
+            study_id = re.search(r"/studies/(\d+)", browser.current_url).group(1)
+            browser.get(f"{url}studies/{study_id}/trials")
+            # Trial 0 (gradient boosting, ten reported steps) with automl's note: diagnosis, steps, the gap.
+            text = wait_for_text(browser, "5 Trials", "Trial 4", "automl · trial 0")
+            assert re.search(r"Diagnosis: (underfitting|overfitting|good fit|unstable/diverged)", text), text[:3000]
+            assert re.search(r"Best epoch: \d+ of \d+ trained", text), text[:3000]
+            assert f"Train − validation {gap} gap" in text, text[:3000]
+            assert "sklearn_hgb" in text
+            browser.find_element(By.XPATH, "//*[normalize-space(text())='Trial 2']").click()
+            text = wait_for_text(browser, "automl · trial 2")
+            assert "sklearn_svm" in text  # the one-step families get their note too
+    finally:
+        code = dash.interrupt() if dash.proc.poll() is None else dash.proc.returncode
+        dash.kill()
+    assert code in (0, 130)
     assert "Traceback" not in dash.proc.stderr.read()
 
 

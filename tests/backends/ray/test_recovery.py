@@ -41,6 +41,7 @@ def test_an_interrupted_search_resumes_without_losing_or_duplicating_trials(ray_
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, out[-3000:]
+    assert "study ray-resume: interrupted; run the same command to resume it" in out, out[-3000:]
     after_interrupt = study_trials("ray-resume")
     assert not [t for t in after_interrupt if t.state == TrialState.RUNNING]
     interrupted = [t for t in after_interrupt if t.state == TrialState.FAIL]
