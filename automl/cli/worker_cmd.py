@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from automl.errors import StorageError
-from automl.study.record import BackendName, StudyKey
 from automl.study.storage import (
     GRACE_PERIOD,
     HEARTBEAT_INTERVAL,
@@ -17,7 +15,6 @@ from automl.study.storage import (
     MAX_RETRY,
     FailurePolicy,
     default_storage_url,
-    open_storage,
 )
 
 
@@ -88,31 +85,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     p.set_defaults(handler=run)
 
 
-def refuse_cluster_study(study_name: str, storage: str | None) -> None:
-    """Raise a one-line :class:`StorageError` when ``study_name`` was made by the Ray backend; otherwise return
-    (a study that does not exist is left to the worker's own error, which lists the known studies).
-
-    A worker joins a study through Optuna's trial loop, which shares the study through its storage. A Ray study's
-    trials are scheduled by Tune from its driver, which alone writes the study and counts its budget, and which on
-    resuming fails every RUNNING trial it did not start itself ("driver lost"): a worker's trials would be cut
-    down, and its budget claims would race the driver's. So the way in is the driver's command, not a worker.
-    """
-    rdb = open_storage(storage, heartbeat=False)
-    attrs = next((s.user_attrs for s in rdb.get_all_studies() if s.study_name == study_name), None)
-    if attrs is None or attrs.get(StudyKey.BACKEND) != BackendName.RAY:
-        return
-    raise StorageError(
-        f"study {study_name!r}: made by the Ray backend, whose driver alone runs and records its trials, so "
-        f"`automl worker` cannot join it; resume it with the same `automl search ... --backend ray --study "
-        f"{study_name}` command, and give it more workers by adding nodes to the Ray cluster "
-        "(`ray start --address HEAD:PORT`)"
-    )
-
-
 def run(args: argparse.Namespace) -> int:
     from automl.job.worker import run_worker
 
-    refuse_cluster_study(args.study, args.storage)
     report = run_worker(
         args.study,
         args.storage,

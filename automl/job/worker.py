@@ -129,6 +129,16 @@ def run_worker(
             f"study {study_name!r}: records no space or dataset (it was not created by `automl search`), so a "
             "worker cannot join it; create one with `automl search DATASET --study NAME`"
         )
+    if recorded_attrs.get(study_name, {}).get(StudyKey.BACKEND) == BackendName.RAY:
+        # Tune schedules a Ray study's trials from its driver, which alone writes the study and counts its budget,
+        # and which on resuming fails every RUNNING trial it did not start ("driver lost"): a worker's trials would
+        # be cut down and its budget claims would race the driver's. The way in is the driver's own command.
+        raise StorageError(
+            f"study {study_name!r}: made by the Ray backend, whose driver alone runs and records its trials, so "
+            f"`automl worker` cannot join it; resume it with the same `automl search ... --backend ray --study "
+            f"{study_name}` command, and give it more workers by adding nodes to the Ray cluster "
+            "(`ray start --address HEAD:PORT`)"
+        )
     context = store.open(study_name, seed=seed, create=False)
     study, settings = context.study, context.settings
     if timeout is not None:

@@ -12,6 +12,7 @@ from support import POSTGRES_URL
 from worker_support import FINISHED, load, make_study, unique, write_space
 
 from automl.cli import main
+from automl.errors import StorageError
 from automl.study.storage import default_storage_url, open_storage
 
 
@@ -54,6 +55,10 @@ def test_a_worker_refuses_a_study_the_ray_backend_recorded(tmp_path: Path, capsy
     assert err.startswith("automl: error: study 'on-ray': made by the Ray backend"), err
     assert "`automl search ... --backend ray --study on-ray`" in err
     assert load("on-ray", default_storage_url()).trials == []  # refused before any trial
+    from automl.job.worker import run_worker
+
+    with pytest.raises(StorageError, match="made by the Ray backend"):  # from Python too, not only the CLI
+        run_worker("on-ray", default_storage_url())
 
 
 def test_a_worker_stops_after_the_configured_run_of_failures(
