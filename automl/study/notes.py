@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from automl.backends.callbacks import SearchCallback
 from automl.study.record import RecordError, StudyKey, held_out_metric, read_trial
 from automl.study.study_record import read_study, read_study_attrs
+from automl.study.trial_writes import write_study_system_attrs
 
 if TYPE_CHECKING:
     import optuna
@@ -102,32 +103,33 @@ def _study_metric(study: optuna.Study) -> tuple[str, bool]:
     return record.metric, record.maximize
 
 
-def write_trial_note(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    """Save the note for one finished trial through optuna-dashboard's own note API."""
-    metric, maximize = _study_metric(study)
-    body = render_note(trial, metric, trial_facts(trial, metric, maximize))
-    _save(study, trial, body)
+def write_trial_note(
+    study: optuna.Study, trial: optuna.trial.FrozenTrial, metric: tuple[str, bool] | None = None
+) -> None:
+    """Save the note of one trial that has just finished, in one transaction. ``metric`` (the study's objective
+    and whether it is maximised) saves reading the study's record again.
 
-
-def _save(study: optuna.Study, trial: optuna.trial.FrozenTrial, body: str) -> None:
-    import optuna
-    from optuna_dashboard import save_note
-
-    # save_note wants a live Trial. Build it on a view of the study with a random sampler, because
-    # ``Trial()`` calls the sampler's before_trial hook, which must not run the real sampler on a finished trial.
-    view = optuna.study.Study(
-        study_name=study.study_name, storage=compat.storage_of(study), sampler=optuna.samplers.RandomSampler()
-    )
-    save_note(optuna.trial.Trial(view, compat.trial_id(trial)), body)
+    A trial that has just finished has no note yet (the dashboard's backfill writes the same first note, and a
+    person cannot have edited one), so it is written as a first one (:func:`_write_first_note`), without
+    optuna-dashboard's ``save_note``, which reads every note of the study on each call: a cost that grew with the
+    trials."""
+    name, maximize = metric or _study_metric(study)
+    body = render_note(trial, name, trial_facts(trial, name, maximize))
+    _write_first_note(compat.storage_of(study), compat.study_id(study), compat.trial_id(trial), body)
 
 
 class TrialNotes(SearchCallback):
     """The search callback that gives each finished trial its note. A note that cannot be written (a read-only
-    database user, say) costs a warning, never the search."""
+    database user, say) costs a warning, never the search. The study's objective is read once per study."""
+
+    def __init__(self) -> None:
+        self._metrics: dict[str, tuple[str, bool]] = {}
 
     def on_trial_end(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
         try:
-            write_trial_note(study, trial)
+            if study.study_name not in self._metrics:
+                self._metrics[study.study_name] = _study_metric(study)
+            write_trial_note(study, trial, self._metrics[study.study_name])
         except Exception as exc:
             log.warning("trial %d: could not write its dashboard note (%s)", trial.number, exc)
 
@@ -169,12 +171,14 @@ def _has_note(study_system_attrs: Mapping[str, Any], trial_id: int) -> bool:
 
 
 def _write_first_note(storage: optuna.storages.BaseStorage, study_id: int, trial_id: int, body: str) -> None:
-    """Version 1 of a trial's note, in optuna-dashboard's own layout (the body in chunks, then its version).
+    """Version 1 of a trial's note, in optuna-dashboard's own layout (the body in chunks, then its version), in one
+    transaction (:func:`automl.study.trial_writes.write_study_system_attrs`); ``KeyError`` if the trial is not
+    the study's.
 
     ``save_note`` re-reads every note of the study on each call, which made backfilling a study quadratic
-    (500 trials: 28 s); a first note has nothing to replace, so two or three writes do. The version is written
-    last so the dashboard never sees a version without its body.
+    (500 trials: 28 s); a first note has nothing to replace, so one write does. The version comes last, so that
+    on a storage written key by key the dashboard never sees a version without its body.
     """
-    for key, value in compat.note_body_chunks(body, trial_id).items():
-        storage.set_study_system_attr(study_id, key, value)
-    storage.set_study_system_attr(study_id, compat.note_version_key(trial_id), 1)
+    attrs: dict[str, Any] = dict(compat.note_body_chunks(body, trial_id))
+    attrs[compat.note_version_key(trial_id)] = 1
+    write_study_system_attrs(storage, study_id, attrs, of_trial=trial_id)

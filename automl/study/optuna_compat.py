@@ -1,7 +1,8 @@
 """Every private Optuna and optuna-dashboard API automl relies on, in one place.
 
 Optuna offers no public way to reach a study's storage, a trial's storage id, the heartbeat-stale trials of a
-study, or the storage behind its caching wrapper; optuna-dashboard none to write a note without re-reading
+study, the storage behind its caching wrapper, or the tables of an RDB storage (written in batches by
+:mod:`automl.study.trial_writes`); optuna-dashboard none to write a note without re-reading
 every note. ``tests/test_optuna_compat.py`` exercises each function here against the installed versions, so an
 upgrade that breaks one fails loudly there; ``pyproject.toml`` bounds both packages above the versions tested.
 """
@@ -42,6 +43,14 @@ def storage_url(storage: Any) -> str:
     """The database URL behind an RDB storage (cached or not); "" for storages without one (in-memory, journal)."""
     engine = getattr(unwrapped(storage), "engine", None)
     return str(engine.url) if engine is not None else ""
+
+
+def rdb_models() -> Any:
+    """Optuna's SQLAlchemy models of its RDB tables (``TrialModel``, ``TrialUserAttributeModel``, ...), for the
+    batched writes and counts of :mod:`automl.study.trial_writes`."""
+    from optuna.storages._rdb import models
+
+    return models
 
 
 def stale_trial_ids(storage: Any, study_id_: int) -> list[int]:

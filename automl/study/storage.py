@@ -206,14 +206,14 @@ def file_lock(path: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _advisory_lock(engine: Any, key: int) -> Iterator[None]:
+def _advisory_lock(engine: Any, key: int) -> Iterator[Any]:
     """A transaction-scoped PostgreSQL advisory lock: released on commit, rollback or a dropped connection, so a
-    killed process cannot leave it held."""
+    killed process cannot leave it held. Yields the transaction's connection."""
     from sqlalchemy import text
 
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-        yield
+        yield conn
 
 
 # One key for every automl process on a PostgreSQL server: schema creation is rare and brief.
@@ -298,13 +298,15 @@ class StudyLock:
             )
 
     @contextlib.contextmanager
-    def hold(self) -> Iterator[None]:
+    def hold(self) -> Iterator[Any]:
+        """Hold the lock. Yields the SQLAlchemy connection of the lock's own transaction on PostgreSQL (statements
+        run on it commit with the lock's release, in one round trip), else None."""
         with self._thread_lock:
             if self._kind == "postgresql":
-                with _advisory_lock(self._engine, self._key):
-                    yield
+                with _advisory_lock(self._engine, self._key) as conn:
+                    yield conn
             elif self._path is not None:
                 with file_lock(self._path):
-                    yield
+                    yield None
             else:
-                yield
+                yield None

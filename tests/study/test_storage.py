@@ -1,5 +1,5 @@
 """Storages shared by workers: password redaction, failure settings, the study lock across processes, and three
-workers finishing a 30-trial PostgreSQL study exactly."""
+and eight workers finishing a PostgreSQL study at exactly its budget."""
 
 from __future__ import annotations
 
@@ -169,6 +169,33 @@ def test_three_workers_finish_a_30_trial_postgresql_study_exactly(
     by_worker = Counter(t.user_attrs["worker"] for t in trials)
     assert len(by_worker) == 3, by_worker  # all three took part
     assert PASSWORD not in out + err
+    assert "Traceback" not in err
+
+
+def test_eight_workers_finish_a_postgresql_study_at_exactly_its_budget(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], pg_names: list[str]
+) -> None:
+    # Each claim counts the budget with one COUNT inside the lock's transaction and records the trial's first
+    # heartbeat and worker in it; the trial's other attributes come in one transaction at its end. Eight processes
+    # on two cores contend for every claim: none may start a trial past the budget, lose one or finish one twice.
+    name = unique("eight")
+    pg_names.append(name)
+    space = write_space(tmp_path / "short.yaml", trials=40, epochs=2, sleep=0.1)
+    make_study(name, POSTGRES_URL, space, limit=300)
+
+    codes = run_local_workers(name, POSTGRES_URL, 8, seed=0, cores=2, quiet=True)
+
+    _, err = capfd.readouterr()
+    assert codes == [0] * 8, err[-3000:]
+    trials = load(name, POSTGRES_URL).get_trials()
+    assert sorted(t.number for t in trials) == list(range(40))  # no trial past the budget, none numbered twice
+    assert [t.number for t in trials if t.state not in FINISHED] == []  # none lost (failed, left running)
+    for trial in trials:  # each trial's record whole: written by the one worker that ran it
+        assert trial.user_attrs["worker"]
+        assert trial.user_attrs["config"]["epochs"] == 2
+        assert len(trial.user_attrs["curves"]["val_accuracy"]) == len(trial.intermediate_values) >= 1
+        assert "fail_reason" not in trial.user_attrs
+    assert len({t.user_attrs["worker"] for t in trials}) > 1, "the workers did not share the study"
     assert "Traceback" not in err
 
 

@@ -11,6 +11,7 @@ from typing import ClassVar
 from automl.backends.base import Deadline, Executor, RunStats, StudyContext, TrialRunner
 from automl.backends.callbacks import SearchCallback
 from automl.backends.factories import fidelity_ladder, make_pruner, make_sampler
+from automl.backends.optuna.attrs import TrialAttrs
 from automl.backends.optuna.loop import fail_dead_trials, run
 from automl.backends.optuna.objective import OptunaReporter, make_objective
 from automl.study.record import BackendName
@@ -42,6 +43,7 @@ class OptunaBackend(Executor):
         callbacks: Iterable[SearchCallback] = (),
         max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
     ) -> RunStats:
+        attrs = TrialAttrs()  # the objective's records, written by the loop as each trial ends
         objective = make_objective(
             context.space,
             context.settings.metric,
@@ -49,6 +51,7 @@ class OptunaBackend(Executor):
             deadline,
             callbacks=callbacks,
             rungs=fidelity_ladder(context.settings, context.space),
+            attrs=attrs,
         )
         return run(
             context.study,
@@ -57,4 +60,5 @@ class OptunaBackend(Executor):
             deadline=deadline,
             callbacks=callbacks,
             max_consecutive_failures=max_consecutive_failures,
+            attrs=attrs,
         )

@@ -27,6 +27,7 @@ from optuna.trial import TrialState
 
 from automl.backends.base import Deadline, RunStats
 from automl.backends.callbacks import CallbackList, SearchCallback
+from automl.backends.optuna.attrs import TrialAttrs
 from automl.backends.optuna.objective import failure_text
 from automl.backends.store import BUDGET_STATES
 from automl.errors import SearchAborted
@@ -34,6 +35,7 @@ from automl.job import interrupts
 from automl.study import optuna_compat as compat
 from automl.study.record import TrialKey, is_finite_number
 from automl.study.storage import MAX_CONSECUTIVE_FAILURES, StudyLock
+from automl.study.trial_writes import count_trials, write_trial_attrs
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,36 @@ _DONE, _WAIT = "done", "wait"
 def _heartbeat_interval(storage: Any) -> int | None:
     getter = getattr(storage, "get_heartbeat_interval", None)  # storages without heartbeats lack it
     return getter() if getter is not None else None
+
+
+class StaleCheck:
+    """When a worker next looks for other workers' dead trials: at most once per heartbeat interval.
+
+    A dead trial is one silent for the grace period, which is longer than the interval, so looking more often
+    finds nothing sooner; looking at every claim cost one query of the study's running trials per trial. The
+    first look is due at once (a worker that joins a study picks up the retries of the dead straight away). Shared
+    by the claims and the heartbeat thread of one worker's loop."""
+
+    def __init__(self, interval: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval, self._clock = interval, clock
+        self._last: float | None = None
+        self._lock = threading.Lock()
+
+    def due(self) -> bool:
+        """Whether a look is due now; if so, the interval restarts (the caller looks)."""
+        if not self.interval:
+            return False
+        with self._lock:
+            now = self._clock()
+            if self._last is not None and now - self._last < self.interval:
+                return False
+            self._last = now
+            return True
+
+    def looked(self) -> None:
+        """Someone looks now anyway (the heartbeat thread, once per beat)."""
+        with self._lock:
+            self._last = self._clock()
 
 
 def fail_dead_trials(study: optuna.Study) -> list[int]:
@@ -68,25 +100,36 @@ def fail_dead_trials(study: optuna.Study) -> list[int]:
     return stale
 
 
-def _claim(study: optuna.Study, budget: int | None) -> optuna.Trial | str:
-    """Under the study lock: a started trial, ``_WAIT`` (all remaining slots are running) or ``_DONE``."""
-    fail_dead_trials(study)
+def _claim(
+    study: optuna.Study, budget: int | None, conn: Any = None, stale: StaleCheck | None = None
+) -> optuna.Trial | str:
+    """Under the study lock: a started trial, ``_WAIT`` (all remaining slots are running) or ``_DONE``.
+
+    ``conn`` is the lock's own transaction where it has one (PostgreSQL): the budget is counted and the trial's
+    first heartbeat and worker written in it, so they commit with the lock's release."""
+    if stale is None or stale.due():
+        fail_dead_trials(study)
+    storage = compat.storage_of(study)
     if budget is not None:
-        trials = study.get_trials(deepcopy=False, states=(*BUDGET_STATES, TrialState.RUNNING))
-        finished = sum(t.state != TrialState.RUNNING for t in trials)
+        counts = count_trials(storage, compat.study_id(study), (*BUDGET_STATES, TrialState.RUNNING), conn)
+        finished = sum(counts[s] for s in BUDGET_STATES)
         if finished >= budget:
             return _DONE
-        if len(trials) >= budget:
+        if finished + counts[TrialState.RUNNING] >= budget:
             return _WAIT
     with warnings.catch_warnings():
         # Optuna expects heartbeats only under Study.optimize; this loop runs them itself (see _Heartbeat).
         warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
         trial = study.ask()
-    storage = compat.storage_of(study)
-    if _heartbeat_interval(storage):
-        # Before the lock is released: a RUNNING trial without any heartbeat is never recognised as dead.
-        storage.record_heartbeat(compat.trial_id(trial))
-    trial.set_user_attr(TrialKey.WORKER, worker_id())  # which machine and process ran it, for diagnosis
+    # The first heartbeat before the lock is released: a RUNNING trial without any is never recognised as dead.
+    # The worker says which machine and process ran it, for diagnosis, even if it dies.
+    write_trial_attrs(
+        storage,
+        compat.trial_id(trial),
+        {TrialKey.WORKER: worker_id()},
+        heartbeat=bool(_heartbeat_interval(storage)),
+        conn=conn,
+    )
     return trial
 
 
@@ -116,10 +159,11 @@ def _interrupts_deferred() -> Iterator[None]:
 
 class _Heartbeat:
     """Beats for a running trial and, on the same beat, fails other workers' dead trials: a dead worker's trial
-    must be noticed within the grace period even when no worker starts a new trial for a long while."""
+    must be noticed within the grace period even when no worker starts a new trial for a long while. The claim
+    wrote the first beat, so this one waits an interval before its first; its looks spare the claims theirs."""
 
-    def __init__(self, study: optuna.Study, trial_id: int, lock: StudyLock) -> None:
-        self.study, self.trial_id, self.lock = study, trial_id, lock
+    def __init__(self, study: optuna.Study, trial_id: int, lock: StudyLock, stale: StaleCheck) -> None:
+        self.study, self.trial_id, self.lock, self.stale = study, trial_id, lock, stale
         self.interval = _heartbeat_interval(compat.storage_of(study))
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -136,26 +180,31 @@ class _Heartbeat:
 
     def _beat(self) -> None:
         storage = compat.storage_of(self.study)
-        while not self._stop.is_set():
+        while not self._stop.wait(self.interval):
             try:
                 storage.record_heartbeat(self.trial_id)
+                self.stale.looked()
                 if compat.stale_trial_ids(storage, compat.study_id(self.study)):  # cheap; lock only when there is work
                     with self.lock.hold():
                         fail_dead_trials(self.study)
             except Exception as exc:  # a blip of the database must not kill the trial; the next beat retries
                 log.warning("heartbeat of trial id %d failed: %s", self.trial_id, exc)
-            self._stop.wait(self.interval)
 
 
 def _finish(
-    study: optuna.Study, trial: optuna.Trial, value: Any, state: TrialState | None, reason: str | None
+    study: optuna.Study,
+    trial: optuna.Trial,
+    value: Any,
+    state: TrialState | None,
+    reason: str | None,
+    attrs: TrialAttrs,
 ) -> optuna.trial.FrozenTrial:
+    """Write the trial's held-back attributes (and ``reason``) in one transaction, then tell its final state."""
     try:
         if state is None and not is_finite_number(value):
             reason = f"the objective returned {value!r}, not a finite number"
             state = TrialState.FAIL
-        if reason is not None:
-            trial.set_user_attr(TrialKey.FAIL_REASON, reason)
+        attrs.flush(study, trial, **({TrialKey.FAIL_REASON: reason} if reason is not None else {}))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna warns about a non-finite value; the reason says it
             # NumPy scalars (np.float32 from a family) are numbers too: tell Optuna a plain float.
@@ -164,14 +213,20 @@ def _finish(
         # Another worker took this one for dead (its heartbeats stalled beyond the grace period) and queued a
         # retry; the retry's result is the one that counts.
         log.warning("trial %d: was declared lost by another worker before it finished; its retry counts", trial.number)
+        attrs.discard(trial)
         frozen: optuna.trial.FrozenTrial = compat.storage_of(study).get_trial(compat.trial_id(trial))
         return frozen
 
 
 def _run_trial(
-    study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float], lock: StudyLock
+    study: optuna.Study,
+    trial: optuna.Trial,
+    objective: Callable[[optuna.Trial], float],
+    lock: StudyLock,
+    stale: StaleCheck,
+    attrs: TrialAttrs,
 ) -> optuna.trial.FrozenTrial:
-    heartbeat = _Heartbeat(study, compat.trial_id(trial), lock)
+    heartbeat = _Heartbeat(study, compat.trial_id(trial), lock, stale)
     heartbeat.start()
     value: Any = None
     state: TrialState | None = TrialState.FAIL
@@ -183,7 +238,7 @@ def _run_trial(
     except optuna.TrialPruned:
         state = TrialState.PRUNED
     except Exception as exc:  # the trial fails, not the search; automl's objective has recorded why
-        if TrialKey.FAIL_REASON not in trial.user_attrs:
+        if not attrs.has(trial, TrialKey.FAIL_REASON):
             reason = failure_text(exc)
     except KeyboardInterrupt:
         interrupted = True
@@ -191,7 +246,7 @@ def _run_trial(
     finally:
         with _interrupts_deferred():
             heartbeat.stop()
-            frozen = _finish(study, trial, value, state, reason)
+            frozen = _finish(study, trial, value, state, reason, attrs)
     if interrupted:
         raise KeyboardInterrupt
     return frozen
@@ -205,13 +260,18 @@ def run(
     deadline: Deadline,
     callbacks: Iterable[SearchCallback] = (),
     max_consecutive_failures: int = MAX_CONSECUTIVE_FAILURES,
+    attrs: TrialAttrs | None = None,
 ) -> RunStats:
     """Run trials until the study holds ``budget`` finished trials or ``deadline`` passes (see "The loop" above
     and :class:`automl.backends.base.Executor`). The objective stops a running trial at the deadline itself and
-    calls the callbacks' ``on_trial_start`` and ``on_epoch``; this loop calls their ``on_trial_end``."""
+    calls the callbacks' ``on_trial_start`` and ``on_epoch``; this loop calls their ``on_trial_end``. ``attrs``
+    holds what the objective recorded in a trial (the one it was made with), written as the trial ends."""
     hooks = CallbackList(callbacks)
     stats = RunStats()
-    lock = StudyLock(compat.storage_of(study), study.study_name)
+    storage = compat.storage_of(study)
+    lock = StudyLock(storage, study.study_name)
+    stale = StaleCheck(_heartbeat_interval(storage))
+    attrs = attrs or TrialAttrs()
     waiting = False
     while True:
         interrupts.check()
@@ -219,12 +279,14 @@ def run(
             break
         claim: optuna.Trial | str | None = None
         try:
-            with _interrupts_deferred(), lock.hold():
-                claim = _claim(study, budget)
+            with _interrupts_deferred(), lock.hold() as conn:
+                claim = _claim(study, budget, conn, stale)
         except KeyboardInterrupt:  # delivered as the claim ends: its trial exists and must not stay RUNNING
             if isinstance(claim, optuna.Trial):
                 with _interrupts_deferred():
-                    _finish(study, claim, None, TrialState.FAIL, "interrupted (Ctrl-C or SIGTERM) before it started")
+                    _finish(
+                        study, claim, None, TrialState.FAIL, "interrupted (Ctrl-C or SIGTERM) before it started", attrs
+                    )
             raise
         if claim == _DONE:
             break
@@ -243,7 +305,7 @@ def run(
         waiting = False
         if not isinstance(claim, optuna.Trial):  # unreachable: _claim returns a trial or one of the two markers
             raise TypeError(f"unexpected claim {claim!r}")
-        last = _run_trial(study, claim, objective, lock)
+        last = _run_trial(study, claim, objective, lock, stale, attrs)
         stats.ran += 1
         stats.consecutive_failures = stats.consecutive_failures + 1 if last.state == TrialState.FAIL else 0
         hooks.on_trial_end(study, last)

@@ -8,6 +8,7 @@ import optuna
 
 from automl.backends.base import Deadline, TrialRunner, TrialStopped
 from automl.backends.callbacks import CallbackList, SearchCallback
+from automl.backends.optuna.attrs import TrialAttrs
 from automl.errors import TrialFailed
 from automl.job import interrupts
 from automl.spaces import SearchSpace
@@ -22,9 +23,9 @@ def failure_text(exc: BaseException) -> str:
 
 class OptunaReporter:
     """Relays each epoch to Optuna: the objective metric as an intermediate value (the pruners and the
-    dashboard read it), the whole curve set as a user attribute (the reports read it). After each epoch it tells
-    the callbacks, then stops the trial if the pruner says so, the search's deadline has passed or the trial's own
-    time is up."""
+    dashboard read it, written at once), the whole curve set as a user attribute (the reports read it, written
+    with the trial's other attributes through ``attrs``). After each epoch it tells the callbacks, then stops the
+    trial if the pruner says so, the search's deadline has passed or the trial's own time is up."""
 
     def __init__(
         self,
@@ -33,8 +34,10 @@ class OptunaReporter:
         deadline: Deadline,
         callbacks: SearchCallback,
         rungs: tuple[int, ...] = (),
+        attrs: TrialAttrs | None = None,
     ) -> None:
         self.trial = trial
+        self.attrs = attrs or TrialAttrs(deferred=False)
         self.rungs = rungs  # the fidelity ladder: the last rung reached is recorded as TrialKey.RUNG
         self.warm_start = trial.user_attrs.get(TrialKey.WARM_START) is True
         self.metric = metric
@@ -47,16 +50,16 @@ class OptunaReporter:
         interrupts.check()  # an interrupt a library's callback swallowed during the epoch stops the trial here
         for key, value in metrics.items():
             self.curves.setdefault(key, []).append(value)
-        self.trial.set_user_attr(TrialKey.CURVES, self.curves)
+        self.attrs.set(self.trial, TrialKey.CURVES, self.curves)
         self.callbacks.on_epoch(self.trial.number, epoch, metrics)
         if epoch in self.rungs:
-            self.trial.set_user_attr(TrialKey.RUNG, self.rungs.index(epoch))
+            self.attrs.set(self.trial, TrialKey.RUNG, self.rungs.index(epoch))
         if self.metric in metrics:
             self.trial.report(metrics[self.metric], epoch)
             # A warm start still asks, so its value at each rung is one the others must beat; it is never stopped.
             if self.trial.should_prune() and not self.warm_start:
-                self.trial.set_user_attr(TrialKey.PRUNED_AT_EPOCH, epoch)
-                self.trial.set_user_attr(TrialKey.PRUNE_REASON, StopReason.PRUNER.value)
+                self.attrs.set(self.trial, TrialKey.PRUNED_AT_EPOCH, epoch)
+                self.attrs.set(self.trial, TrialKey.PRUNE_REASON, StopReason.PRUNER.value)
                 raise optuna.TrialPruned(f"pruned at epoch {epoch}: {self.metric}={metrics[self.metric]:.4f}")
         reason = self.deadline.stop_reason(self.started)
         if reason is not None:
@@ -71,39 +74,42 @@ def make_objective(
     *,
     callbacks: Iterable[SearchCallback] = (),
     rungs: tuple[int, ...] = (),
+    attrs: TrialAttrs | None = None,
 ) -> Callable[[optuna.Trial], float]:
-    """The Optuna objective: the trial's record is written as it goes, so a killed worker leaves its curves."""
+    """The Optuna objective. Its user attributes go to ``attrs``: with the loop's deferred one, they are written in
+    one transaction as the trial ends (:mod:`.attrs`); without, each at once (for ``study.optimize``)."""
     hooks = CallbackList(callbacks)
+    attrs = attrs or TrialAttrs(deferred=False)
 
     def objective(trial: optuna.Trial) -> float:
         config = space.sample(trial)
-        trial.set_user_attr(TrialKey.CONFIG, config)
+        attrs.set(trial, TrialKey.CONFIG, config)
         hooks.on_trial_start(trial.number, config)
-        reporter = OptunaReporter(trial, metric, deadline, hooks, rungs)
+        reporter = OptunaReporter(trial, metric, deadline, hooks, rungs, attrs)
         try:
             outcome = runner(config, reporter, trial.number)
         except KeyboardInterrupt:
             raise
         except optuna.TrialPruned:
             # What it trained is what the final stage's estimates learn from, pruned or not.
-            trial.set_user_attr(TrialKey.TRAIN_SECONDS, round(deadline.now() - reporter.started, 3))
+            attrs.set(trial, TrialKey.TRAIN_SECONDS, round(deadline.now() - reporter.started, 3))
             raise
         except TrialStopped as exc:
-            trial.set_user_attr(TrialKey.PRUNED_AT_EPOCH, exc.epoch)
-            trial.set_user_attr(TrialKey.PRUNE_REASON, StopReason(exc.reason).value)
-            trial.set_user_attr(TrialKey.EPOCHS_TRAINED, exc.epoch)
-            trial.set_user_attr(TrialKey.TRAIN_SECONDS, round(deadline.now() - reporter.started, 3))
+            attrs.set(trial, TrialKey.PRUNED_AT_EPOCH, exc.epoch)
+            attrs.set(trial, TrialKey.PRUNE_REASON, StopReason(exc.reason).value)
+            attrs.set(trial, TrialKey.EPOCHS_TRAINED, exc.epoch)
+            attrs.set(trial, TrialKey.TRAIN_SECONDS, round(deadline.now() - reporter.started, 3))
             raise optuna.TrialPruned(str(exc)) from None
         except TrialFailed as exc:
-            trial.set_user_attr(TrialKey.FAIL_REASON, exc.reason)
+            attrs.set(trial, TrialKey.FAIL_REASON, exc.reason)
             raise
         except Exception as exc:  # a configuration the library rejects, out of memory...: the trial fails
-            trial.set_user_attr(TrialKey.FAIL_REASON, failure_text(exc))
+            attrs.set(trial, TrialKey.FAIL_REASON, failure_text(exc))
             raise
         for key, value in outcome_attrs(outcome).items():
-            trial.set_user_attr(key, value)
+            attrs.set(trial, key, value)
         if rungs:  # completed: the top rung, however early its own early stopping ended it
-            trial.set_user_attr(TrialKey.RUNG, len(rungs) - 1)
+            attrs.set(trial, TrialKey.RUNG, len(rungs) - 1)
         return outcome.value
 
     return objective

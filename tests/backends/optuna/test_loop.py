@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pytest
+from optuna.trial import TrialState
 from support import FIXTURES
 
 from automl.backends.base import Deadline
@@ -141,3 +142,36 @@ def test_an_interrupt_a_callback_swallowed_still_stops_the_trial_at_the_next_epo
     assert record.state == "FAIL"
     assert record.fail_reason.startswith("interrupted")
     assert len(record.curves["val_accuracy"]) == 2  # stopped at the epoch after the lost interrupt
+
+
+@pytest.mark.parametrize("pruner", ["none", "median"])
+def test_a_trial_written_at_its_end_has_every_field_one_written_as_it_went_has(tmp_path: Path, pruner: str) -> None:
+    # The loop holds a trial's attributes back and writes them in one transaction as it ends; readers must find
+    # every field the per-key writes of the previous version left (study.optimize holds nothing back).
+    from dataclasses import replace
+
+    from automl.backends.optuna.attrs import TrialAttrs
+    from automl.study.storage import open_storage
+
+    space = replace(SPACE, settings=replace(SPACE.settings, pruner=pruner))
+    storage = open_storage(f"sqlite:///{tmp_path / 'studies.db'}")
+
+    def new_study(name: str) -> optuna.Study:
+        pruner_ = optuna.pruners.MedianPruner(n_startup_trials=2) if pruner == "median" else optuna.pruners.NopPruner()
+        sampler = optuna.samplers.RandomSampler(seed=0)
+        return optuna.create_study(
+            study_name=name, storage=storage, direction="maximize", sampler=sampler, pruner=pruner_
+        )
+
+    before, now = new_study("before"), new_study("now")
+    before.optimize(make_objective(space, "val_accuracy", synthetic_runner(space), Deadline()), n_trials=12)
+    attrs = TrialAttrs()
+    run(now, make_objective(space, "val_accuracy", synthetic_runner(space), Deadline(), attrs=attrs), budget=12,
+        deadline=Deadline(), attrs=attrs)  # fmt: skip
+
+    assert {t.state for t in now.trials} >= ({TrialState.PRUNED} if pruner == "median" else {TrialState.COMPLETE})
+    for old, new in zip(before.trials, now.trials, strict=True):
+        assert (old.state, old.params, old.intermediate_values) == (new.state, new.params, new.intermediate_values)
+        assert set(new.user_attrs) == set(old.user_attrs) | {TrialKey.WORKER}
+        unchanged = {k: v for k, v in old.user_attrs.items() if k != TrialKey.TRAIN_SECONDS}
+        assert unchanged.items() <= new.user_attrs.items()
