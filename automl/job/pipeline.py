@@ -168,7 +168,8 @@ class LastEpochCompletes:
 
     The epoch is trained and reported either way; stopping the trial there would only throw its finished model
     away (a stopped trial keeps no model), and on short budgets that was the warm start, the likely winner.
-    Pruning is untouched: only :class:`TrialStopped` (a deadline, a per-trial cap) is let through."""
+    Pruning is untouched: only :class:`TrialStopped` (a deadline, a per-trial cap) is let through, and only at
+    ``last_epoch``; a configuration that names no epochs (``last_epoch`` 0) is stopped as before."""
 
     def __init__(self, inner: Reporter, last_epoch: int) -> None:
         self.inner, self.last_epoch = inner, last_epoch
@@ -177,7 +178,7 @@ class LastEpochCompletes:
         try:
             self.inner.report(epoch, metrics)
         except TrialStopped:
-            if epoch < self.last_epoch:
+            if self.last_epoch < 1 or epoch < self.last_epoch:
                 raise
 
 

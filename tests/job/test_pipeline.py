@@ -10,15 +10,15 @@ from typing import Any
 import pytest
 from support import TINY_LIMIT, TINY_SYNTHETIC
 
-from automl.backends.base import Deadline
+from automl.backends.base import Deadline, TrialStopped
 from automl.backends.callbacks import CallbackList, SearchCallback
 from automl.backends.store import StudyStore
 from automl.data import load_dataset
 from automl.errors import AutomlError, StorageError
-from automl.job.pipeline import data_info, get_backend, run_trials, threads_from_env
+from automl.job.pipeline import LastEpochCompletes, data_info, get_backend, run_trials, threads_from_env
 from automl.spaces import load_space
 from automl.study import optuna_compat as compat
-from automl.study.record import BackendName, StudyKey, read_trial
+from automl.study.record import BackendName, StopReason, StudyKey, read_trial
 from automl.study.storage import FailurePolicy, open_storage
 from automl.study.study_record import read_study
 
@@ -136,6 +136,18 @@ def test_a_trial_whose_last_epoch_ends_past_the_deadline_completes(
     assert len(context.study.trials) == 1  # the deadline had passed: no trial after it
     if state == "PRUNED":
         assert first.prune_reason == "time budget"
+
+
+class StopsEveryEpoch:
+    def report(self, epoch: int, metrics: dict[str, float]) -> None:
+        raise TrialStopped(StopReason.TIME_BUDGET, epoch)
+
+
+def test_only_the_named_last_epoch_completes_past_the_deadline() -> None:
+    LastEpochCompletes(StopsEveryEpoch(), last_epoch=3).report(3, {})  # completes
+    for last_epoch, epoch in [(3, 2), (0, 1), (0, 5)]:  # before the last epoch, or no last epoch named: stopped
+        with pytest.raises(TrialStopped):
+            LastEpochCompletes(StopsEveryEpoch(), last_epoch).report(epoch, {})
 
 
 def test_a_callback_list_takes_only_search_callbacks() -> None:
