@@ -58,3 +58,23 @@ def test_the_database_url_behind_a_storage_cached_or_not(tmp_path: Path) -> None
     study = optuna.create_study(storage=url)  # Optuna wraps an RDB storage in its cache
     assert compat.storage_url(compat.storage_of(study)) == url
     assert compat.storage_url(optuna.storages.InMemoryStorage()) == ""
+
+
+def test_the_rdb_tables_trial_writes_relies_on() -> None:
+    """automl.study.trial_writes writes Optuna's own rows in one transaction: these tables, keys and columns."""
+    models = compat.rdb_models()
+    columns = {
+        "TrialModel": {"trial_id", "study_id", "state"},
+        "TrialUserAttributeModel": {"trial_id", "key", "value_json"},
+        "TrialSystemAttributeModel": {"trial_id", "key", "value_json"},
+        "TrialIntermediateValueModel": {"trial_id", "step", "intermediate_value", "intermediate_value_type"},
+        "TrialHeartbeatModel": {"trial_id", "heartbeat"},
+        "StudySystemAttributeModel": {"study_id", "key", "value_json"},
+    }
+    for name, wanted in columns.items():
+        table = getattr(models, name).__table__
+        assert wanted <= set(table.c.keys()), (name, sorted(table.c.keys()))
+    # how an intermediate value is stored: NaN and infinities by type, the value None
+    stored, kind = models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(float("nan"))
+    assert stored is None and kind.name == "NAN"
+    assert models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(0.5)[0] == 0.5
