@@ -1,5 +1,5 @@
 """The layout's rules, read from the source with ``ast``: no import loops between modules of ``automl/``, and
-modules and packages that stay small enough to read."""
+modules and packages that stay small enough to read, and Keras only inside model families."""
 
 from __future__ import annotations
 
@@ -134,3 +134,23 @@ def test_every_package_says_what_it_is_for() -> None:
         module_name(p) for p in PACKAGE_ROOT.rglob("__init__.py") if not ast.get_docstring(ast.parse(p.read_text()))
     ]
     assert undocumented == []
+
+
+def third_party_roots(path: Path) -> set[str]:
+    """The top-level packages a module imports anywhere in its source (top level or inside functions)."""
+    roots: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            roots |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            roots.add(node.module.split(".")[0])
+    return roots
+
+
+def test_only_model_families_import_keras_or_tensorflow() -> None:
+    outside = {
+        name
+        for name, path in modules().items()
+        if not name.startswith("automl.models") and third_party_roots(path) & {"keras", "tensorflow"}
+    }
+    assert outside == set(), "Keras is a model family's business; the data layer reads and fetches files"

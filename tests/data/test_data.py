@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
+import http.server
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from automl.data import IDX_FILES, RawData, load_dataset, read_idx, resolve_mnist, split
+from automl.data import IDX_FILES, RawData, images, load_dataset, read_idx, resolve_mnist, split
 from automl.errors import DataError
 
 
@@ -127,3 +131,44 @@ def test_limit_keeps_classes_balanced() -> None:
     data = split(sorted_by_class(), "t", seed=0, limit=500)
     assert sum(data.sizes().values()) == 500
     assert set(np.unique(data.y_test)) == set(range(10))
+
+
+@pytest.fixture
+def dataset_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
+    """A real HTTP server laid out as Keras's dataset bucket: mnist.npz and fashion-mnist/*.gz."""
+    root = tmp_path / "bucket"
+    arrays = make_idx_dir(root / "fashion-mnist")
+    np.savez(root / "mnist.npz", **{k: v.astype(np.uint8) for k, v in arrays.items()})
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        yield f"http://127.0.0.1:{server.server_address[1]}/", arrays
+        server.shutdown()
+
+
+def test_keras_copies_are_downloaded_into_keras_cache_without_keras(
+    dataset_server: tuple[str, dict[str, np.ndarray]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, arrays = dataset_server
+    monkeypatch.delenv("AUTOML_OFFLINE")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(images, "DATASETS_URL", url)
+    raw = images.load_keras_mnist()
+    assert (tmp_path / "keras" / "datasets" / "mnist.npz").is_file()
+    assert np.array_equal(raw.x_test, arrays["x_test"]) and np.array_equal(raw.y, arrays["y_train"])
+    fashion = images.resolve_fashion_mnist()
+    assert fashion.source == f"keras:{tmp_path / 'keras' / 'datasets' / 'fashion-mnist'}"
+    assert np.array_equal(fashion.y_test, arrays["y_test"])
+    assert sorted(p.name for p in (tmp_path / "keras" / "datasets").rglob("*.part")) == []
+
+
+def test_a_failed_download_is_a_data_error_and_leaves_no_partial_file(
+    dataset_server: tuple[str, dict[str, np.ndarray]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _ = dataset_server
+    monkeypatch.delenv("AUTOML_OFFLINE")
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setattr(images, "DATASETS_URL", url + "missing/")  # the server answers 404
+    with pytest.raises(DataError, match="Keras download failed: HTTP Error 404"):
+        images.load_keras_mnist()
+    assert not any((tmp_path / "keras" / "datasets").iterdir())
