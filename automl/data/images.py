@@ -217,7 +217,7 @@ def resolve_fashion_mnist(data_dir: str | Path | None = None) -> RawData:
         try:
             for stem in IDX_FILES.values():
                 if not (cache / f"{stem}.gz").is_file():
-                    download(f"{DATASETS_URL}fashion-mnist/{stem}.gz", cache / f"{stem}.gz")
+                    download(f"{DATASETS_URL}{stem}.gz", cache / f"{stem}.gz")  # the bucket has no folders
         except OSError as exc:  # offline or blocked: fall through to the one-line error below
             log.info("data: Keras could not download Fashion-MNIST (%s)", str(exc).splitlines()[0][:160])
     if all((cache / f"{stem}.gz").is_file() for stem in IDX_FILES.values()):

@@ -135,9 +135,9 @@ def test_limit_keeps_classes_balanced() -> None:
 
 @pytest.fixture
 def dataset_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, np.ndarray]]]:
-    """A real HTTP server laid out as Keras's dataset bucket: mnist.npz and fashion-mnist/*.gz."""
+    """A real HTTP server laid out as Keras's dataset bucket: mnist.npz and Fashion-MNIST's four .gz files."""
     root = tmp_path / "bucket"
-    arrays = make_idx_dir(root / "fashion-mnist")
+    arrays = make_idx_dir(root)
     np.savez(root / "mnist.npz", **{k: v.astype(np.uint8) for k, v in arrays.items()})
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
