@@ -9,6 +9,7 @@ schedules say what the sweep spec says. The systemd units also go through `syste
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -241,7 +242,11 @@ def test_systemd_service_and_timer_run_the_nightly_sweep_as_its_spec_says() -> N
     assert timer["Install"]["WantedBy"] == "timers.target"
 
 
-@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+# systemd ships with this project's machines, CI's included: there a missing systemd-analyze fails the test rather
+# than skip it unseen; a developer's machine without systemd skips it.
+@pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None and not os.environ.get("CI"), reason="systemd-analyze is not installed"
+)
 def test_systemd_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     # verify checks that ExecStart's program exists: point it at this machine's automl, the rest as written.
     automl_exe = str(Path(sys.executable).parent / "automl")
