@@ -174,33 +174,44 @@ class StudySearcher(Searcher):
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
         if self.aborted is not None or self.deadline.passed():
             return Searcher.FINISHED
-        with self.lock.hold():
-            if self.budget is not None:
-                counted = self.study.get_trials(deepcopy=False, states=(*BUDGET_STATES, TrialState.RUNNING))
-                finished = sum(1 for t in counted if t.state in BUDGET_STATES)
-                if finished >= self.budget:
-                    return Searcher.FINISHED
-                if len(counted) >= self.budget:
-                    return None  # every remaining slot is running; one may still fail and need re-running
-            with warnings.catch_warnings():
-                # "Heartbeat of storage is supposed to be used with Study.optimize": this driver beats itself.
-                warnings.simplefilter("ignore", UserWarning)
-                trial = self.study.ask()
-        compat.storage_of(self.study).set_trial_system_attr(compat.trial_id(trial), DRIVER_KEY, self.driver)
-        config = self.space.sample(trial)
-        self._start(trial, trial_id, config)
+        # From ask() to _start() the trial is RUNNING in the study but not yet in self.live, where close() finds
+        # the trials to end: a Ctrl-C in between would leave it RUNNING.
+        with interrupts.deferred():
+            with self.lock.hold():
+                if self.budget is not None:
+                    counted = self.study.get_trials(deepcopy=False, states=(*BUDGET_STATES, TrialState.RUNNING))
+                    finished = sum(1 for t in counted if t.state in BUDGET_STATES)
+                    if finished >= self.budget:
+                        return Searcher.FINISHED
+                    if len(counted) >= self.budget:
+                        return None  # every remaining slot is running; one may still fail and need re-running
+                with warnings.catch_warnings():
+                    # "Heartbeat of storage is supposed to be used with Study.optimize": this driver beats itself.
+                    warnings.simplefilter("ignore", UserWarning)
+                    trial = self.study.ask()
+            self.live[trial_id] = LiveTrial(trial, trial_id)
+            compat.storage_of(self.study).set_trial_system_attr(compat.trial_id(trial), DRIVER_KEY, self.driver)
+            config = self.space.sample(trial)
+            self._start(trial, trial_id, config)
         self._heartbeat.ensure_started()
         return {"config": config, "number": trial.number}
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
-        live = self.live.get(trial_id)
-        if live is not None:
-            self._record_epoch(live, result)
+        # A Ctrl-C swallowed inside Ray's loop stops the search at the next epoch, as on Optuna: deferred() raises
+        # it once the epoch is recorded.
+        with interrupts.deferred():
+            live = self.live.get(trial_id)
+            if live is not None:
+                self._record_epoch(live, result)
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
-        live = self.live.pop(trial_id, None)
-        if live is None:
-            return
+        # Out of self.live means told: a Ctrl-C between the two would leave the trial RUNNING.
+        with interrupts.deferred():
+            live = self.live.pop(trial_id, None)
+            if live is not None:
+                self._end(live, trial_id, result, error)
+
+    def _end(self, live: LiveTrial, trial_id: str, result: dict[str, Any] | None, error: bool) -> None:
         if result:
             self._record_epoch(live, result)
         if error:
@@ -217,6 +228,10 @@ class StudySearcher(Searcher):
 
     def retry(self, trial_id: str, tune_trial: Any) -> None:
         """Tune re-runs ``trial_id`` after its worker died: fail the attempt, start its re-run in the study."""
+        with interrupts.deferred():  # the failed attempt told and its re-run in self.live, or neither
+            self._retry(trial_id, tune_trial)
+
+    def _retry(self, trial_id: str, tune_trial: Any) -> None:
         live = self.live.pop(trial_id, None)
         if live is None:
             return
@@ -258,7 +273,6 @@ class StudySearcher(Searcher):
         """One epoch: its objective value goes to the study now (the dashboard and a resume see it); the curves
         and training seconds stay in memory until the trial ends. The worker's ``tune.report`` waits for this, so
         every write here is on the trial's critical path, and a dead worker's curves are still in the driver."""
-        interrupts.check()  # a Ctrl-C swallowed inside Ray's loop stops the search at the next epoch, as on Optuna
         trial = live.trial
         if not live.seen_worker and result.get(keys.WORKER):
             trial.set_user_attr(TrialKey.WORKER, str(result[keys.WORKER]))
