@@ -196,10 +196,21 @@ def search(
         context.settings = apply_overrides(context.settings, **overrides)
         store.record_settings(context.study, context.settings)
     settings = context.settings
-    clock = pipeline.job_clock(started, settings, context.space, dataset_obj, members=DEFAULT_MEMBERS)
+    clock = pipeline.job_clock(
+        started,
+        settings,
+        context.space,
+        dataset_obj,
+        members=DEFAULT_MEMBERS,
+        keeps_models=pipeline.keeps_models(engine),
+        baseline_recorded=finish,
+    )
     tracker = open_runs(settings.mlflow, context.study, mlflow_source)  # None without a URI
 
+    baseline_seconds = 0.0  # spent by this run on the baseline, before its search
     try:
+        if finish:
+            baseline_seconds = _baseline_first(context, dataset_obj, seed, live=live, quiet=quiet)
         if workers > 1:
             _search_in_workers(store, context, url, workers, seed, clock, dataset_obj, data_dir, policy, quiet)
         else:
@@ -236,7 +247,26 @@ def search(
         live=live,
         quiet=quiet,
         tracker=tracker,
+        baseline_seconds=baseline_seconds,
     )
+
+
+def _baseline_first(context: Any, dataset: Any, seed: int, *, live: bool | None, quiet: bool) -> float:
+    """Train and record the baseline before the search (once per study and data; :mod:`automl.job.baseline`);
+    the seconds it took (0 when an earlier run of the study had recorded it)."""
+    from automl.job.baseline import record_baseline, recorded_baseline, train_baseline
+    from automl.job.progress import StepLog
+
+    study, space = context.study, context.space
+    if recorded_baseline(study, dataset, context.settings.metric) is not None:
+        return 0.0
+    with StepLog("baseline", live=live, quiet=quiet) as steps:
+        record = train_baseline(space, space.families[0], dataset, context.settings.metric, seed, steps.say)
+    if record is None:
+        return 0.0
+    record_baseline(study, record)
+    log.info("baseline: %s scored %s in %.1f s", record.label, record.test_value, record.seconds)
+    return record.seconds
 
 
 def _engine(
@@ -271,6 +301,7 @@ def _conclude(
     live: bool | None,
     quiet: bool,
     tracker: Any = None,
+    baseline_seconds: float = 0.0,
 ) -> SearchResult:
     from automl.job.final import finalize, trial_config
     from automl.job.plan import best_trial, winner_value
@@ -293,7 +324,7 @@ def _conclude(
         ) from None
     out_dir = reports_dir / study.study_name
     final = None
-    searched = time.monotonic() - clock.started  # data loading, setup and searching
+    searched = time.monotonic() - clock.started  # data loading, setup, the baseline and searching
     if finish:
         with StepLog("final", live=live, quiet=quiet) as steps:
             final = finalize(
@@ -314,7 +345,11 @@ def _conclude(
         "time_budget_seconds": settings.time_budget,
     }
     finished = time.monotonic()
-    split = {"searching": searched, "final stage": finished - clock.started - searched}
+    split = {
+        **({"baseline": baseline_seconds} if baseline_seconds else {}),
+        "searching": searched - baseline_seconds,
+        "final stage": finished - clock.started - searched,
+    }
     data = summary_data(study, final, storage=url, elapsed=finished - clock.started, budget=budget, split=split)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "summary.md").write_text(render_summary_md(data))

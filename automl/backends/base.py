@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from automl.backends.callbacks import SearchCallback
-from automl.models.base import Reporter, TrialOutcome
+from automl.models.base import Reporter, TrainingStopped, TrialOutcome
 from automl.spaces import SearchSettings, SearchSpace
 from automl.study.record import BackendName, StopReason
 
@@ -29,9 +29,10 @@ TrialRunner = Callable[[dict[str, Any], Reporter, int], TrialOutcome]
 MonotonicClock = Callable[[], float]
 
 
-class TrialStopped(Exception):  # noqa: N818 - a control-flow signal, like optuna.TrialPruned
+class TrialStopped(TrainingStopped):
     """Raised by a reporter to stop a trial at an epoch end for a reason other than pruning (a deadline, a
-    per-trial cap). The backend records the trial as PRUNED with ``reason`` and the epoch it reached."""
+    per-trial cap). The backend records the trial as PRUNED with ``reason`` and the epoch it reached; the family may
+    have handed it the outcome so far, model included (see :class:`~automl.models.base.TrainingStopped`)."""
 
     def __init__(self, reason: StopReason, epoch: int) -> None:
         super().__init__(f"stopped at epoch {epoch}: {reason}")

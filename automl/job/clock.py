@@ -41,6 +41,15 @@ class ReserveEstimate(Protocol):
         """Seconds for the study's best trial so far; None before any trial has finished."""
         ...
 
+    def when_stopped(self, per_epoch: float) -> float:
+        """Seconds to reuse the kept model of a trial at ``per_epoch`` that the deadline will stop."""
+        ...
+
+    @property
+    def reuse(self) -> bool:
+        """Whether the final stage can reuse kept models (a stopped trial's included)."""
+        ...
+
 
 @dataclass
 class JobClock(SearchCallback):
@@ -59,9 +68,11 @@ class JobClock(SearchCallback):
     metric: str = ""
     maximize: bool = True
     _trial_started: float = 0.0
+    _trial_epochs: int = 0  # the running trial's planned epochs (0: it names none)
     _best_value: float | None = None
     _best_epoch: int = 0
     _have_finished_trial: bool = False
+    _paced: bool = False  # a running trial's pace has replaced the initial share
 
     @classmethod
     def start(
@@ -140,11 +151,18 @@ class JobClock(SearchCallback):
     def on_trial_start(self, number: int, config: dict[str, Any]) -> None:
         self._trial_started = self.monotonic()
         self._best_value, self._best_epoch = None, 0
+        epochs = config.get("epochs")
+        self._trial_epochs = int(epochs) if isinstance(epochs, int | float) else 0
 
     def on_epoch(self, number: int, epoch: int, metrics: dict[str, float]) -> None:
-        """Before any trial has finished, let the running trial's pace set the reserve for one member and the
-        baseline (never lowering it). The member trains as many epochs as the trial's best so far: the final
-        stage retrains a winner for its best epoch, not for all it ran."""
+        """Before any trial has finished, let the running trial's pace set the reserve: it replaces the initial
+        share at the first epoch, then never goes down.
+
+        - A trial that cannot end within the budget at this pace (official-size data) will be stopped by the
+          deadline and its model kept: hold only what reusing that model costs, so it trains as long as it can.
+        - Otherwise hold one member retrained for the trial's best epoch so far (the final stage retrains a winner
+          for its best epoch, not for all it ran), and the baseline when it is not trained yet. One member only:
+          a reserve for every member would stop the only trial after an epoch or two."""
         value = metrics.get(self.metric)
         if value is not None and (
             self._best_value is None or (value > self._best_value if self.maximize else value < self._best_value)
@@ -153,10 +171,21 @@ class JobClock(SearchCallback):
         if self.deadline.job_ends is None or self._have_finished_trial or epoch < 1:
             return
         pace = (self.monotonic() - self._trial_started) / epoch
-        # Held for one member only: on data this large the final stage shrinks to what fits, and a reserve for
-        # all members would stop the only trial after an epoch or two.
-        seconds = self.estimate.from_pace(pace, self._best_epoch or epoch, members=1)
-        self.deadline.reserve = max(self.deadline.reserve, seconds + REPORT_SECONDS)
+        if self._outlasts_budget(pace):
+            seconds = self.estimate.when_stopped(pace)
+        else:
+            seconds = self.estimate.from_pace(pace, self._best_epoch or epoch, members=1)
+        paced = seconds + REPORT_SECONDS
+        self.deadline.reserve = max(self.deadline.reserve, paced) if self._paced else paced
+        self._paced = True
+
+    def _outlasts_budget(self, pace: float) -> bool:
+        """Whether the running trial, at ``pace`` seconds per epoch, would end past the search's deadline even
+        with only the reuse of its model held back (and that model can be kept)."""
+        if not self.estimate.reuse or self._trial_epochs < 1 or self.deadline.job_ends is None:
+            return False
+        ends = self._trial_started + pace * self._trial_epochs
+        return ends > self.deadline.job_ends - self.estimate.when_stopped(pace) - REPORT_SECONDS
 
     def on_trial_end(self, study: Any, trial: Any) -> None:
         if self.deadline.job_ends is not None:

@@ -21,6 +21,13 @@ import yaml
 
 from automl.analysis.intervals import reported_interval
 from automl.errors import AutomlError
+from automl.job.baseline import (
+    baseline_epochs,
+    baseline_family,
+    recorded_baseline,
+    score_reference,
+    train_baseline,
+)
 from automl.job.ensemble import choose_ensemble
 from automl.job.plan import (
     DEFAULT_MEMBERS,
@@ -36,7 +43,7 @@ from automl.job.plan import (
     seconds_per_epoch,
     winner_value,
 )
-from automl.models.base import ModelFamily, Reference
+from automl.models.base import ModelFamily
 from automl.models.registry import get_family
 from automl.spaces import SearchSpace, parse_space
 from automl.study.artifacts import fetch, kept_models
@@ -118,41 +125,6 @@ def _retrain(
     return members
 
 
-def baseline_family(space: SearchSpace, winner_family: str) -> ModelFamily | None:
-    """The family that trains the baseline: the winner's family's choice, else the first of the space's families
-    that names a baseline; None when none does."""
-    for name in (winner_family, *space.families):
-        family = get_family(name)
-        if family.baseline is not None:
-            return get_family(family.baseline_family) if family.baseline_family else family
-    return None
-
-
-def score_reference(ref: Reference, data: Any, test_metric: str, seed: int) -> dict[str, Any]:
-    """One reference model trained on train+validation and scored on the held-out split, with its interval."""
-    reference_family = get_family(ref.family)
-    config = dict(ref.config)
-    model = reference_family.fit_final(config, data, reference_family.epochs_for_final(config, None), seed)
-    evaluation = reference_family.evaluate(model, data.x_test, data.y_test)
-    value = evaluation.metrics.get(test_metric)
-    interval = reported_interval(test_metric, evaluation.intervals, evaluation.per_example)
-    return {
-        "label": ref.label,
-        "family": ref.family,
-        "test_value": float(value) if value is not None else None,
-        "ci_low": interval[0] if interval else None,
-        "ci_high": interval[1] if interval else None,
-    }
-
-
-def baseline_epochs(reference: ModelFamily | None, task: str = "classification") -> int | None:
-    """The baseline's training length in its family's epochs or steps (1 for a model fitted in one go), counted
-    once more for each further reference model the family scores, so the plan leaves time for them too."""
-    if reference is None or reference.baseline is None:
-        return None
-    return reference.epochs_for_final(reference.baseline, None) * (1 + len(reference.references(task)))
-
-
 def finalize(
     study: Any,
     data: Any,
@@ -178,13 +150,19 @@ def finalize(
     family_name, config = space.family_of(winner_record.config)
     family = get_family(family_name)
     reference = baseline_family(space, family_name)
+    # Trained before the search when the job had a budget: then neither trained nor budgeted for here.
+    recorded = recorded_baseline(study, data, record.metric)
+    if recorded is not None and reference is not None and recorded.label != reference.baseline_label:
+        recorded = None  # recorded for another family of the space than the winner's: train the winner's
     epochs = family.epochs_for_final(config, winner_record.best_epoch or best_reported_epoch(winner_record, record))
     final_size = len(data.y_train) + len(data.y_val)
     planned: dict[str, Any] = {
         "members": max(1, min(members, family.max_members or members)),
         "epochs": epochs,
         "per_epoch": seconds_per_epoch(winner_record, search_epoch_size(data), final_size),
-        "baseline_epochs": baseline_epochs(reference, str(getattr(data, "task", "classification"))),
+        "baseline_epochs": baseline_epochs(
+            reference, str(getattr(data, "task", "classification")), recorded=recorded is not None
+        ),
     }
     plan = plan_final(**planned, time_left=time_left)
     kept = _kept_of_family(study, family_name, planned["members"])
@@ -258,15 +236,12 @@ def finalize(
             sort_keys=False,
         )
     )
-    baseline_value = None
-    if plan.baseline and reference is not None and reference.baseline is not None:
-        say(f"training the baseline: {reference.baseline_label}")
-        base = dict(reference.baseline)
-        base_epochs = int(base.get("epochs", 10))
-        base_model = reference.fit_final(base, data, base_epochs, seed, _EpochRelay(on_epoch, "baseline", base_epochs))
-        baseline_value = reference.evaluate(base_model, data.x_test, data.y_test).metrics.get(test_metric)
+    if recorded is None and plan.baseline:
+        base_epochs = int((reference.baseline or {}).get("epochs", 10)) if reference is not None else 0
+        relay = _EpochRelay(on_epoch, "baseline", base_epochs)
+        recorded = train_baseline(space, family_name, data, record.metric, seed, say, relay)
     references = []
-    if plan.baseline:
+    if plan.baseline:  # the references the plan held time for (a recorded baseline leaves only theirs)
         for ref in family.references(str(getattr(data, "task", "classification"))):
             say(f"scoring the reference: {ref.label}")
             references.append(score_reference(ref, data, test_metric, seed))
@@ -281,8 +256,8 @@ def finalize(
         n_test=len(data.y_test),
         ci_low=interval[0] if interval else None,
         ci_high=interval[1] if interval else None,
-        baseline_label=reference.baseline_label if reference else "",
-        baseline_test_value=float(baseline_value) if baseline_value is not None else None,
+        baseline_label=recorded.label if recorded else (reference.baseline_label if reference else ""),
+        baseline_test_value=recorded.test_value if recorded else None,
         model_path=str(model_path),
         config_path=str(config_path),
         member_test_values=tuple(float(v) for v in member_values if v is not None),

@@ -19,10 +19,10 @@ from typing import Any
 from automl.backends.base import Deadline, Executor, RunStats, StudyContext, TrialRunner, TrialStopped
 from automl.backends.callbacks import CallbackList, SearchCallback
 from automl.errors import AutomlError, StorageError
+from automl.job.baseline import baseline_epochs, baseline_family
 from automl.job.clock import JobClock
-from automl.job.final import baseline_epochs, baseline_family
 from automl.job.plan import final_stage_estimator
-from automl.models.base import ModelFamily, Reporter, TrialOutcome
+from automl.models.base import ModelFamily, Reporter, TrainingStopped, TrialOutcome
 from automl.spaces import SearchSpace
 from automl.study.artifacts import ModelKeeper
 from automl.study.notes import TrialNotes
@@ -146,21 +146,33 @@ def make_runner(
         family_name, own = space.family_of(config)
         last_epoch = int(own.get("epochs") or 0)
         stop_after = max(patience, last_epoch) if is_warm_start(space, config) else patience
-        outcome = families[family_name].train(
-            own,
-            dataset,
-            LastEpochCompletes(reporter, last_epoch),
-            metric=metric,
-            direction=direction,
-            patience=stop_after,
-            seed=seed + number,
-        )
-        if keeper is not None and outcome.model is not None:
-            keeper.offer(number, float(outcome.value), families[family_name], outcome.model)
+        family = families[family_name]
+        try:
+            outcome = family.train(
+                own,
+                dataset,
+                LastEpochCompletes(reporter, last_epoch),
+                metric=metric,
+                direction=direction,
+                patience=stop_after,
+                seed=seed + number,
+            )
+        except TrainingStopped as stopped:
+            # The time ran out, which says nothing against the model: on large data the trial the deadline stops
+            # is the only one, and its model (at its best epoch) is what the final stage can reuse.
+            _keep(keeper, number, family, stopped.outcome)
+            stopped.outcome = None
+            raise
+        _keep(keeper, number, family, outcome)
         outcome.model = None  # the study records the outcome; the model itself is kept only by the keeper
         return outcome
 
     return runner
+
+
+def _keep(keeper: Any, number: int, family: ModelFamily, outcome: TrialOutcome | None) -> None:
+    if keeper is not None and outcome is not None and outcome.model is not None:
+        keeper.offer(number, float(outcome.value), family, outcome.model)
 
 
 class LastEpochCompletes:
@@ -187,11 +199,16 @@ def is_warm_start(space: SearchSpace, config: dict[str, Any]) -> bool:
     return any(all(config.get(k) == v for k, v in start.items()) for start in space.settings.warm_start)
 
 
+def keeps_models(engine: str) -> bool:
+    """Whether an engine's trials can keep their models: Optuna's run in this process; Ray's in other ones."""
+    return engine == BackendName.OPTUNA
+
+
 def model_keeper(backend: Executor, context: StudyContext) -> Any:
     """The keeper of the best ``search.keep_models`` trials' models (None: keep none, or an engine whose trials
     train in other processes)."""
     keep = int(getattr(context.settings, "keep_models", 0) or 0)
-    if keep < 1 or backend.name != BackendName.OPTUNA:
+    if keep < 1 or not keeps_models(backend.name):
         return None
     return ModelKeeper(context.study, keep, context.settings.direction == "maximize")
 
@@ -246,8 +263,13 @@ def job_clock(
     members: int,
     job_ends_unix: float | None = None,
     joining: bool = False,
+    keeps_models: bool = True,
+    baseline_recorded: bool = False,
 ) -> JobClock:
-    """The clock of a search (``joining=False``) or of a worker joining one, with its final-stage estimator."""
+    """The clock of a search (``joining=False``) or of a worker joining one, with its final-stage estimator.
+    ``keeps_models``: whether this engine's trials keep their models (:func:`model_keeper`); ``baseline_recorded``:
+    whether the baseline is trained before the search (:mod:`automl.job.baseline`), so the final stage needs no
+    time for it."""
     from automl.models.registry import get_family
 
     base = baseline_family(space, space.families[0])
@@ -256,8 +278,9 @@ def job_clock(
     estimate = final_stage_estimator(
         dataset,
         members,
-        baseline_epochs(base, str(getattr(dataset, "task", ""))),
-        reuse=int(getattr(settings, "keep_models", 0) or 0) > 0,  # the kept models' reuse, once there are some
+        baseline_epochs(base, str(getattr(dataset, "task", "")), recorded=baseline_recorded),
+        # the kept models' reuse, once there are some
+        reuse=keeps_models and int(getattr(settings, "keep_models", 0) or 0) > 0,
         retrain_members=int(getattr(settings, "retrain_members", 0) or 0),
     )
     if joining:

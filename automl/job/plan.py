@@ -192,6 +192,13 @@ class FinalStageEstimate:
         work = reuse_overhead(scaled, self.baseline_epochs) + self.retrain_members * scaled * epochs
         return work / SAFETY + 2 * per_epoch
 
+    def when_stopped(self, per_epoch: float) -> float:
+        """For a running trial too long for the budget, whose model the deadline will stop and keep: reusing it
+        (loading, scoring, saving and the baseline, with the SAFETY margin) and the one epoch the trial may run
+        past the deadline."""
+        scaled = per_epoch * self.final_size / max(1, self.train_size)
+        return reuse_overhead(scaled, self.baseline_epochs) / SAFETY + per_epoch
+
     def from_pace(self, per_epoch: float, epochs: int, members: int | None = None) -> float:
         """For a trial training at ``per_epoch`` seconds per epoch on the search's data, retrained for ``epochs``
         by ``members`` members (default: all of them)."""

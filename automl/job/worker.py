@@ -155,8 +155,17 @@ def run_worker(
         data_dir=data_dir,
         handed=dataset or load_handed_dataset(study.user_attrs.get(StudyKey.DATA_FINGERPRINT)),
     )
+    from automl.job.baseline import recorded_baseline
+
     clock = pipeline.job_clock(
-        started, settings, context.space, dataset, members=3, job_ends_unix=job_ends_unix, joining=True
+        started,
+        settings,
+        context.space,
+        dataset,
+        members=3,
+        job_ends_unix=job_ends_unix,
+        joining=True,
+        baseline_recorded=recorded_baseline(study, dataset, settings.metric) is not None,
     )
     worker_log = WorkerLog(report, settings.metric, store.count_finished, stream=stream, quiet=quiet)
     pipeline.run_trials(

@@ -131,12 +131,21 @@ def train_classifier(
             bad = [k for k in ("loss", "val_loss") if k in metrics and not math.isfinite(metrics[k])]
             if bad:
                 raise TrialFailed(f"{bad[0]} became {metrics[bad[0]]} at epoch {epoch + 1}; training diverged")
-            relay_to.report(epoch + 1, metrics)
-            stop = tracker.record(epoch + 1, metrics)
-            if tracker.best_epoch == epoch + 1:
+            if metric in metrics and tracker.improves(metrics[metric]):
                 best_weights[:] = self.model.get_weights()
+            # The best weights are saved before the epoch is reported: a deadline that stops the trial there takes
+            # the model at its best epoch with it (the tracker's report restores and hands it over).
+            stop = tracker.report(relay_to, epoch + 1, metrics, model=self._at_best_epoch)
             if stop:
                 self.model.stop_training = True  # ends fit after this epoch, as Keras's EarlyStopping does
+
+        def _at_best_epoch(self) -> keras.Model:
+            restore_best(self.model)
+            return self.model
+
+    def restore_best(trained: keras.Model) -> None:
+        if best_weights and tracker.best_epoch != tracker.epochs:
+            trained.set_weights(best_weights)
 
     model.fit(
         data.x_train,
@@ -147,8 +156,7 @@ def train_classifier(
         verbose=0,
         callbacks=[_Relay()],
     )
-    if best_weights and tracker.best_epoch != tracker.epochs:
-        model.set_weights(best_weights)
+    restore_best(model)
     return tracker.outcome(n_params=int(model.count_params()), model=model)
 
 

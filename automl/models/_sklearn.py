@@ -280,8 +280,8 @@ class SklearnFamily(ModelFamily):
                 raise TrialFailed(f"a non-finite score at step {step}; the configuration diverged")
             if metric not in metrics:
                 raise TrialFailed(f"{metric} could not be computed on the validation rows at step {step}")
-            reporter.report(step, metrics)  # may raise to prune: let it propagate
-            if tracker.record(step, metrics) or all(self.stopped(state.estimator) for state in states):
+            # may raise to prune or stop: let it propagate (the folds leave no single model to keep)
+            if tracker.report(reporter, step, metrics) or all(self.stopped(state.estimator) for state in states):
                 break
         return tracker.outcome()
 

@@ -47,6 +47,15 @@ class Reporter(Protocol):
     def report(self, epoch: int, metrics: dict[str, float]) -> None: ...
 
 
+class TrainingStopped(Exception):  # noqa: N818 - a control-flow signal, like optuna.TrialPruned
+    """What a reporter raises to stop a run whose model is still worth keeping: the time ran out (a deadline, a
+    per-trial cap), not a verdict on the configuration as pruning is. A family that can give its model at that
+    point sets ``outcome`` (with the model) before letting the signal through; see
+    :meth:`automl.models.tracker.EpochTracker.report`. Engines subclass it (``automl.backends.base.TrialStopped``)."""
+
+    outcome: TrialOutcome | None = None
+
+
 class NullReporter:
     """For training outside a search (final retraining, baselines)."""
 
@@ -188,11 +197,14 @@ class ModelFamily(abc.ABC):
 
             tracker = EpochTracker(metric, direction, patience)
             for epoch in range(1, epochs + 1):
-                metrics = ...                    # train one epoch and score it
-                reporter.report(epoch, metrics)  # may raise: let it through
-                if tracker.record(epoch, metrics):
+                metrics = ...                                       # train one epoch and score it
+                if tracker.report(reporter, epoch, metrics, model=lambda: ...):  # may raise: let it through
                     break
             return tracker.outcome()
+
+        ``tracker.report`` records the epoch, then reports it; when the reporter stops the run because the time ran
+        out (:class:`TrainingStopped`), it hands the outcome so far, with ``model()`` (the model at its best epoch,
+        where the family can restore it), to the signal, so that a best trial the deadline cut short keeps its model.
 
         :meth:`configure_threads` is called once per process before training, with the cores this worker may use.
 

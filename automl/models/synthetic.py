@@ -132,11 +132,14 @@ class Synthetic(ModelFamily):
                 metrics["loss"] = metrics["val_loss"] = math.nan
             if not math.isfinite(metrics["loss"]):
                 raise TrialFailed(f"loss became nan at epoch {epoch}; training diverged")
-            reporter.report(epoch, metrics)
-            if tracker.record(epoch, metrics):
+            if tracker.report(reporter, epoch, metrics, model=lambda: self._model(config, tracker, seed)):
                 break
         width = sum(int(config.get(f"units_{i}", 0)) for i in range(1, int(config.get("n_layers", 1)) + 1))
-        model = {
+        return tracker.outcome(n_params=width, model=self._model(config, tracker, seed))
+
+    def _model(self, config: dict[str, Any], tracker: EpochTracker, seed: int) -> dict[str, Any]:
+        """The "model" of a run: its configuration and its best epoch's score (what saving and loading keep)."""
+        return {
             "family": self.name,
             "config": dict(config),
             "epochs": tracker.best_epoch,
@@ -145,7 +148,6 @@ class Synthetic(ModelFamily):
             if "val_accuracy" in tracker.history
             else 0.0,
         }
-        return tracker.outcome(n_params=width, model=model)
 
     def fit_final(
         self, config: dict[str, Any], data: Dataset | None, epochs: int, seed: int, reporter: Reporter | None = None

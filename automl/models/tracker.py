@@ -2,14 +2,13 @@
 epoch of the searched metric, and early stopping when it has not improved for ``patience`` epochs.
 
 A family's :meth:`~automl.models.ModelFamily.train` makes one :class:`EpochTracker` from the ``metric``,
-``direction`` and ``patience`` it is given, records each epoch after reporting it, stops when :meth:`record` says
-so, and returns :meth:`EpochTracker.outcome`::
+``direction`` and ``patience`` it is given, records and reports each epoch with :meth:`EpochTracker.report`, stops
+when it says so, and returns :meth:`EpochTracker.outcome`::
 
     tracker = EpochTracker(metric, direction, patience)
     for epoch in range(1, epochs + 1):
         metrics = ...  # train one epoch, score it
-        reporter.report(epoch, metrics)  # may raise: let it propagate
-        if tracker.record(epoch, metrics):
+        if tracker.report(reporter, epoch, metrics, model=lambda: ...):  # may raise: let it propagate
             break
     return tracker.outcome(n_params=...)
 
@@ -21,11 +20,11 @@ training stops once ``patience`` epochs in a row were not.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from automl.errors import TrialFailed
-from automl.models.base import TrialOutcome
+from automl.models.base import Reporter, TrainingStopped, TrialOutcome
 
 DIRECTIONS = ("maximize", "minimize")
 
@@ -50,6 +49,12 @@ class EpochTracker:
         """How many epochs were recorded."""
         return len(self.history.get(self.metric, ()))
 
+    def improves(self, value: float) -> bool:
+        """Whether an epoch scoring ``value`` would become the best so far (the first epoch always does)."""
+        if not self.epochs:
+            return True
+        return value > self.best_value if self.maximize else value < self.best_value
+
     def record(self, epoch: int, metrics: Mapping[str, float]) -> bool:
         """Add epoch ``epoch``'s metrics (1-based, in order); True when patience ran out and training should stop.
 
@@ -63,12 +68,33 @@ class EpochTracker:
         for key, value in metrics.items():
             self.history.setdefault(key, []).append(float(value))
         value = self.history[self.metric][-1]
-        better = value > self.best_value if self.maximize else value < self.best_value
-        if epoch == 1 or better:
+        if epoch == 1 or (value > self.best_value if self.maximize else value < self.best_value):
             self.best_epoch, self.best_value, self.since_best = epoch, value, 0
             return False
         self.since_best += 1
         return self.since_best >= self.patience
+
+    def report(
+        self,
+        reporter: Reporter,
+        epoch: int,
+        metrics: Mapping[str, float],
+        *,
+        model: Callable[[], Any] | None = None,
+        n_params: int = 0,
+    ) -> bool:
+        """Record epoch ``epoch``, then report it; True when patience ran out (as :meth:`record`).
+
+        Whatever the reporter raises propagates. When it stops the run because the time ran out
+        (:class:`~automl.models.base.TrainingStopped`), the outcome so far rides on the signal first, with
+        ``model()`` as its model: the best trial of a search the deadline cut short is kept, not thrown away."""
+        stop = self.record(epoch, dict(metrics))
+        try:
+            reporter.report(epoch, dict(metrics))
+        except TrainingStopped as signal:
+            signal.outcome = self.outcome(n_params=n_params, model=None if model is None else model())
+            raise
+        return stop
 
     def outcome(self, *, n_params: int = 0, train_seconds: float | None = None, model: Any = None) -> TrialOutcome:
         """The :class:`TrialOutcome` of the epochs recorded so far; ``train_seconds`` defaults to the time since

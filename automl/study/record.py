@@ -69,6 +69,9 @@ class StudyKey:
     ARTIFACT_STORE = "artifact_store"  # where the best trials' models are kept (automl.study.artifacts)
     RUNGS = "rungs"  # the fidelity ladder in epochs, lowest first, the last one full fidelity (asha pruner)
     STARTED_FROM = "started_from"  # {study, copied, reason}: the earlier study whose finished trials it started from
+    # {label, test_metric, test_value, references, seconds, data_fingerprint}: the baseline and reference models,
+    # trained before the search (automl.job.baseline), so the final stage neither trains nor budgets for them
+    BASELINE = "baseline"
 
 
 class TrialKey:

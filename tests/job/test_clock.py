@@ -9,7 +9,7 @@ import pytest
 
 from automl.backends.base import Deadline
 from automl.job.clock import INITIAL_RESERVE_SHARE, REPORT_SECONDS, JobClock
-from automl.job.plan import FinalStageEstimate
+from automl.job.plan import REUSE_SECONDS, FinalStageEstimate
 from automl.study.record import StopReason
 
 
@@ -29,8 +29,13 @@ class FakeClock:
 class FixedEstimate:
     """A final stage that needs ``study_seconds`` once a trial has finished; ``None`` before."""
 
+    reuse = False  # no model is kept, so a trial too long for the budget is still held a member
+
     def __init__(self, study_seconds: float | None) -> None:
         self.study_seconds = study_seconds
+
+    def when_stopped(self, per_epoch: float) -> float:
+        return per_epoch
 
     def from_pace(self, per_epoch: float, epochs: int, members: int | None = None) -> float:
         return per_epoch * epochs * (members or 3)
@@ -54,6 +59,40 @@ def test_before_any_trial_finishes_the_running_trials_pace_grows_the_reserve() -
     assert clock.deadline.reserve == pytest.approx(4 * 25 / 0.9 + 20 + REPORT_SECONDS)
     assert clock.deadline.search_ends == pytest.approx(clock.deadline.job_ends - clock.deadline.reserve)
     assert clock.search_seconds() == pytest.approx(600 - 80 - clock.deadline.reserve)
+
+
+def test_a_first_trial_too_long_for_the_budget_is_held_only_the_reuse_of_its_kept_model() -> None:
+    # Official-size data: 30 planned epochs at 20 s cannot end within 600 s, so the deadline will stop the trial
+    # and the final stage will reuse its kept model; holding a retrained member of it would stop it at half time.
+    now = FakeClock(0.0)
+    estimate = FinalStageEstimate(train_size=100, final_size=125, members=3, baseline_epochs=None, reuse=True)
+    clock = JobClock.start(
+        now(), timeout=None, time_budget=600, max_trial_seconds=None, estimate=estimate, monotonic=now
+    )
+    clock.on_trial_start(0, {"epochs": 30})
+    now.advance(80.0)
+    clock.on_epoch(0, 4, {})
+    reuse = estimate.when_stopped(20.0) + REPORT_SECONDS
+    assert reuse == pytest.approx(REUSE_SECONDS / 0.9 + 20 + REPORT_SECONDS)
+    assert clock.deadline.reserve == pytest.approx(reuse)  # below the initial 15%: the pace replaced it
+    assert clock.search_seconds() == pytest.approx(600 - 80 - reuse)
+
+    # The same pace for a trial of 10 epochs: it ends within the budget, so one member of it is held, as before.
+    short = JobClock.start(
+        now(), timeout=None, time_budget=600, max_trial_seconds=None, estimate=estimate, monotonic=now
+    )
+    short.on_trial_start(0, {"epochs": 10})
+    now.advance(80.0)
+    short.on_epoch(0, 4, {})
+    assert short.deadline.reserve == pytest.approx(4 * 25 / 0.9 + 20 + REPORT_SECONDS)
+
+    # Without kept models (an engine whose trials train elsewhere) the long trial is held its member too.
+    no_keep = FinalStageEstimate(train_size=100, final_size=125, members=3, baseline_epochs=None, reuse=False)
+    held = JobClock.start(now(), timeout=None, time_budget=600, max_trial_seconds=None, estimate=no_keep, monotonic=now)
+    held.on_trial_start(0, {"epochs": 30})
+    now.advance(80.0)
+    held.on_epoch(0, 4, {})
+    assert held.deadline.reserve == pytest.approx(4 * 25 / 0.9 + 20 + REPORT_SECONDS)
 
 
 def test_the_first_trials_reserve_is_for_its_best_epoch_so_far_not_every_epoch_it_ran() -> None:

@@ -3,6 +3,7 @@ left cannot hold the full retraining; a whole search with a time budget ends ins
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,8 +14,11 @@ from support import TINY_LIMIT
 
 import automl
 import automl.job.pipeline
-from automl.job.plan import BASELINE_SHARE, plan_final, search_epoch_size, seconds_per_epoch
-from automl.study.record import TrialRecord, read_trial
+from automl.job.clock import REPORT_SECONDS
+from automl.job.final import finalize
+from automl.job.plan import BASELINE_SHARE, REUSE_SECONDS, SAFETY, plan_final, search_epoch_size, seconds_per_epoch
+from automl.study.artifacts import kept_models
+from automl.study.record import StudyKey, TrialRecord, read_trial
 from automl.study.storage import default_storage_url
 from automl.study.study_record import read_study
 
@@ -135,6 +139,60 @@ def test_when_time_stopped_every_trial_the_best_stopped_one_is_retrained(tmp_pat
     last_values = {t.number: read_trial(t).last_value for t in study.trials}
     assert record.final.best_trial == max(last_values, key=lambda n: last_values[n])
     assert result.test_value is not None
+
+
+def test_a_trial_too_long_for_the_budget_trains_until_the_end_and_its_kept_model_is_the_final_one(
+    tmp_path: Path,
+) -> None:
+    # One trial of 200 epochs of 0.1 s cannot end within 30 s. The clock holds back only the reuse of its model
+    # (the baseline trained before the search), the deadline stops it, and the final stage reuses its kept model
+    # rather than retrain a member cut short.
+    space = tmp_path / "long.yaml"
+    long = SLOW.format(budget=30, sleep=0.1).replace("value: 8}", "value: 200}").replace("trials: 100,", "trials: 1,")
+    space.write_text(long)
+    started, started_wall = time.monotonic(), time.time()
+    automl.search("mnist", str(space), study="long", limit=TINY_LIMIT, quiet=True, reports_dir=tmp_path)
+    elapsed = time.monotonic() - started
+    study = __import__("optuna").load_study(study_name="long", storage=default_storage_url())
+    (frozen,) = study.trials
+    trial = read_trial(frozen)
+    assert (trial.state, trial.prune_reason) == ("PRUNED", "time budget")
+    # The search ended at the job's start + 30 s - the reuse's reserve, not earlier (a member retrained for its
+    # epochs, as held before, would have ended it about 10 s sooner); the job started after this test's clock.
+    reserve = REUSE_SECONDS / SAFETY + 0.1 + REPORT_SECONDS
+    assert frozen.datetime_complete.timestamp() >= started_wall + 30 - reserve
+    assert [k.trial for k in kept_models(study)] == [0]  # stopped by the time, its model is kept all the same
+    final = read_study(study).final
+    assert final is not None and final.best_trial == 0
+    assert final.final_stage["baseline"] is False  # trained before the search: the final stage neither ran nor held it
+    baseline = study.user_attrs[StudyKey.BASELINE]
+    assert final.baseline_test_value == baseline["test_value"]
+    assert baseline["label"] == "synthetic baseline (1 layer of 64, Adam, learning rate 0.001)"
+    assert elapsed < 30
+    summary = (tmp_path / "long" / "summary.md").read_text()
+    assert re.search(r"baseline [\d.]+ s, searching [\d.]+ s, final stage [\d.]+ s, report [\d.]+ s", summary)
+    # Where retraining it would not fit the time left, the final stage reuses the stopped trial's kept model.
+    data = automl.job.pipeline.load_study_data("long", study.user_attrs, data_dir=None)
+    again = finalize(study, data, tmp_path / "again", time_left=1.0)
+    stage = again.final_stage
+    assert (stage["mode"], stage["kept_trials"], stage["retrained_members"]) == ("reuse", [0], 0)
+
+
+def test_a_baseline_recorded_for_other_data_or_another_metric_is_not_used(tmp_path: Path) -> None:
+    import optuna
+
+    from automl.data import load_dataset
+    from automl.job.baseline import BaselineRecord, record_baseline, recorded_baseline
+
+    data = load_dataset("mnist", seed=0, limit=TINY_LIMIT)
+    other = load_dataset("mnist", seed=1, limit=TINY_LIMIT)
+    study = optuna.create_study()
+    record_baseline(study, BaselineRecord("b", "accuracy", 0.9, 1.0, data.fingerprint()))
+    assert recorded_baseline(study, data, "val_accuracy") == BaselineRecord(
+        "b", "accuracy", 0.9, 1.0, data.fingerprint()
+    )
+    assert recorded_baseline(study, other, "val_accuracy") is None  # other data: the final stage trains its own
+    assert recorded_baseline(study, data, "val_loss") is None  # scored in another metric
 
 
 def test_a_final_stage_of_a_few_seconds_is_never_cut() -> None:

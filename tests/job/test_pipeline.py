@@ -18,6 +18,7 @@ from automl.errors import AutomlError, StorageError
 from automl.job.pipeline import LastEpochCompletes, data_info, get_backend, run_trials, threads_from_env
 from automl.spaces import load_space
 from automl.study import optuna_compat as compat
+from automl.study.artifacts import kept_models
 from automl.study.record import BackendName, StopReason, StudyKey, read_trial
 from automl.study.storage import FailurePolicy, open_storage
 from automl.study.study_record import read_study
@@ -114,8 +115,8 @@ class EpochClock(SearchCallback):
 def test_a_trial_whose_last_epoch_ends_past_the_deadline_completes(
     tmp_path: Path, search_seconds: float, state: str, epochs: int
 ) -> None:
-    """Its model is trained either way; a stopped trial would keep none (the warm start, stopped at its last epoch
-    by a 300 s budget, lost its model so)."""
+    """Its model is trained either way: it completes at its last epoch (the warm start, stopped at its last epoch by
+    a 300 s budget, was recorded as cut short); stopped before it, its model is kept all the same."""
     space = load_space(str(TINY_SYNTHETIC))  # 3 epochs per trial
     dataset = load_dataset("mnist", seed=0, limit=TINY_LIMIT)
     store = StudyStore(open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat=False))
@@ -136,6 +137,9 @@ def test_a_trial_whose_last_epoch_ends_past_the_deadline_completes(
     assert len(context.study.trials) == 1  # the deadline had passed: no trial after it
     if state == "PRUNED":
         assert first.prune_reason == "time budget"
+    # Completed or stopped by the time, the model is kept (at its best epoch): the final stage may reuse it.
+    (kept,) = kept_models(context.study)
+    assert (kept.trial, kept.value) == (0, max(first.curves["val_accuracy"]))
 
 
 class StopsEveryEpoch:

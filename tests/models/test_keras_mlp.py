@@ -103,6 +103,25 @@ def test_a_reporter_can_stop_training(data) -> None:
     assert pruner.epochs == [1, 2]
 
 
+def test_a_run_the_time_stopped_hands_over_its_model_at_its_best_epoch(data) -> None:
+    from automl.models.base import TrainingStopped
+
+    class Deadline(Recorder):
+        def report(self, epoch: int, metrics: dict[str, float]) -> None:
+            super().report(epoch, metrics)
+            if epoch == 3:
+                raise TrainingStopped
+
+    config = {**CONFIG, "epochs": 5, "optimizer": "adam", "learning_rate": 0.01}
+    with pytest.raises(TrainingStopped) as raised:
+        MLP.train(config, data, Deadline(), **TRAIN)
+    outcome = raised.value.outcome
+    assert outcome is not None and outcome.epochs_trained == 3
+    # the model is the one the outcome's value was read from: its best epoch's weights, not the last epoch's
+    scored = MLP.evaluate(outcome.model, data.x_val, data.y_val).metrics["accuracy"]
+    assert scored == pytest.approx(outcome.value, abs=1e-6)
+
+
 def test_divergence_is_a_failed_trial_with_a_reason(data) -> None:
     config = {**CONFIG, "batch_norm": False, "learning_rate": 1e12, "momentum": 0.0}
     with pytest.raises(TrialFailed, match="diverged"):

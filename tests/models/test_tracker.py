@@ -49,3 +49,42 @@ def test_a_missing_metric_fails_the_trial_and_a_skipped_epoch_is_a_bug() -> None
         tracker.record(0, {"val_x": 1.0})
     with pytest.raises(ValueError, match="direction must be one of"):
         EpochTracker("val_x", "up", 3)
+
+
+class StopsAt:
+    """A reporter that raises ``signal`` at ``epoch``, as an engine does at a deadline or when pruning."""
+
+    def __init__(self, epoch: int, signal: Exception) -> None:
+        self.epoch, self.signal = epoch, signal
+
+    def report(self, epoch: int, metrics: dict[str, float]) -> None:
+        if epoch == self.epoch:
+            raise self.signal
+
+
+def test_a_run_the_time_stopped_hands_its_outcome_and_model_to_the_signal() -> None:
+    from automl.models.base import TrainingStopped
+
+    tracker = EpochTracker("val_x", "maximize", 10)
+    stop = TrainingStopped()
+    with pytest.raises(TrainingStopped) as raised:
+        for epoch, value in enumerate([0.5, 0.8, 0.7], start=1):
+            tracker.report(StopsAt(3, stop), epoch, {"val_x": value}, model=lambda: "the model at its best epoch")
+    assert raised.value is stop
+    outcome = stop.outcome
+    assert outcome is not None
+    # the epoch the reporter stopped at is recorded: the outcome covers every epoch trained
+    assert (outcome.value, outcome.best_epoch, outcome.epochs_trained) == (0.8, 2, 3)
+    assert outcome.model == "the model at its best epoch"
+
+
+def test_pruning_hands_over_nothing() -> None:
+    class Pruned(Exception):
+        outcome = None
+
+    tracker = EpochTracker("val_x", "maximize", 10)
+    built: list[str] = []
+    with pytest.raises(Pruned) as raised:
+        tracker.report(StopsAt(1, Pruned()), 1, {"val_x": 0.5}, model=lambda: built.append("built") or "model")
+    assert raised.value.outcome is None
+    assert built == []  # a pruned configuration's model is not even asked for
