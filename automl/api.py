@@ -138,8 +138,9 @@ def search(
     import automl.data as data_mod
     from automl.backends.store import StudyStore
     from automl.job import pipeline
+    from automl.job.baseline import baseline_first
     from automl.job.progress import Progress
-    from automl.job.workers import check_workers
+    from automl.job.workers import check_workers, search_in_workers
     from automl.spaces.checks import check_space
     from automl.study.storage import open_storage, redact, resolve_url
     from automl.tracking.mlflow_runs import check_store, open_runs
@@ -207,12 +208,12 @@ def search(
     )
     tracker = open_runs(settings.mlflow, context.study, mlflow_source)  # None without a URI
 
-    baseline_seconds = 0.0  # spent by this run on the baseline, before its search
+    baseline_seconds = None  # spent by this run on the baseline, before its search
     try:
         if finish:
-            baseline_seconds = _baseline_first(context, dataset_obj, seed, live=live, quiet=quiet)
+            baseline_seconds = baseline_first(context, dataset_obj, seed, live=live, quiet=quiet)
         if workers > 1:
-            _search_in_workers(store, context, url, workers, seed, clock, dataset_obj, data_dir, policy, quiet)
+            search_in_workers(store, context, url, workers, seed, clock, dataset_obj, data_dir, policy, quiet)
         else:
             progress = Progress(
                 name, settings.trials, clock.search_seconds(), settings.direction, live=live, quiet=quiet
@@ -251,24 +252,6 @@ def search(
     )
 
 
-def _baseline_first(context: Any, dataset: Any, seed: int, *, live: bool | None, quiet: bool) -> float:
-    """Train and record the baseline before the search (once per study and data; :mod:`automl.job.baseline`);
-    the seconds it took (0 when an earlier run of the study had recorded it)."""
-    from automl.job.baseline import record_baseline, recorded_baseline, train_baseline
-    from automl.job.progress import StepLog
-
-    study, space = context.study, context.space
-    if recorded_baseline(study, dataset, context.settings.metric) is not None:
-        return 0.0
-    with StepLog("baseline", live=live, quiet=quiet) as steps:
-        record = train_baseline(space, space.families[0], dataset, context.settings.metric, seed, steps.say)
-    if record is None:
-        return 0.0
-    record_baseline(study, record)
-    log.info("baseline: %s scored %s in %.1f s", record.label, record.test_value, record.seconds)
-    return record.seconds
-
-
 def _engine(
     name: str, workers: int, address: str | None, cpus_per_trial: int | None, concurrency: int | None
 ) -> tuple[BackendName, dict[str, Any]]:
@@ -301,7 +284,7 @@ def _conclude(
     live: bool | None,
     quiet: bool,
     tracker: Any = None,
-    baseline_seconds: float = 0.0,
+    baseline_seconds: float | None = None,
 ) -> SearchResult:
     from automl.job.final import finalize, trial_config
     from automl.job.plan import best_trial, winner_value
@@ -346,8 +329,8 @@ def _conclude(
     }
     finished = time.monotonic()
     split = {
-        **({"baseline": baseline_seconds} if baseline_seconds else {}),
-        "searching": searched - baseline_seconds,
+        **({"baseline": baseline_seconds} if baseline_seconds is not None else {}),
+        "searching": searched - (baseline_seconds or 0.0),
         "final stage": finished - clock.started - searched,
     }
     data = summary_data(study, final, storage=url, elapsed=finished - clock.started, budget=budget, split=split)
@@ -387,46 +370,3 @@ def _conclude(
         if final
         else [],
     )
-
-
-def _search_in_workers(
-    store: Any,
-    context: Any,
-    url: str,
-    workers: int,
-    seed: int,
-    clock: Any,
-    dataset: Any,
-    data_dir: str | Path | None,
-    policy: FailurePolicy,
-    quiet: bool,
-) -> None:
-    """Run the search in ``workers`` local processes; a worker's error stops the search unless the budget was
-    reached anyway (the other workers finished a lost worker's share)."""
-    from automl.errors import SearchAborted
-    from automl.job.workers import run_local_workers
-
-    study, settings = context.study, context.settings
-    codes = run_local_workers(
-        study.study_name,
-        url,
-        workers,
-        seed=seed,
-        timeout=settings.timeout,
-        job_ends_unix=clock.job_ends_unix(),
-        data_dir=data_dir,
-        policy=policy,
-        quiet=quiet,
-        dataset=dataset,
-    )
-    failed = [code for code in codes if code != 0]
-    if not failed:
-        return
-    finished = store.count_finished(study)
-    message = (
-        f"study {study.study_name!r}: {len(failed)} of {workers} workers stopped with an error (exit codes "
-        f"{failed}; their messages are above) at {finished}/{settings.trials} finished trials"
-    )
-    if settings.trials is None or finished < settings.trials:
-        raise SearchAborted(message + "; fix the cause, then resume with the same --study")
-    log.warning("%s; the others completed the budget", message)

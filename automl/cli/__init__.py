@@ -15,9 +15,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn, TextIO
 
-from automl import __version__
+from automl import __version__, interrupts
 from automl.errors import AutomlError
-from automl.job import interrupts
 from automl.spaces.defaults import DEFAULT_SPACES
 from automl.validation import ArgumentError
 
@@ -146,7 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     configure_logging(args.verbose)
     # SIGTERM (a scheduler stopping us) takes the same clean path as Ctrl-C; both are remembered, so one that a
-    # library's callback swallows still stops the search at the next epoch end (see automl.job.interrupts).
+    # library's callback swallows still stops the search at the next epoch end (see automl.interrupts).
     interrupts.clear()
     previous = {sig: signal.signal(sig, interrupts.handle_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:

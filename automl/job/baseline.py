@@ -12,6 +12,7 @@ data, has no usable record: the final stage then trains the baseline itself, as 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -22,6 +23,8 @@ from automl.models.base import ModelFamily, NullReporter, Reference, Reporter
 from automl.models.registry import get_family
 from automl.spaces import SearchSpace
 from automl.study.record import StudyKey, held_out_metric
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -126,3 +129,21 @@ def recorded_baseline(study: Any, data: Any, metric: str) -> BaselineRecord | No
         )
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def baseline_first(context: Any, dataset: Any, seed: int, *, live: bool | None, quiet: bool) -> float | None:
+    """Train and record the baseline of a search's study before its search (once per study and data), showing the
+    steps as the final stage does; the seconds it took (None when none was trained: an earlier run of the study had
+    recorded it, or no family of the space names a baseline)."""
+    from automl.job.progress import StepLog
+
+    study, space = context.study, context.space
+    if recorded_baseline(study, dataset, context.settings.metric) is not None:
+        return None
+    with StepLog("baseline", live=live, quiet=quiet) as steps:
+        record = train_baseline(space, space.families[0], dataset, context.settings.metric, seed, steps.say)
+    if record is None:
+        return None
+    record_baseline(study, record)
+    log.info("baseline: %s scored %s in %.1f s", record.label, record.test_value, record.seconds)
+    return record.seconds

@@ -221,3 +221,45 @@ def _interrupts_ignored() -> Iterator[None]:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+
+
+def search_in_workers(
+    store: Any,
+    context: Any,
+    url: str,
+    workers: int,
+    seed: int,
+    clock: Any,
+    dataset: Any,
+    data_dir: str | Path | None,
+    policy: FailurePolicy,
+    quiet: bool,
+) -> None:
+    """Run the search in ``workers`` local processes; a worker's error stops the search unless the budget was
+    reached anyway (the other workers finished a lost worker's share)."""
+    from automl.errors import SearchAborted
+
+    study, settings = context.study, context.settings
+    codes = run_local_workers(
+        study.study_name,
+        url,
+        workers,
+        seed=seed,
+        timeout=settings.timeout,
+        job_ends_unix=clock.job_ends_unix(),
+        data_dir=data_dir,
+        policy=policy,
+        quiet=quiet,
+        dataset=dataset,
+    )
+    failed = [code for code in codes if code != 0]
+    if not failed:
+        return
+    finished = store.count_finished(study)
+    message = (
+        f"study {study.study_name!r}: {len(failed)} of {workers} workers stopped with an error (exit codes "
+        f"{failed}; their messages are above) at {finished}/{settings.trials} finished trials"
+    )
+    if settings.trials is None or finished < settings.trials:
+        raise SearchAborted(message + "; fix the cause, then resume with the same --study")
+    log.warning("%s; the others completed the budget", message)

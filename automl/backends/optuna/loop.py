@@ -25,13 +25,13 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from automl import interrupts
 from automl.backends.base import Deadline, RunStats
 from automl.backends.callbacks import CallbackList, SearchCallback
 from automl.backends.optuna.attrs import TrialAttrs
 from automl.backends.optuna.objective import failure_text
 from automl.backends.store import BUDGET_STATES
 from automl.errors import SearchAborted
-from automl.job import interrupts
 from automl.study import optuna_compat as compat
 from automl.study.record import TrialKey, is_finite_number
 from automl.study.storage import MAX_CONSECUTIVE_FAILURES, StudyLock

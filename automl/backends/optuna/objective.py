@@ -6,11 +6,11 @@ from collections.abc import Callable, Iterable
 
 import optuna
 
+from automl import interrupts
 from automl.backends.base import Deadline, TrialRunner, TrialStopped
 from automl.backends.callbacks import CallbackList, SearchCallback
 from automl.backends.optuna.attrs import TrialAttrs
 from automl.errors import TrialFailed
-from automl.job import interrupts
 from automl.spaces import SearchSpace
 from automl.study.record import StopReason, TrialKey, outcome_attrs
 

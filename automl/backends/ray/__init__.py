@@ -17,12 +17,12 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from typing import Any, ClassVar
 
+from automl import interrupts
 from automl.backends.base import Deadline, Executor, RunStats, StudyContext, TrialRunner
 from automl.backends.callbacks import SearchCallback
 from automl.backends.factories import max_epochs
 from automl.backends.store import count_budget_trials
 from automl.errors import AutomlError, SearchAborted
-from automl.job import interrupts
 from automl.study.record import BackendName, StopReason
 from automl.study.storage import MAX_CONSECUTIVE_FAILURES, MAX_RETRY
 

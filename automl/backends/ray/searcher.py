@@ -34,13 +34,13 @@ from ray.tune import Callback, Stopper
 from ray.tune.search import Searcher
 
 import automl.backends.ray.trainable as keys
+from automl import interrupts
 from automl.backends.base import Deadline, StudyContext
 from automl.backends.callbacks import CallbackList, SearchCallback
 from automl.backends.optuna.objective import failure_text
 from automl.backends.ray.recovery import DRIVER_KEY, this_driver
 from automl.backends.ray.schedulers import mode_of
 from automl.backends.store import BUDGET_STATES
-from automl.job import interrupts
 from automl.models.base import TrialOutcome
 from automl.study import optuna_compat as compat
 from automl.study.record import StopReason, TrialKey, is_finite_number, outcome_attrs

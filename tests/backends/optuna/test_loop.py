@@ -117,7 +117,7 @@ def test_a_per_trial_cap_stops_each_trial_and_the_search_goes_on() -> None:
 
 
 def test_an_interrupt_a_callback_swallowed_still_stops_the_trial_at_the_next_epoch() -> None:
-    from automl.job import interrupts
+    from automl import interrupts
 
     space = slow_space(0.0, 10)
     study = optuna.create_study(direction="maximize")

@@ -1,6 +1,6 @@
 import pytest
 
-from automl.job import interrupts
+from automl import interrupts
 
 
 @pytest.fixture(autouse=True)
