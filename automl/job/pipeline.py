@@ -160,7 +160,7 @@ def make_runner(
         except TrainingStopped as stopped:
             # The time ran out, which says nothing against the model: on large data the trial the deadline stops
             # is the only one, and its model (at its best epoch) is what the final stage can reuse.
-            _keep(keeper, number, family, stopped.outcome)
+            _keep(keeper, number, family, stopped.outcome, stopped=True)
             stopped.outcome = None
             raise
         _keep(keeper, number, family, outcome)
@@ -170,9 +170,9 @@ def make_runner(
     return runner
 
 
-def _keep(keeper: Any, number: int, family: ModelFamily, outcome: TrialOutcome | None) -> None:
+def _keep(keeper: Any, number: int, family: ModelFamily, outcome: TrialOutcome | None, stopped: bool = False) -> None:
     if keeper is not None and outcome is not None and outcome.model is not None:
-        keeper.offer(number, float(outcome.value), family, outcome.model)
+        keeper.offer(number, float(outcome.value), family, outcome.model, stopped=stopped)
 
 
 class LastEpochCompletes:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from optuna.artifacts.exceptions import ArtifactNotFound
+from optuna.trial import TrialState
 
 from automl.study.record import StudyKey
 from automl.study.storage import automl_home
@@ -173,9 +174,16 @@ class ModelKeeper:
         worst = kept[self.keep - 1].value
         return value > worst if self.maximize else value < worst
 
-    def offer(self, trial: int, value: float, family: Any, model: Any) -> KeptModel | None:
-        """Keep ``model`` if it ranks; then drop the models beyond the best ``keep``. None when not kept."""
+    def offer(self, trial: int, value: float, family: Any, model: Any, *, stopped: bool = False) -> KeptModel | None:
+        """Keep ``model`` if it ranks; then drop the models beyond the best ``keep``. None when not kept.
+
+        A ``stopped`` trial's model (the time ran out before its last epoch) is kept only while no trial of the
+        study has completed: it is then the best the budget bought, the one the final stage falls back on (see
+        :func:`automl.job.plan.best_trial`). Once a trial has completed, a model cut short at a few epochs would
+        only weaken the ensemble of kept models the final stage averages."""
         if model is None or self.keep < 1 or not self.ranks(value):
+            return None
+        if stopped and self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             return None
         with tempfile.TemporaryDirectory(prefix="automl-model-") as folder:
             saved = family.save(model, Path(folder))

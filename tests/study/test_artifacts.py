@@ -51,6 +51,19 @@ def test_only_the_best_k_models_are_kept_and_the_others_deleted(tmp_path: Path) 
     assert Path(addresses[3]).read_bytes() == path.read_bytes()
 
 
+def test_a_model_the_time_cut_short_is_kept_only_while_no_trial_has_completed(tmp_path: Path) -> None:
+    study = _study(tmp_path)
+    keeper = ModelKeeper(study, keep=3, maximize=True)
+    family = get_family("synthetic")
+    study.add_trial(optuna.trial.create_trial(state=optuna.trial.TrialState.PRUNED, intermediate_values={1: 0.8}))
+    assert keeper.offer(0, 0.8, family, _model(0.8, 0), stopped=True) is not None  # the best the budget bought
+    study.add_trial(optuna.trial.create_trial(value=0.7))
+    # Once a trial completed, a stopped model would only weaken the kept ensemble, however well it ranks.
+    assert keeper.offer(2, 0.95, family, _model(0.95, 2), stopped=True) is None
+    assert keeper.offer(1, 0.7, family, _model(0.7, 1)) is not None
+    assert [k.trial for k in kept_models(study)] == [0, 1]
+
+
 def test_a_model_in_a_bucket_is_addressed_by_its_key() -> None:
     kept = KeptModel(trial=4, value=0.9, family="synthetic", artifact_id="abc", file="model.json")
     assert model_address("s3://models/automl", kept) == "s3://models/abc"  # Optuna's store keys by the id alone
