@@ -43,7 +43,7 @@ from automl.job.plan import (
     seconds_per_epoch,
     winner_value,
 )
-from automl.models.base import ModelFamily
+from automl.models.base import ModelFamily, TrainingStopped
 from automl.models.registry import get_family
 from automl.spaces import SearchSpace, parse_space
 from automl.study.artifacts import fetch, kept_models
@@ -88,14 +88,28 @@ def _reuse_plan(full: FinalPlan, kept: int, retrained: int, epochs: int, time_le
 
 
 class _EpochRelay:
-    """A family reporter that tells the progress display which step and epoch the final stage is at."""
+    """A family reporter that tells the progress display which step and epoch the final stage is at, and stops a
+    retraining whose next epoch, at the pace measured so far, would end after ``ends`` (monotonic seconds)."""
 
-    def __init__(self, on_epoch: Callable[[str, int, int], None] | None, label: str, epochs: int) -> None:
-        self.on_epoch, self.label, self.epochs = on_epoch, label, epochs
+    def __init__(
+        self, on_epoch: Callable[[str, int, int], None] | None, label: str, epochs: int, ends: float | None = None
+    ) -> None:
+        self.on_epoch, self.label, self.epochs, self.ends = on_epoch, label, epochs, ends
+        self.began = time.monotonic()
+        self.stopped_at: int | None = None
 
     def report(self, epoch: int, metrics: dict[str, float]) -> None:
         if self.on_epoch is not None:
             self.on_epoch(self.label, epoch, self.epochs)
+        now = time.monotonic()
+        if self.ends is not None and epoch < self.epochs and now + (now - self.began) / epoch > self.ends:
+            self.stopped_at = epoch
+            raise TrainingStopped()
+
+
+# Scoring the final model on the held-out split and saving it, after the last member: a member is stopped early
+# rather than let the job run past its budget (the retraining's pace can exceed the search's estimate of it).
+FINISH_SECONDS = 5.0
 
 
 def _retrain(
@@ -109,9 +123,13 @@ def _retrain(
     fits_another: Callable[[float], bool],
     say: Callable[[str], None],
     on_epoch: Callable[[str, int, int], None] | None,
+    ends: float | None = None,
+    have_others: bool = False,
 ) -> list[Any]:
     """Retrain ``planned`` members of the winner on train+validation, then more (up to ``at_most``) while
-    ``fits_another`` says one more fits, given the seconds the last member took."""
+    ``fits_another`` says one more fits, given the seconds the last member took. A member whose next epoch would
+    end after ``ends`` stops there (the family returns it as it is), and no member follows it; one that cannot
+    stop is dropped when there are other models (``have_others``: kept ones, earlier members)."""
     members: list[Any] = []
     final_size = len(data.y_train) + len(data.y_val)
     took = 0.0  # seconds the last member took
@@ -119,9 +137,18 @@ def _retrain(
         label = f"member {len(members) + 1}" + (f" of {planned}" if len(members) < planned else " (time allows)")
         say(f"retraining {label} ({epochs} epochs on {final_size} examples)")
         began = time.monotonic()
-        relay = _EpochRelay(on_epoch, label, epochs)
-        members.append(family.fit_final(config, data, epochs, seed + len(members), relay))
+        relay = _EpochRelay(on_epoch, label, epochs, ends)
+        try:
+            members.append(family.fit_final(config, data, epochs, seed + len(members), relay))
+        except TrainingStopped:
+            if not (have_others or members):
+                raise
+            say(f"{label} dropped: it could not stop at epoch {relay.stopped_at} and the time is running out")
+            break
         took = time.monotonic() - began
+        if relay.stopped_at is not None:
+            say(f"{label} stopped after epoch {relay.stopped_at} of {epochs}: the job's time is running out")
+            break
     return members
 
 
@@ -195,8 +222,9 @@ def finalize(
     elif plan.note:
         say(plan.note)
     # a plan cut short retrains more members when the measured pace allows; one in full never needs to
+    ends = None if time_left is None else started + time_left - FINISH_SECONDS
     retrained = _retrain(family, config, data, plan.epochs, seed, retrain, planned["members"], fits_another,
-                         say, on_epoch)  # fmt: skip
+                         say, on_epoch, ends, have_others=bool(fitted))  # fmt: skip
     if len(retrained) > retrain and plan.note:
         plan = replace(
             plan, note=f"{plan.note}; {len(retrained) - retrain} more retrained, as the measured pace allowed"

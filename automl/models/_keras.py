@@ -12,7 +12,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from automl.errors import TrialFailed
-from automl.models.base import Evaluation, HyperParam, ModelFamily, NullReporter, ParamKind, Reporter, TrialOutcome
+from automl.models.base import (
+    Evaluation,
+    HyperParam,
+    ModelFamily,
+    NullReporter,
+    ParamKind,
+    Reporter,
+    TrainingStopped,
+    TrialOutcome,
+)
 from automl.models.tracker import EpochTracker
 
 if TYPE_CHECKING:
@@ -247,7 +256,10 @@ class KerasClassifierFamily(ModelFamily):
 
         class _Relay(keras.callbacks.Callback):
             def on_epoch_end(self, epoch: int, logs: dict[str, float] | None = None) -> None:
-                relay_to.report(epoch + 1, {k: float(v) for k, v in (logs or {}).items()})
+                try:
+                    relay_to.report(epoch + 1, {k: float(v) for k, v in (logs or {}).items()})
+                except TrainingStopped:  # the job's time is running out: end here (the average is still applied)
+                    self.model.stop_training = True
 
         batch_size = int(config.get("batch_size", 64))
         model.fit(x, y, epochs=max(1, int(epochs)), batch_size=batch_size, verbose=0, callbacks=[_Relay()])

@@ -45,6 +45,7 @@ from automl.models.base import (
     NullReporter,
     Reference,
     Reporter,
+    TrainingStopped,
     TrialOutcome,
 )
 from automl.models.tracker import EpochTracker
@@ -296,7 +297,8 @@ class SklearnFamily(ModelFamily):
         """One pipeline (preprocessing, then the estimator grown to ``epochs`` steps) fitted on train+validation."""
         x, y = concat(data.x_train, data.x_val), np.concatenate([data.y_train, data.y_val])
         model = self._fit_pipeline(config, x, y, data.task, epochs, seed)
-        (reporter or NullReporter()).report(max(1, min(int(epochs), self.steps(config))), {})
+        with contextlib.suppress(TrainingStopped):  # fitted in one go: nothing is left to stop
+            (reporter or NullReporter()).report(max(1, min(int(epochs), self.steps(config))), {})
         return model
 
     def _fit_pipeline(self, config: Mapping[str, Any], x: Any, y: np.ndarray, task: str, epochs: int, seed: int) -> Any:

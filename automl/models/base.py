@@ -302,7 +302,9 @@ class ModelFamily(abc.ABC):
         self, config: dict[str, Any], data: Dataset, epochs: int, seed: int, reporter: Reporter | None = None
     ) -> Any:
         """Retrain from scratch on ``data.x_train`` + ``data.x_val`` for ``epochs`` epochs, reporting each epoch's
-        training metrics to ``reporter`` (progress only: it does not raise)."""
+        training metrics to ``reporter``. The reporter raises only :class:`TrainingStopped`, when the job's time
+        is running out: stop after that epoch and return the model as it is (a family that cannot stop early lets
+        it through, and the final stage drops the member when it has other models)."""
 
     def ensemble(self, models: Sequence[Any]) -> Any:
         """One model from several retrained members; the default keeps the first."""

@@ -33,6 +33,7 @@ from automl.models.base import (
     ModelFamily,
     NullReporter,
     Reporter,
+    TrainingStopped,
     TrialOutcome,
 )
 from automl.models.tracker import EpochTracker
@@ -154,13 +155,19 @@ class Synthetic(ModelFamily):
     ) -> dict[str, Any]:
         planned = curves(config, max(1, epochs), seed)
         sleep = float(config.get("sleep", 0.0))
+        trained = 0
         for index in range(max(1, epochs)):
             if sleep:
                 time.sleep(sleep)
-            if reporter is not None:
-                reporter.report(index + 1, {"loss": planned["loss"][index], "accuracy": planned["accuracy"][index]})
-        accuracy = planned["val_accuracy"][-1]
-        return {"family": self.name, "config": dict(config), "epochs": epochs, "seed": seed, "accuracy": accuracy}
+            trained = index + 1
+            try:
+                (reporter or NullReporter()).report(
+                    trained, {"loss": planned["loss"][index], "accuracy": planned["accuracy"][index]}
+                )
+            except TrainingStopped:  # the job's time is running out: end here
+                break
+        accuracy = planned["val_accuracy"][trained - 1]
+        return {"family": self.name, "config": dict(config), "epochs": trained, "seed": seed, "accuracy": accuracy}
 
     def ensemble(self, models: Any) -> dict[str, Any]:
         return {**models[0], "accuracy": float(np.mean([m["accuracy"] for m in models])), "members": len(models)}

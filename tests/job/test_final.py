@@ -198,3 +198,38 @@ def test_a_baseline_recorded_for_other_data_or_another_metric_is_not_used(tmp_pa
 def test_a_final_stage_of_a_few_seconds_is_never_cut() -> None:
     plan = plan_final(members=1, epochs=5, per_epoch=0.05, baseline_epochs=10, time_left=0)
     assert (plan.members, plan.epochs, plan.baseline, plan.note) == (1, 5, True, "")
+
+
+def test_a_member_whose_next_epoch_would_end_past_the_stage_stops_there_and_none_follows() -> None:
+    from automl.job.final import _retrain
+    from automl.models.registry import get_family
+
+    steps: list[str] = []
+    config = {"n_layers": 1, "units_1": 16, "learning_rate": 0.01, "epochs": 10, "sleep": 0.2}
+    data = SimpleNamespace(y_train=[0] * 8, y_val=[0] * 2)
+    members = _retrain(
+        get_family("synthetic"), config, data, 10, 0, planned=2, at_most=3, fits_another=lambda took: True,
+        say=steps.append, on_epoch=None, ends=time.monotonic() + 1.1,
+    )  # fmt: skip
+    (member,) = members  # the second planned member never starts
+    assert 3 <= member["epochs"] <= 5  # stopped where a next 0.2 s epoch would have ended past 1.1 s
+    assert steps[-1] == f"member 1 of 2 stopped after epoch {member['epochs']} of 10: the job's time is running out"
+
+
+def test_a_member_that_cannot_stop_is_dropped_when_other_models_exist() -> None:
+    from automl.job.final import _retrain
+    from automl.models.base import TrainingStopped
+
+    class CannotStop:
+        def fit_final(self, config: dict, data: object, epochs: int, seed: int, reporter: object) -> dict:
+            for epoch in range(1, epochs + 1):
+                time.sleep(0.1)
+                reporter.report(epoch, {})  # type: ignore[attr-defined]  # lets TrainingStopped through
+            return {"epochs": epochs}
+
+    data = SimpleNamespace(y_train=[0] * 8, y_val=[0] * 2)
+    args = {"planned": 1, "at_most": 1, "fits_another": lambda took: True, "say": lambda text: None, "on_epoch": None}
+    soon = time.monotonic() + 0.25
+    assert _retrain(CannotStop(), {}, data, 10, 0, ends=soon, have_others=True, **args) == []  # type: ignore[arg-type]
+    with pytest.raises(TrainingStopped):  # the only model there would be: the stage cannot drop it
+        _retrain(CannotStop(), {}, data, 10, 0, ends=time.monotonic() + 0.25, **args)  # type: ignore[arg-type]

@@ -122,6 +122,21 @@ def test_a_run_the_time_stopped_hands_over_its_model_at_its_best_epoch(data) -> 
     assert scored == pytest.approx(outcome.value, abs=1e-6)
 
 
+def test_a_retraining_the_time_stops_ends_at_that_epoch_with_its_model(data) -> None:
+    from automl.models.base import TrainingStopped
+
+    class TimeRunsOut(Recorder):
+        def report(self, epoch: int, metrics: dict[str, float]) -> None:
+            super().report(epoch, metrics)
+            if epoch == 2:
+                raise TrainingStopped
+
+    relay = TimeRunsOut()
+    model = MLP.fit_final({**CONFIG, "epochs": 5, "final_ema": 0.9}, data, 5, 0, relay)
+    assert relay.epochs == [1, 2]  # no epoch after the stop
+    assert MLP.evaluate(model, data.x_test, data.y_test).metrics["accuracy"] > 0.3
+
+
 def test_divergence_is_a_failed_trial_with_a_reason(data) -> None:
     config = {**CONFIG, "batch_norm": False, "learning_rate": 1e12, "momentum": 0.0}
     with pytest.raises(TrialFailed, match="diverged"):
