@@ -70,12 +70,13 @@ def params_held_back(trial: optuna.Trial) -> Iterator[dict[str, tuple[float, Bas
     (Optuna's internal value, distribution), not written; the trial itself returns and caches them as usual. The
     caller writes them, in one transaction (``trial_writes.write_trial_attrs(params=...)``). Optuna's ``Trial``
     writes each parameter through its ``storage`` attribute, which this swaps for the block."""
-    held = _ParamsHeldBack(trial.storage)
+    storage = trial.storage
+    held: Any = _ParamsHeldBack(storage)  # Optuna types the attribute as BaseStorage; the trial needs only this
     trial.storage = held
     try:
         yield held.params
     finally:
-        trial.storage = held._storage
+        trial.storage = storage
 
 
 def rdb_models() -> Any:
