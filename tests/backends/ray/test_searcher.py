@@ -97,9 +97,11 @@ def test_the_searcher_stops_at_the_budget_and_never_leaves_a_trial_running() -> 
     searcher.on_trial_complete(
         "a", {**epoch, "automl_outcome": '{"value": NaN, "best_epoch": 1, "epochs_trained": 1, "history": {}}'}
     )
+    searcher.flush()  # the record is written off Tune's loop; flush waits for it
     assert study.trials[0].state == TrialState.FAIL  # a NaN told never stays RUNNING
     assert "not a finite number" in study.trials[0].user_attrs[TrialKey.FAIL_REASON]
     searcher.on_trial_complete("b", {"epoch": 1, "val_accuracy": 0.5, "automl_metrics": '{"val_accuracy": 0.5}'})
+    searcher.flush()
     assert study.trials[1].state == TrialState.PRUNED  # stopped by the scheduler at epoch 1, not COMPLETE
     assert study.trials[1].user_attrs[TrialKey.PRUNED_AT_EPOCH] == 1
     assert study.trials[1].user_attrs[TrialKey.PRUNE_REASON] == "scheduler"
