@@ -3,8 +3,10 @@
 Tune calls the searcher from one event loop, and a Ray worker's ``tune.report`` returns only once the driver has
 handled the epoch: every commit made there delays that trial's next epoch, and every other trial's too. So a
 running trial's epochs (its intermediate value, its worker and node) and its end (the final attributes, then the
-tell) are queued here, and one thread writes them: whatever was queued while it wrote the last batch goes in one
+tell) are queued here, and one thread writes them: what was queued during :data:`BATCH_WINDOW_S` goes in one
 transaction (:func:`automl.study.trial_writes.write_trial_attrs` for each trial), then each ended trial is told.
+A commit per epoch kept the writer busy for a third of the run on a trivial objective, competing with Tune's loop
+for the interpreter and the database; a window of a fraction of a second writes a short trial in one or two.
 
 Order: a trial's writes land in the order they were queued, its tell last. :meth:`RecordWriter.flush` waits until
 everything queued so far is written; the searcher flushes where it needs the study exact, and at the end of the
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +36,10 @@ from automl.study.record import TrialKey
 from automl.study.trial_writes import rdb_engine, write_trial_attrs
 
 log = logging.getLogger(__name__)
+
+# How long queued writes wait for more to join them in one transaction; a flush (or close) cuts it short. The
+# dashboard and a resume see an epoch at most this late; a driver killed outright loses at most this much.
+BATCH_WINDOW_S = 0.2
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,7 @@ class RecordWriter:
         self._pending: dict[int, _Pending] = {}  # by trial id, in the order first queued
         self._queued = 0  # how many times something was queued; a batch is written up to a count of them
         self._written = 0
+        self._wanted = 0  # the count a flush waits for: the thread writes at once while it is ahead of _written
         self._told: list[optuna.trial.FrozenTrial] = []
         self._closing = False
         self._thread: threading.Thread | None = None
@@ -115,6 +123,8 @@ class RecordWriter:
         """Wait until everything queued so far is written (each ended trial told)."""
         with self._changed:
             target = self._queued
+            self._wanted = max(self._wanted, target)
+            self._changed.notify_all()
             while self._written < target:
                 if self._thread is None or not self._thread.is_alive():  # unreachable: the thread never raises
                     raise RuntimeError("the Ray driver's record writer stopped with writes queued")
@@ -143,6 +153,12 @@ class RecordWriter:
             with self._changed:
                 while not self._pending and not self._closing:
                     self._changed.wait()
+                window_ends = time.monotonic() + BATCH_WINDOW_S
+                while not self._closing and self._wanted <= self._written:
+                    left = window_ends - time.monotonic()
+                    if left <= 0:
+                        break
+                    self._changed.wait(left)
                 if not self._pending:
                     return
                 batch, self._pending = list(self._pending.values()), {}
