@@ -8,7 +8,9 @@
    ``OptunaSearch`` keeps its study in memory and records nothing; the backend writes every trial's record to a
    persistent study (SQLite under ``AUTOML_HOME``), as ``automl search`` does. Per-trial time = the run's wall time
    (``Tuner.fit``, or the backend's ``run``) / trials. The three runs alternate ``--repeat`` times, so that a change
-   of the machine's load hits all three alike, and the best of each gives the ratios (as ``overhead.py`` does).
+   of the machine's load hits all three alike, and the best of each gives the ratios (as ``overhead.py`` does). A
+   watchdog thread measures the longest pause the driver saw during each run: a run that another job's benchmark
+   stopped midway (SIGSTOP) is void and run again, up to ``--tries`` times.
 2. The share of trial-slot time spent training on the default MNIST space (search_spaces/mnist_mlp.yaml) with 2
    concurrent trials: the seconds inside the family's training for each trial's epochs, summed (``train_seconds``
    of every trial the run recorded), divided by (2 x the search's wall time). The wall time is the backend's
@@ -109,7 +111,44 @@ def run_plain_tune(space: Any, trials: int, concurrency: int, reuse: bool) -> fl
     return time.perf_counter() - started
 
 
-def overhead(trials: int, concurrency: int, repeat: int) -> dict[str, Any]:
+class Pauses:
+    """The longest pause this process saw since the last :meth:`take` (a thread that wakes every 0.1 s)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.longest = 0.0
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        last = time.monotonic()
+        while True:
+            time.sleep(0.1)
+            now = time.monotonic()
+            self.longest = max(self.longest, now - last - 0.1)
+            last = now
+
+    def take(self) -> float:
+        longest, self.longest = self.longest, 0.0
+        return longest
+
+
+PAUSE_VOID_S = 1.0  # a run the driver was stopped in for this long is void: a stop, not load
+
+
+def _clean(what: str, run: Any, pauses: Pauses, tries: int) -> Any:
+    """``run()``'s result, from the first of ``tries`` runs that no stop of the process voided."""
+    for _ in range(tries):
+        pauses.take()
+        result = run()
+        pause = pauses.take()
+        if pause <= PAUSE_VOID_S:
+            return result
+        print(f"{what}: void (the process was stopped for {pause:.1f} s); running it again", flush=True)
+    raise RuntimeError(f"{what}: every one of {tries} runs was stopped midway by another job")
+
+
+def overhead(trials: int, concurrency: int, repeat: int, tries: int = 5) -> dict[str, Any]:
     from optuna.trial import TrialState
 
     from automl import data
@@ -125,14 +164,19 @@ def overhead(trials: int, concurrency: int, repeat: int) -> dict[str, Any]:
     )
     space = replace(space, params=tuple(replace(p, value=10) if p.name == "epochs" else p for p in space.params))
     runs: dict[str, list[float]] = {"backend": [], "plain": [], "plain_reuse": []}
+    pauses = Pauses()
     for round_ in range(1, repeat + 1):
-        backend_s, study = run_backend(space, dataset, concurrency, None)
+        backend_s, study = _clean("backend", lambda: run_backend(space, dataset, concurrency, None), pauses, tries)
         complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         if complete != trials:  # a faster run that did less would be no measure
             raise RuntimeError(f"the backend completed {complete} trials of {trials}")
         runs["backend"].append(backend_s)
-        runs["plain"].append(run_plain_tune(space, trials, concurrency, reuse=False))
-        runs["plain_reuse"].append(run_plain_tune(space, trials, concurrency, reuse=True))
+        runs["plain"].append(
+            _clean("plain Ray Tune", lambda: run_plain_tune(space, trials, concurrency, reuse=False), pauses, tries)
+        )
+        runs["plain_reuse"].append(
+            _clean("reused actors", lambda: run_plain_tune(space, trials, concurrency, reuse=True), pauses, tries)
+        )
         print(
             f"round {round_}: per trial, backend {backend_s / trials:.3f} s, plain Ray Tune "
             f"{runs['plain'][-1] / trials:.3f} s, reused actors {runs['plain_reuse'][-1] / trials:.3f} s",
@@ -178,6 +222,7 @@ def main() -> int:
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3, help="alternate the three runs this often; best of each")
+    parser.add_argument("--tries", type=int, default=5, help="runs of each, at most, until one is not stopped")
     parser.add_argument("--mnist-seconds", type=float, default=180.0)
     parser.add_argument("--skip", choices=("overhead", "mnist"), action="append", default=[])
     args = parser.parse_args()
@@ -187,7 +232,7 @@ def main() -> int:
     ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     results: dict[str, Any] = {"cpus": os.cpu_count(), "ray": ray.__version__}
     if "overhead" not in args.skip:
-        results["overhead"] = overhead(args.trials, args.concurrency, args.repeat)
+        results["overhead"] = overhead(args.trials, args.concurrency, args.repeat, args.tries)
         print(json.dumps(results["overhead"], indent=2), flush=True)
     if "mnist" not in args.skip:
         ray.shutdown()  # the share counts Ray's start-up, as a search from the command line pays it
