@@ -8,9 +8,12 @@
    ``OptunaSearch`` keeps its study in memory and records nothing; the backend writes every trial's record to a
    persistent study (SQLite under ``AUTOML_HOME``), as ``automl search`` does. Per-trial time = the run's wall time
    (``Tuner.fit``, or the backend's ``run``) / trials. The three runs alternate ``--repeat`` times, so that a change
-   of the machine's load hits all three alike, and the best of each gives the ratios (as ``overhead.py`` does). A
-   watchdog thread measures the longest pause the driver saw during each run: a run that another job's benchmark
-   stopped midway (SIGSTOP) is void and run again, up to ``--tries`` times.
+   of the machine's load hits all three alike, and the best of each gives the ratios (as ``overhead.py`` does):
+   first the run without reuse, then, after ``SETTLE_S`` for Ray to end its idle worker processes, the backend and
+   plain Ray Tune with reused actors, each going first every other round; an untimed run of those two comes before
+   (the first Tuner of a process pays imports and start-up that later ones don't). A watchdog thread measures the
+   longest pause the driver saw during each run: a run that another job's benchmark stopped midway (SIGSTOP) is
+   void and run again, up to ``--tries`` times.
 2. The share of trial-slot time spent training on the default MNIST space (search_spaces/mnist_mlp.yaml) with 2
    concurrent trials: the seconds inside the family's training for each trial's epochs, summed (``train_seconds``
    of every trial the run recorded), divided by (2 x the search's wall time). The wall time is the backend's
@@ -134,6 +137,7 @@ class Pauses:
 
 
 PAUSE_VOID_S = 1.0  # a run the driver was stopped in for this long is void: a stop, not load
+SETTLE_S = 5.0  # after plain Ray Tune's run without reuse: its 40 worker processes are being ended
 
 
 def _clean(what: str, run: Any, pauses: Pauses, tries: int) -> Any:
@@ -165,20 +169,32 @@ def overhead(trials: int, concurrency: int, repeat: int, tries: int = 5) -> dict
     space = replace(space, params=tuple(replace(p, value=10) if p.name == "epochs" else p for p in space.params))
     runs: dict[str, list[float]] = {"backend": [], "plain": [], "plain_reuse": []}
     pauses = Pauses()
-    for round_ in range(1, repeat + 1):
-        backend_s, study = _clean("backend", lambda: run_backend(space, dataset, concurrency, None), pauses, tries)
+
+    def backend() -> float:
+        seconds, study = run_backend(space, dataset, concurrency, None)
         complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         if complete != trials:  # a faster run that did less would be no measure
             raise RuntimeError(f"the backend completed {complete} trials of {trials}")
-        runs["backend"].append(backend_s)
+        return float(seconds)
+
+    def reuse() -> float:
+        return run_plain_tune(space, trials, concurrency, reuse=True)
+
+    # Untimed, once: the first Tuner of a process imports and starts what every later one reuses.
+    run_backend(space, dataset, concurrency, None)
+    reuse()
+    for round_ in range(1, repeat + 1):
         runs["plain"].append(
             _clean("plain Ray Tune", lambda: run_plain_tune(space, trials, concurrency, reuse=False), pauses, tries)
         )
-        runs["plain_reuse"].append(
-            _clean("reused actors", lambda: run_plain_tune(space, trials, concurrency, reuse=True), pauses, tries)
-        )
+        # A worker process per trial: let Ray end the idle ones before the next run is timed.
+        time.sleep(SETTLE_S)
+        # The two compared closely alternate which goes first, so neither always runs in the other's wake.
+        pair = [("backend", backend), ("plain_reuse", reuse)]
+        for key, run in pair if round_ % 2 else pair[::-1]:
+            runs[key].append(_clean(key, run, pauses, tries))
         print(
-            f"round {round_}: per trial, backend {backend_s / trials:.3f} s, plain Ray Tune "
+            f"round {round_}: per trial, backend {runs['backend'][-1] / trials:.3f} s, plain Ray Tune "
             f"{runs['plain'][-1] / trials:.3f} s, reused actors {runs['plain_reuse'][-1] / trials:.3f} s",
             flush=True,
         )
