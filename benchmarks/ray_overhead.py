@@ -4,14 +4,22 @@
    no sleep), FIFO, ``--concurrency`` trials at a time, one Ray runtime shared by every run. Plain Ray Tune is a
    function trainable reporting the same curves, with Ray's ``OptunaSearch`` (define-by-run on the same space) and
    Tune's defaults (no actor reuse); the same with ``reuse_actors=True`` is shown too. Both sample at random, so
-   that the sampler's own cost (TPE's grows with the trials) is not counted as the backend's. Per-trial time = the run's
-   wall time (``Tuner.fit``, or the backend's ``run``) / trials.
+   that the sampler's own cost (TPE's grows with the trials) is not counted as the backend's. Plain Ray Tune's
+   ``OptunaSearch`` keeps its study in memory and records nothing; the backend writes every trial's record to a
+   persistent study (SQLite under ``AUTOML_HOME``), as ``automl search`` does. Per-trial time = the run's wall time
+   (``Tuner.fit``, or the backend's ``run``) / trials. The three runs alternate ``--repeat`` times, so that a change
+   of the machine's load hits all three alike, and the best of each gives the ratios (as ``overhead.py`` does):
+   first the run without reuse, then, after ``SETTLE_S`` for Ray to end its idle worker processes, the backend and
+   plain Ray Tune with reused actors, each going first every other round; an untimed run of those two comes before
+   (the first Tuner of a process pays imports and start-up that later ones don't). A watchdog thread measures the
+   longest pause the driver saw during each run: a run that another job's benchmark stopped midway (SIGSTOP) is
+   void and run again, up to ``--tries`` times.
 2. The share of trial-slot time spent training on the default MNIST space (search_spaces/mnist_mlp.yaml) with 2
    concurrent trials: the seconds inside the family's training for each trial's epochs, summed (``train_seconds``
    of every trial the run recorded), divided by (2 x the search's wall time). The wall time is the backend's
    ``run``, Ray start-up included; the share after start-up (from the first trial's start) is shown too.
 
-Run: ``PYTHONPATH=. python benchmarks/ray_overhead.py [--trials 40] [--mnist-seconds 180]``
+Run: ``PYTHONPATH=. python benchmarks/ray_overhead.py [--trials 40] [--repeat 3] [--mnist-seconds 180]``
 """
 
 from __future__ import annotations
@@ -106,7 +114,47 @@ def run_plain_tune(space: Any, trials: int, concurrency: int, reuse: bool) -> fl
     return time.perf_counter() - started
 
 
-def overhead(trials: int, concurrency: int) -> dict[str, float]:
+class Pauses:
+    """The longest pause this process saw since the last :meth:`take` (a thread that wakes every 0.1 s)."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.longest = 0.0
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        last = time.monotonic()
+        while True:
+            time.sleep(0.1)
+            now = time.monotonic()
+            self.longest = max(self.longest, now - last - 0.1)
+            last = now
+
+    def take(self) -> float:
+        longest, self.longest = self.longest, 0.0
+        return longest
+
+
+PAUSE_VOID_S = 1.0  # a run the driver was stopped in for this long is void: a stop, not load
+SETTLE_S = 5.0  # after plain Ray Tune's run without reuse: its 40 worker processes are being ended
+
+
+def _clean(what: str, run: Any, pauses: Pauses, tries: int) -> Any:
+    """``run()``'s result, from the first of ``tries`` runs that no stop of the process voided."""
+    for _ in range(tries):
+        pauses.take()
+        result = run()
+        pause = pauses.take()
+        if pause <= PAUSE_VOID_S:
+            return result
+        print(f"{what}: void (the process was stopped for {pause:.1f} s); running it again", flush=True)
+    raise RuntimeError(f"{what}: every one of {tries} runs was stopped midway by another job")
+
+
+def overhead(trials: int, concurrency: int, repeat: int, tries: int = 5) -> dict[str, Any]:
+    from optuna.trial import TrialState
+
     from automl import data
 
     dataset = data.load_dataset("mnist", limit=600)
@@ -119,19 +167,47 @@ def overhead(trials: int, concurrency: int) -> dict[str, float]:
         sampler="random",
     )
     space = replace(space, params=tuple(replace(p, value=10) if p.name == "epochs" else p for p in space.params))
-    backend_s, _ = run_backend(space, dataset, concurrency, None)
-    print(f"backend: {backend_s:.1f} s for {trials} trials", flush=True)
-    plain_s = run_plain_tune(space, trials, concurrency, reuse=False)
-    print(f"plain Ray Tune: {plain_s:.1f} s for {trials} trials", flush=True)
-    plain_reuse_s = run_plain_tune(space, trials, concurrency, reuse=True)
-    print(f"plain Ray Tune, reused actors: {plain_reuse_s:.1f} s for {trials} trials", flush=True)
+    runs: dict[str, list[float]] = {"backend": [], "plain": [], "plain_reuse": []}
+    pauses = Pauses()
+
+    def backend() -> float:
+        seconds, study = run_backend(space, dataset, concurrency, None)
+        complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        if complete != trials:  # a faster run that did less would be no measure
+            raise RuntimeError(f"the backend completed {complete} trials of {trials}")
+        return float(seconds)
+
+    def reuse() -> float:
+        return run_plain_tune(space, trials, concurrency, reuse=True)
+
+    # Untimed, once: the first Tuner of a process imports and starts what every later one reuses.
+    run_backend(space, dataset, concurrency, None)
+    reuse()
+    for round_ in range(1, repeat + 1):
+        runs["plain"].append(
+            _clean("plain Ray Tune", lambda: run_plain_tune(space, trials, concurrency, reuse=False), pauses, tries)
+        )
+        # A worker process per trial: let Ray end the idle ones before the next run is timed.
+        time.sleep(SETTLE_S)
+        # The two compared closely alternate which goes first, so neither always runs in the other's wake.
+        pair = [("backend", backend), ("plain_reuse", reuse)]
+        for key, run in pair if round_ % 2 else pair[::-1]:
+            runs[key].append(_clean(key, run, pauses, tries))
+        print(
+            f"round {round_}: per trial, backend {runs['backend'][-1] / trials:.3f} s, plain Ray Tune "
+            f"{runs['plain'][-1] / trials:.3f} s, reused actors {runs['plain_reuse'][-1] / trials:.3f} s",
+            flush=True,
+        )
+    best = {key: min(seconds) for key, seconds in runs.items()}
     return {
         "trials": trials,
-        "backend_per_trial_s": backend_s / trials,
-        "plain_tune_per_trial_s": plain_s / trials,
-        "plain_tune_reuse_per_trial_s": plain_reuse_s / trials,
-        "ratio_vs_plain": backend_s / plain_s,
-        "ratio_vs_plain_reuse": backend_s / plain_reuse_s,
+        "repeat": repeat,
+        "backend_per_trial_s": best["backend"] / trials,
+        "plain_tune_per_trial_s": best["plain"] / trials,
+        "plain_tune_reuse_per_trial_s": best["plain_reuse"] / trials,
+        "ratio_vs_plain": best["backend"] / best["plain"],
+        "ratio_vs_plain_reuse": best["backend"] / best["plain_reuse"],
+        "rounds_per_trial_s": {key: [round(s / trials, 3) for s in seconds] for key, seconds in runs.items()},
     }
 
 
@@ -161,6 +237,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=40)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3, help="alternate the three runs this often; best of each")
+    parser.add_argument("--tries", type=int, default=5, help="runs of each, at most, until one is not stopped")
     parser.add_argument("--mnist-seconds", type=float, default=180.0)
     parser.add_argument("--skip", choices=("overhead", "mnist"), action="append", default=[])
     args = parser.parse_args()
@@ -170,7 +248,7 @@ def main() -> int:
     ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     results: dict[str, Any] = {"cpus": os.cpu_count(), "ray": ray.__version__}
     if "overhead" not in args.skip:
-        results["overhead"] = overhead(args.trials, args.concurrency)
+        results["overhead"] = overhead(args.trials, args.concurrency, args.repeat, args.tries)
         print(json.dumps(results["overhead"], indent=2), flush=True)
     if "mnist" not in args.skip:
         ray.shutdown()  # the share counts Ray's start-up, as a search from the command line pays it

@@ -1,9 +1,9 @@
 """A trial's record in few transactions: counts and batched writes against Optuna's RDB tables.
 
-Optuna's storage API commits every attribute on its own (a trial's configuration, curves, outcome, worker and
-note took a dozen transactions, each several round trips to a database server), and it offers no count of a
-study's trials by state but a read of every trial. Where the storage is an RDB storage (SQLite, PostgreSQL), the
-functions here write the same rows Optuna writes (``trial_user_attributes``, ``study_system_attributes``,
+Optuna's storage API commits every attribute on its own (a trial's configuration, curves, outcome, worker and note
+took a dozen transactions, each several round trips to a database server), and it offers no count of a study's
+trials by state but a read of every trial. Where the storage is an RDB storage (SQLite, PostgreSQL), the functions
+here write the same rows Optuna writes (``trial_user_attributes``, ``study_system_attributes``, ``trial_params``,
 ``trial_heartbeats``, values JSON-encoded as Optuna encodes them) in one statement and one transaction, and count
 with one ``COUNT``; readers, Optuna's included, see exactly what the per-key API would have left. Any other storage
 (in-memory, journal) goes through Optuna's public API, key by key.
@@ -22,7 +22,10 @@ from typing import TYPE_CHECKING, Any
 from automl.study import optuna_compat as compat
 
 if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
     from optuna.trial import TrialState
+
+Params = Mapping[str, "tuple[float, BaseDistribution]"]  # name -> (Optuna's internal value, distribution)
 
 
 def rdb_engine(storage: Any) -> Any:
@@ -108,6 +111,32 @@ def _upsert_intermediate(conn: Any, model: Any, trial_id: int, values: Mapping[i
     )
 
 
+def _upsert_params(conn: Any, model: Any, trial_id: int, params: Params) -> None:
+    """Sampled parameters, stored as Optuna stores them (the internal value, the distribution as JSON)."""
+    from optuna.distributions import distribution_to_json
+
+    table = model.__table__
+    rows = [
+        {
+            "trial_id": trial_id,
+            "param_name": name,
+            "param_value": float(value),
+            "distribution_json": distribution_to_json(dist),
+        }
+        for name, (value, dist) in params.items()
+    ]
+    statement = _insert(conn)(table).values(rows)
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c.trial_id, table.c.param_name],
+            set_={
+                "param_value": statement.excluded.param_value,
+                "distribution_json": statement.excluded.distribution_json,
+            },
+        )
+    )
+
+
 def write_trial_attrs(
     storage: Any,
     trial_id: int,
@@ -115,21 +144,28 @@ def write_trial_attrs(
     *,
     system_attrs: Mapping[str, Any] | None = None,
     intermediate: Mapping[int, float] | None = None,
+    params: Params | None = None,
     heartbeat: bool = False,
     conn: Any = None,
 ) -> None:
-    """Set a running trial's user attributes (and ``system_attrs``, and ``intermediate`` values by step) in one
-    transaction, and with ``heartbeat`` record its first heartbeat in the same one. Raises Optuna's
-    ``UpdateFinishedTrialError`` when the trial is finished (another worker took it for lost), as
-    ``set_user_attr`` would; writes nothing then."""
+    """Set a running trial's user attributes (and ``system_attrs``, ``intermediate`` values by step and sampled
+    ``params``) in one transaction, and with ``heartbeat`` record its first heartbeat in the same one. Raises
+    Optuna's ``UpdateFinishedTrialError`` when the trial is finished (another worker took it for lost), as
+    ``set_user_attr`` would; writes nothing then.
+
+    ``params`` skips the check Optuna's ``set_trial_param`` makes, that a name keeps its distribution across the
+    study's trials: automl samples a study only with the space it was created with (``StudyStore.open`` refuses
+    another), so the check could not fail."""
     import optuna
     from optuna.trial import TrialState
 
-    system_attrs, intermediate = system_attrs or {}, intermediate or {}
-    if not attrs and not system_attrs and not intermediate and not heartbeat:
+    system_attrs, intermediate, params = system_attrs or {}, intermediate or {}, params or {}
+    if not attrs and not system_attrs and not intermediate and not params and not heartbeat:
         return
     engine = rdb_engine(storage)
     if engine is None:
+        for name, (value, dist) in params.items():
+            storage.set_trial_param(trial_id, name, value, dist)
         for key, value in attrs.items():
             storage.set_trial_user_attr(trial_id, key, value)
         for key, value in system_attrs.items():
@@ -153,6 +189,8 @@ def write_trial_attrs(
             raise optuna.exceptions.UpdateFinishedTrialError(
                 f"Trial#{trial_id} has already finished and can not be updated."
             )
+        if params:
+            _upsert_params(tx, models.TrialParamModel, trial_id, params)
         if attrs:
             _upsert(tx, models.TrialUserAttributeModel.__table__, "trial_id", trial_id, attrs)
         if system_attrs:

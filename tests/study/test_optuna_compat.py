@@ -68,6 +68,7 @@ def test_the_rdb_tables_trial_writes_relies_on() -> None:
         "TrialUserAttributeModel": {"trial_id", "key", "value_json"},
         "TrialSystemAttributeModel": {"trial_id", "key", "value_json"},
         "TrialIntermediateValueModel": {"trial_id", "step", "intermediate_value", "intermediate_value_type"},
+        "TrialParamModel": {"trial_id", "param_name", "param_value", "distribution_json"},
         "TrialHeartbeatModel": {"trial_id", "heartbeat"},
         "StudySystemAttributeModel": {"study_id", "key", "value_json"},
     }
@@ -78,3 +79,19 @@ def test_the_rdb_tables_trial_writes_relies_on() -> None:
     stored, kind = models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(float("nan"))
     assert stored is None and kind.name == "NAN"
     assert models.TrialIntermediateValueModel.intermediate_value_to_stored_repr(0.5)[0] == 0.5
+
+
+def test_parameters_held_back_while_a_trial_samples(tmp_path: Path) -> None:
+    """The Ray driver samples a trial's parameters without a transaction each, then writes them together."""
+    storage = open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat=False)
+    study = optuna.create_study(study_name="p", storage=storage)
+    trial = study.ask()
+    with compat.params_held_back(trial) as held:
+        x = trial.suggest_float("x", 0.0, 1.0)
+        units = trial.suggest_int("units", 8, 64, log=True)
+        assert trial.suggest_float("x", 0.0, 1.0) == x  # the trial's own cache answers a repeated name
+        assert storage.get_trial(compat.trial_id(trial)).params == {}  # nothing written yet
+    assert trial.storage is compat.storage_of(study)
+    assert trial.params == {"x": x, "units": units}
+    assert held["x"] == (x, optuna.distributions.FloatDistribution(0.0, 1.0))
+    assert held["units"] == (float(units), optuna.distributions.IntDistribution(8, 64, log=True))

@@ -35,12 +35,16 @@ def study(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[optuna.Stu
 def test_a_batch_leaves_what_optunas_api_leaves(study: optuna.Study) -> None:
     storage = compat.storage_of(study)
     ours, theirs = study.ask(), study.ask()
+    lr, optimizer = theirs.suggest_float("lr", 1e-4, 1e-1, log=True), theirs.suggest_categorical("opt", ["a", "b"])
     write_trial_attrs(
         storage,
         compat.trial_id(ours),
         ATTRS,
         system_attrs={"driver": "host:1"},
         intermediate={1: 0.5, 2: math.nan, 3: math.inf},
+        params={
+            name: (dist.to_internal_repr(theirs.params[name]), dist) for name, dist in theirs.distributions.items()
+        },
         heartbeat=compat.grace_period(storage) is not None,
     )
     for key, value in ATTRS.items():
@@ -54,6 +58,8 @@ def test_a_batch_leaves_what_optunas_api_leaves(study: optuna.Study) -> None:
     mine, reference = storage.get_trial(compat.trial_id(ours)), storage.get_trial(compat.trial_id(theirs))
     assert mine.user_attrs == reference.user_attrs
     assert mine.system_attrs == reference.system_attrs
+    assert mine.params == reference.params == {"lr": lr, "opt": optimizer}
+    assert mine.distributions == reference.distributions
     assert mine.intermediate_values.keys() == reference.intermediate_values.keys()
     assert mine.intermediate_values[1] == 0.5 and math.isnan(mine.intermediate_values[2])
     assert mine.intermediate_values[3] == math.inf

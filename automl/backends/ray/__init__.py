@@ -3,7 +3,8 @@ in the same Optuna study, with the same trial record, as the Optuna backend's.
 
 Split by concern: :mod:`.cluster` (connecting, one-line errors), :mod:`.schedulers` (the space's pruner as a Tune
 scheduler), :mod:`.searcher` (Optuna ask-and-tell as a Tune ``Searcher``: sampling, the record, retries, budget),
-:mod:`.trainable` (one trial in a warm worker) and :mod:`.recovery` (trials a killed driver left RUNNING).
+:mod:`.record_writer` (the trials' records, written off Tune's event loop), :mod:`.trainable` (one trial in a warm
+worker) and :mod:`.recovery` (trials a killed driver left RUNNING).
 Ray is imported only here, and only when this backend runs.
 """
 

@@ -6,7 +6,10 @@ metric and mode when given its own space. This searcher instead:
 
 - samples with the space's own code (``space.sample(trial)``, define-by-run), so conditions and inclusive integer
   bounds are the Optuna backend's;
-- records each epoch as it arrives (curves, intermediate value, worker and node);
+- records each epoch as it arrives (curves, intermediate value, worker and node), off Tune's loop: a trial's start
+  commits its creation and its sampled parameters and configuration (two transactions), and everything after is
+  queued to the driver's record writer (:mod:`.record_writer`), so no trial's next epoch or start waits on a commit
+  it does not need;
 - ends each trial in the state that happened: COMPLETE with the family's outcome; PRUNED at the epoch where the
   scheduler or the deadline stopped it, with the reason; FAIL with the reason, never left RUNNING;
 - on a retry (Tune's ``FailureConfig``) fails the dead attempt with its reason and starts a new Optuna trial with
@@ -14,7 +17,9 @@ metric and mode when given its own space. This searcher instead:
 - counts the study's budget itself: ``--trials`` is the study's total of finished trials, so it returns FINISHED
   once it is reached and waits while the last slots are running.
 
-Only the driver writes the study; Ray workers never open it.
+Only the driver writes the study; Ray workers never open it. Every trial created is in ``live`` until its end is
+queued, and every queued end is written before :meth:`StudySearcher.close` returns, so none is left RUNNING by a
+Ctrl-C (only by a driver killed outright, which a resume recovers).
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from automl import interrupts
 from automl.backends.base import Deadline, StudyContext
 from automl.backends.callbacks import CallbackList, SearchCallback
 from automl.backends.optuna.objective import failure_text
+from automl.backends.ray.record_writer import RecordWriter, TrialEnd
 from automl.backends.ray.recovery import DRIVER_KEY, this_driver
 from automl.backends.ray.schedulers import mode_of
 from automl.backends.store import BUDGET_STATES
@@ -45,6 +51,7 @@ from automl.models.base import TrialOutcome
 from automl.study import optuna_compat as compat
 from automl.study.record import StopReason, TrialKey, is_finite_number, outcome_attrs
 from automl.study.storage import StudyLock
+from automl.study.trial_writes import count_trials, write_trial_attrs
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +62,7 @@ class LiveTrial:
 
     trial: optuna.Trial
     tune_id: str
+    config: dict[str, Any] = field(default_factory=dict)
     epoch: int = 0
     curves: dict[str, list[float]] = field(default_factory=dict)
     train_seconds: float = 0.0
@@ -125,7 +133,8 @@ def error_reason(tune_trial: Any) -> str:
 
 class StudySearcher(Searcher):
     """See the module docstring. Tune calls it from the driver's event loop; one heartbeat thread beats for the
-    running trials, so a driver killed elsewhere is noticed on resume (see :mod:`.recovery`)."""
+    running trials, so a driver killed elsewhere is noticed on resume (see :mod:`.recovery`), and one record
+    writer writes what the trials report (see :mod:`.record_writer`)."""
 
     def __init__(
         self,
@@ -149,9 +158,11 @@ class StudySearcher(Searcher):
         self.tune_trials: dict[str, Any] = {}  # Tune's Trial objects, from TrialEvents: their errors
         self.driver = this_driver()
         self.lock = StudyLock(compat.storage_of(self.study), self.study.study_name)
+        self.record = RecordWriter(self.study)
         self.ran = 0
         self.consecutive_failures = 0
         self.aborted: str | None = None
+        self._failing = 0  # trials whose FAIL is queued but not yet recorded (or its callbacks not yet run)
         self._heartbeat = _Heartbeat(self)
 
     # ---- Tune's Searcher API ---------------------------------------------------------------------------------
@@ -172,29 +183,24 @@ class StudySearcher(Searcher):
 
     # Ray declares ``dict | None``, yet its own protocol ends a search by returning ``Searcher.FINISHED`` (a str).
     def suggest(self, trial_id: str) -> dict[str, Any] | str | None:  # type: ignore[override]
+        if self._failing:
+            self.flush()  # the failures in a row that abort the search are counted before another trial starts
+        self._deliver()
         if self.aborted is not None or self.deadline.passed():
             return Searcher.FINISHED
-        # From ask() to _start() the trial is RUNNING in the study but not yet in self.live, where close() finds
-        # the trials to end: a Ctrl-C in between would leave it RUNNING.
+        # From the trial's creation to its entry in self.live, where close() finds the trials to end, a Ctrl-C
+        # would leave it RUNNING.
         with interrupts.deferred():
-            with self.lock.hold():
-                if self.budget is not None:
-                    counted = self.study.get_trials(deepcopy=False, states=(*BUDGET_STATES, TrialState.RUNNING))
-                    finished = sum(1 for t in counted if t.state in BUDGET_STATES)
-                    if finished >= self.budget:
-                        return Searcher.FINISHED
-                    if len(counted) >= self.budget:
-                        return None  # every remaining slot is running; one may still fail and need re-running
-                with warnings.catch_warnings():
-                    # "Heartbeat of storage is supposed to be used with Study.optimize": this driver beats itself.
-                    warnings.simplefilter("ignore", UserWarning)
-                    trial = self.study.ask()
-            self.live[trial_id] = LiveTrial(trial, trial_id)
-            compat.storage_of(self.study).set_trial_system_attr(compat.trial_id(trial), DRIVER_KEY, self.driver)
-            config = self.space.sample(trial)
-            self._start(trial, trial_id, config)
+            claimed = self._claim(trial_id)
+            if claimed is None and self.record.busy():
+                # Ends still queued may finish the budget or free a slot (a failure): count again once written.
+                self.flush()
+                self._deliver()
+                claimed = self._claim(trial_id)
+        if not isinstance(claimed, LiveTrial):
+            return claimed
         self._heartbeat.ensure_started()
-        return {"config": config, "number": trial.number}
+        return {"config": claimed.config, "number": claimed.trial.number}
 
     def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
         # A Ctrl-C swallowed inside Ray's loop stops the search at the next epoch, as on Optuna: deferred() raises
@@ -203,13 +209,15 @@ class StudySearcher(Searcher):
             live = self.live.get(trial_id)
             if live is not None:
                 self._record_epoch(live, result)
+            self._deliver()
 
     def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
-        # Out of self.live means told: a Ctrl-C between the two would leave the trial RUNNING.
+        # Out of self.live means its end is queued: a Ctrl-C between the two would leave the trial RUNNING.
         with interrupts.deferred():
             live = self.live.pop(trial_id, None)
             if live is not None:
                 self._end(live, trial_id, result, error)
+            self._deliver()
 
     def _end(self, live: LiveTrial, trial_id: str, result: dict[str, Any] | None, error: bool) -> None:
         if result:
@@ -235,60 +243,111 @@ class StudySearcher(Searcher):
         live = self.live.pop(trial_id, None)
         if live is None:
             return
-        frozen = self._fail(live, error_reason(tune_trial))
+        self._fail(live, error_reason(tune_trial))
+        # The attempt FAIL in the study before its re-run exists: a driver killed in between leaves one trial to
+        # recover, not two.
+        self.flush()
+        dead = live.trial
         template = optuna.trial.create_trial(
             state=TrialState.RUNNING,
-            params=frozen.params,
-            distributions=frozen.distributions,
-            user_attrs={TrialKey.CONFIG: frozen.user_attrs.get(TrialKey.CONFIG), TrialKey.TUNE_TRIAL_ID: trial_id},
-            system_attrs={TrialKey.RETRY_OF: frozen.number, DRIVER_KEY: self.driver},
+            params=dead.params,
+            distributions=dead.distributions,
+            user_attrs={TrialKey.CONFIG: live.config, TrialKey.TUNE_TRIAL_ID: trial_id},
+            system_attrs={TrialKey.RETRY_OF: dead.number, DRIVER_KEY: self.driver},
         )
         storage = compat.storage_of(self.study)
         new_id = storage.create_new_trial(compat.study_id(self.study), template_trial=template)
         trial = optuna.Trial(self.study, new_id)
-        log.info("trial %d: its worker died; re-running it as trial %d", frozen.number, trial.number)
-        self._start(trial, trial_id, dict(frozen.user_attrs.get(TrialKey.CONFIG) or {}), record=False)
+        log.info("trial %d: its worker died; re-running it as trial %d", dead.number, trial.number)
+        self._start(LiveTrial(trial, trial_id, dict(live.config)))
 
     def close(self, reason_running: str, interrupted: bool = False) -> None:
         """End every trial still open when Tune returns: PRUNED at its last epoch when it has one (the search's
-        time ran out), else FAIL; FAIL with ``reason_running`` when ``interrupted``."""
-        for trial_id in list(self.live):
-            live = self.live.pop(trial_id)
-            if interrupted or live.epoch == 0:
-                self._fail(live, reason_running)
-            else:
-                self._stopped(live, reason_running)
-        self._heartbeat.stop()
+        time ran out), else FAIL; FAIL with ``reason_running`` when ``interrupted``. Returns once every end is
+        written; a Ctrl-C meanwhile is raised after."""
+        with interrupts.deferred():
+            for trial_id in list(self.live):
+                live = self.live.pop(trial_id)
+                if interrupted or live.epoch == 0:
+                    self._fail(live, reason_running)
+                else:
+                    self._stopped(live, reason_running)
+            self._heartbeat.stop()
+            self.record.close()
+            self._deliver()
+
+    def flush(self) -> None:
+        """Wait until every write queued so far is in the study, and run the callbacks of the trials it ended."""
+        self.record.flush()
+        self._deliver()
 
     # ---- the record ------------------------------------------------------------------------------------------
 
-    def _start(self, trial: optuna.Trial, tune_id: str, config: dict[str, Any], record: bool = True) -> None:
-        if record:
-            trial.set_user_attr(TrialKey.CONFIG, config)
-            trial.set_user_attr(TrialKey.TUNE_TRIAL_ID, tune_id)
-        self.live[tune_id] = LiveTrial(trial, tune_id)
-        self.callbacks.on_trial_start(trial.number, config)
+    def _claim(self, tune_id: str) -> LiveTrial | str | None:
+        """Under the study lock: a started trial, None (every remaining slot is running) or FINISHED. Ends still
+        in the record writer's queue count as RUNNING, so the answer errs only towards waiting."""
+        storage = compat.storage_of(self.study)
+        with self.lock.hold() as conn:
+            counts = count_trials(
+                storage, compat.study_id(self.study), (*BUDGET_STATES, TrialState.RUNNING, TrialState.WAITING), conn
+            )
+            if self.budget is not None:
+                finished = sum(counts[s] for s in BUDGET_STATES)
+                if finished >= self.budget:
+                    return Searcher.FINISHED
+                if finished + counts[TrialState.RUNNING] >= self.budget:
+                    return None  # every remaining slot is running; one may still fail and need re-running
+            if counts[TrialState.WAITING]:
+                # A queued re-run (a lost driver's trial): Optuna's ask takes it, with its parameters.
+                with warnings.catch_warnings():
+                    # "Heartbeat of storage is supposed to be used with Study.optimize": this driver beats itself.
+                    warnings.simplefilter("ignore", UserWarning)
+                    trial = self.study.ask()
+                storage.set_trial_system_attr(compat.trial_id(trial), DRIVER_KEY, self.driver)
+            else:
+                # Created with its driver in one transaction: no instant where a killed driver leaves a RUNNING
+                # trial that no resume would recognise as its own.
+                template = optuna.trial.create_trial(state=TrialState.RUNNING, system_attrs={DRIVER_KEY: self.driver})
+                trial = optuna.Trial(self.study, storage.create_new_trial(compat.study_id(self.study), template))
+        live = LiveTrial(trial, tune_id)
+        self.live[tune_id] = live
+        with compat.params_held_back(trial) as params:
+            live.config = self.space.sample(trial)
+        # The parameters and configuration in one transaction; the trial waits for it, as a re-run would need them.
+        write_trial_attrs(
+            storage,
+            compat.trial_id(trial),
+            {TrialKey.CONFIG: live.config, TrialKey.TUNE_TRIAL_ID: tune_id},
+            params=params,
+        )
+        self._start(live)
+        return live
+
+    def _start(self, live: LiveTrial) -> None:
+        self.live[live.tune_id] = live
+        self.callbacks.on_trial_start(live.trial.number, live.config)
 
     def _record_epoch(self, live: LiveTrial, result: dict[str, Any]) -> None:
-        """One epoch: its objective value goes to the study now (the dashboard and a resume see it); the curves
-        and training seconds stay in memory until the trial ends. The worker's ``tune.report`` waits for this, so
-        every write here is on the trial's critical path, and a dead worker's curves are still in the driver."""
+        """One epoch: its objective value is queued for the study (the dashboard and a resume see it within
+        milliseconds); the curves and training seconds stay in memory until the trial ends. The worker's
+        ``tune.report`` waits for this, so nothing here waits on the database."""
         trial = live.trial
+        attrs: dict[str, Any] = {}
         if not live.seen_worker and result.get(keys.WORKER):
-            trial.set_user_attr(TrialKey.WORKER, str(result[keys.WORKER]))
-            trial.set_user_attr(TrialKey.NODE, str(result.get(keys.NODE) or ""))
+            attrs = {TrialKey.WORKER: str(result[keys.WORKER]), TrialKey.NODE: str(result.get(keys.NODE) or "")}
             live.seen_worker = True
         live.train_seconds = max(live.train_seconds, float(result.get(keys.TRAIN_SECONDS) or 0.0))
         epoch = int(result.get(keys.EPOCH) or 0)
         if epoch <= live.epoch or keys.METRICS not in result:
+            self.record.record(trial, attrs)
             return  # the final result repeats the last epoch (its training seconds count the whole run)
         metrics: dict[str, float] = json.loads(result[keys.METRICS])
         for key, value in metrics.items():
             live.curves.setdefault(key, []).append(value)
         live.epoch = epoch
         objective = metrics.get(self.metric or "")
-        if objective is not None and is_finite_number(objective):
-            trial.report(float(objective), epoch)
+        finite = objective is not None and is_finite_number(objective)
+        self.record.record(trial, attrs, {epoch: float(objective or 0.0)} if finite else None)
         self.callbacks.on_epoch(trial.number, epoch, metrics)
 
     def _complete(self, live: LiveTrial, outcome: dict[str, Any]) -> None:
@@ -309,8 +368,8 @@ class StudySearcher(Searcher):
             return
         self._tell(live, None, TrialState.PRUNED, attrs, None)
 
-    def _fail(self, live: LiveTrial, reason: str) -> optuna.trial.FrozenTrial:
-        return self._tell(live, None, TrialState.FAIL, {}, reason)
+    def _fail(self, live: LiveTrial, reason: str) -> None:
+        self._tell(live, None, TrialState.FAIL, {}, reason)
 
     def _tell(
         self,
@@ -319,34 +378,30 @@ class StudySearcher(Searcher):
         state: TrialState | None,
         attrs: dict[str, Any],
         reason: str | None,
-    ) -> optuna.trial.FrozenTrial:
-        trial = live.trial
+    ) -> None:
+        """Queue the trial's end; the record writer writes it, and :meth:`_deliver` counts it once written."""
         if live.curves:  # what the trial trained, whatever its end; the outcome's own history replaces it
             attrs = {TrialKey.CURVES: live.curves, **attrs}
         attrs.setdefault(TrialKey.TRAIN_SECONDS, round(live.train_seconds, 3))
         if state is None and not is_finite_number(value):
             state, reason = TrialState.FAIL, f"the objective returned {value!r}, not a finite number"
-        try:
-            for key, item in attrs.items():
-                trial.set_user_attr(key, item)
-            if reason is not None:
-                trial.set_user_attr(TrialKey.FAIL_REASON, reason)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # Optuna warns about values the reason already explains
-                told = float(value) if state is None and value is not None else None  # state None: value is finite
-                frozen = self.study.tell(trial, told, state=state)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            frozen = compat.storage_of(self.study).get_trial(compat.trial_id(trial))
-        except Exception as exc:  # tell must never leave the trial RUNNING
-            log.warning("trial %d: recording its result failed (%s); recorded as failed", trial.number, exc)
-            trial.set_user_attr(TrialKey.FAIL_REASON, f"recording the result failed: {failure_text(exc)}")
-            frozen = self.study.tell(trial, state=TrialState.FAIL)
-        self.ran += 1
-        self.consecutive_failures = self.consecutive_failures + 1 if frozen.state == TrialState.FAIL else 0
-        if self.consecutive_failures >= self.max_consecutive_failures and self.aborted is None:
-            self.aborted = frozen.user_attrs.get(TrialKey.FAIL_REASON, "unknown")
-        self.callbacks.on_trial_end(self.study, frozen)
-        return frozen
+        if reason is not None:
+            attrs[TrialKey.FAIL_REASON] = reason
+        if state == TrialState.FAIL:
+            self._failing += 1
+        told = float(value) if state is None and value is not None else None  # state None: value is finite
+        self.record.end(live.trial, TrialEnd(state, told, attrs))
+
+    def _deliver(self) -> None:
+        """Count the trials the record writer has told, and run their callbacks, here on Tune's loop."""
+        for frozen in self.record.told():
+            self.ran += 1
+            self.consecutive_failures = self.consecutive_failures + 1 if frozen.state == TrialState.FAIL else 0
+            if self.consecutive_failures >= self.max_consecutive_failures and self.aborted is None:
+                self.aborted = frozen.user_attrs.get(TrialKey.FAIL_REASON, "unknown")
+            self.callbacks.on_trial_end(self.study, frozen)
+        if not self.record.busy():
+            self._failing = 0
 
 
 class TrialEvents(Callback):

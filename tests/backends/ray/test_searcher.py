@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -18,6 +19,7 @@ from automl.backends.ray.searcher import DeadlineStopper, StudySearcher
 from automl.models.base import TrialOutcome
 from automl.spaces import parse_space
 from automl.study.record import TrialKey
+from automl.study.storage import open_storage
 
 # Every parameter kind and option, and every condition operator, on parents that are themselves conditional.
 CONTRACT_SPACE = {
@@ -97,13 +99,46 @@ def test_the_searcher_stops_at_the_budget_and_never_leaves_a_trial_running() -> 
     searcher.on_trial_complete(
         "a", {**epoch, "automl_outcome": '{"value": NaN, "best_epoch": 1, "epochs_trained": 1, "history": {}}'}
     )
+    searcher.flush()  # the record is written off Tune's loop; flush waits for it
     assert study.trials[0].state == TrialState.FAIL  # a NaN told never stays RUNNING
     assert "not a finite number" in study.trials[0].user_attrs[TrialKey.FAIL_REASON]
     searcher.on_trial_complete("b", {"epoch": 1, "val_accuracy": 0.5, "automl_metrics": '{"val_accuracy": 0.5}'})
+    searcher.flush()
     assert study.trials[1].state == TrialState.PRUNED  # stopped by the scheduler at epoch 1, not COMPLETE
     assert study.trials[1].user_attrs[TrialKey.PRUNED_AT_EPOCH] == 1
     assert study.trials[1].user_attrs[TrialKey.PRUNE_REASON] == "scheduler"
     assert isinstance(searcher.suggest("c"), dict)  # the failed one is re-planned: budget counts finished trials
+
+
+def test_close_writes_every_queued_end_and_leaves_no_trial_running(tmp_path: Path) -> None:
+    # The record is written off Tune's loop: an end queued before an interrupt keeps its outcome, the trials still
+    # running are recorded interrupted, and close() returns only once all of it is in the study (SQLite: the
+    # batched transactions of the record writer).
+    space = parse_space(CONTRACT_SPACE, source="contract")
+    study = optuna.create_study(
+        direction="maximize", storage=open_storage(f"sqlite:///{tmp_path / 's.db'}", heartbeat=False)
+    )
+    context = StudyContext(study, space, space.settings, created=True)
+    searcher = StudySearcher(
+        context, budget=5, deadline=Deadline(), stopper=DeadlineStopper(Deadline()), max_consecutive_failures=5
+    )
+    assert isinstance(searcher.suggest("a"), dict) and isinstance(searcher.suggest("b"), dict)
+    for tune_id, value in (("a", 0.7), ("b", 0.4)):
+        searcher.on_trial_result(
+            tune_id, {"epoch": 1, "val_accuracy": value, "automl_metrics": f'{{"val_accuracy": {value}}}'}
+        )
+    outcome = '{"value": 0.7, "best_epoch": 1, "epochs_trained": 1, "history": {"val_accuracy": [0.7]}}'
+    searcher.on_trial_complete("a", {"epoch": 1, "val_accuracy": 0.7, "automl_outcome": outcome})
+    searcher.close("interrupted (Ctrl-C or SIGTERM) while running", interrupted=True)
+
+    done, interrupted = study.trials
+    assert done.state == TrialState.COMPLETE and done.value == 0.7
+    assert done.intermediate_values == {1: 0.7}
+    assert interrupted.state == TrialState.FAIL
+    assert interrupted.user_attrs[TrialKey.FAIL_REASON].startswith("interrupted")
+    assert interrupted.intermediate_values == {1: 0.4}  # its epoch, queued before the interrupt, is kept
+    assert interrupted.params and interrupted.user_attrs[TrialKey.CONFIG]  # written at its start
+    assert searcher.ran == 2
 
 
 def test_a_trial_whose_worker_dies_is_retried(ray_cluster, automl_exe: str) -> None:  # noqa: ANN001
