@@ -3,7 +3,8 @@ in the same Optuna study, with the same trial record, as the Optuna backend's.
 
 Split by concern: :mod:`.cluster` (connecting, one-line errors), :mod:`.schedulers` (the space's pruner as a Tune
 scheduler), :mod:`.searcher` (Optuna ask-and-tell as a Tune ``Searcher``: sampling, the record, retries, budget),
-:mod:`.record_writer` (the trials' records, written off Tune's event loop), :mod:`.trainable` (one trial in a warm
+:mod:`.record_writer` (the trials' records, written off Tune's event loop), :mod:`.trial_ends` (a trial stopped by the
+deadline, or errored: why), :mod:`.trainable` (one trial in a warm
 worker) and :mod:`.recovery` (trials a killed driver left RUNNING).
 Ray is imported only here, and only when this backend runs.
 """
@@ -120,8 +121,9 @@ class RayBackend(Executor):
         from ray import tune
 
         from automl.backends.ray.schedulers import make_scheduler
-        from automl.backends.ray.searcher import DeadlineStopper, StudySearcher, TrialEvents
+        from automl.backends.ray.searcher import StudySearcher, TrialEvents
         from automl.backends.ray.trainable import train_trial
+        from automl.backends.ray.trial_ends import DeadlineStopper
 
         settings = context.settings
         stopper = DeadlineStopper(deadline)

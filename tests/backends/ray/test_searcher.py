@@ -15,7 +15,8 @@ from ray_support import SLEEPY_SPACE, driver_env, search_command, study_trials, 
 
 from automl.backends.base import Deadline, StudyContext
 from automl.backends.optuna.objective import make_objective
-from automl.backends.ray.searcher import DeadlineStopper, StudySearcher
+from automl.backends.ray.searcher import StudySearcher
+from automl.backends.ray.trial_ends import DeadlineStopper
 from automl.models.base import TrialOutcome
 from automl.spaces import parse_space
 from automl.study.record import TrialKey
