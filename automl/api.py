@@ -212,6 +212,7 @@ def search(
     try:
         if finish:
             baseline_seconds = baseline_first(context, dataset_obj, seed, live=live, quiet=quiet)
+        clock.searching_starts()
         if workers > 1:
             search_in_workers(store, context, url, workers, seed, clock, dataset_obj, data_dir, policy, quiet)
         else:

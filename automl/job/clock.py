@@ -67,6 +67,7 @@ class JobClock(SearchCallback):
     # The search's metric: the first trial's best epoch so far is what a member retrained from it would train.
     metric: str = ""
     maximize: bool = True
+    timeout: float | None = None  # seconds of searching this run may take (``--timeout``)
     _trial_started: float = 0.0
     _trial_epochs: int = 0  # the running trial's planned epochs (0: it names none)
     _best_value: float | None = None
@@ -97,7 +98,7 @@ class JobClock(SearchCallback):
             reserve=reserve,
             clock=monotonic,
         )
-        return cls(started, deadline, estimate, monotonic, wall, metric, maximize)
+        return cls(started, deadline, estimate, monotonic, wall, metric, maximize, timeout)
 
     @classmethod
     def joining(
@@ -122,6 +123,12 @@ class JobClock(SearchCallback):
             clock=monotonic,
         )
         return cls(now, deadline, estimate, monotonic, wall, metric, maximize)
+
+    def searching_starts(self) -> None:
+        """The search begins now: ``timeout`` bounds the searching time, so it counts from here, not from what ran
+        before it (the baseline). The job's budget still counts from ``started``."""
+        if self.timeout is not None:
+            self.deadline.timeout_ends = self.monotonic() + self.timeout
 
     def job_ends_unix(self) -> float | None:
         """The job's end on the wall clock, for workers in other processes."""

@@ -183,3 +183,14 @@ def test_a_growing_reserve_brings_the_search_end_forward() -> None:
     assert deadline.search_ends == 250.0  # the job's end less the final stage's time comes first
     now.advance(250.0)
     assert deadline.passed() and deadline.remaining() == 0.0
+
+
+def test_the_searching_time_counts_from_the_searchs_start_and_the_job_budget_from_the_jobs() -> None:
+    now = FakeClock(0.0)
+    clock = JobClock.start(
+        now(), timeout=60, time_budget=600, max_trial_seconds=None, estimate=FixedEstimate(None), monotonic=now
+    )
+    now.advance(20.0)  # the baseline trains before the search
+    clock.searching_starts()
+    assert clock.deadline.timeout_ends == pytest.approx(80.0)  # --timeout: 60 s of searching, from here
+    assert clock.deadline.job_ends == pytest.approx(600.0)  # the whole job's budget: from the job's start
