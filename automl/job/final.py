@@ -177,7 +177,7 @@ def finalize(
     family_name, config = space.family_of(winner_record.config)
     family = get_family(family_name)
     reference = baseline_family(space, family_name)
-    # Trained before the search when the job had a budget: then neither trained nor budgeted for here.
+    # Trained before the search by `automl search` (automl.job.baseline): then neither trained nor budgeted here.
     recorded = recorded_baseline(study, data, record.metric)
     if recorded is not None and reference is not None and recorded.label != reference.baseline_label:
         recorded = None  # recorded for another family of the space than the winner's: train the winner's
