@@ -90,32 +90,32 @@ def _insert(conn: Any) -> Any:
     return postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
 
 
+def _upsert_rows(conn: Any, table: Any, rows: list[dict[str, Any]], keys: tuple[str, ...]) -> None:
+    """Insert ``rows`` into ``table``, or update every other column of the row with the same ``keys``."""
+    statement = _insert(conn)(table).values(rows)
+    updated = [column for column in rows[0] if column not in keys]
+    conn.execute(
+        statement.on_conflict_do_update(
+            index_elements=[table.c[key] for key in keys],
+            set_={column: statement.excluded[column] for column in updated},
+        )
+    )
+
+
 def _upsert_intermediate(conn: Any, model: Any, trial_id: int, values: Mapping[int, float]) -> None:
-    """Intermediate values by step, stored as Optuna stores them (NaN and infinities by type, the value None)."""
-    table = model.__table__
     rows = []
     for step, value in values.items():
         stored, kind = model.intermediate_value_to_stored_repr(float(value))
         rows.append(
             {"trial_id": trial_id, "step": int(step), "intermediate_value": stored, "intermediate_value_type": kind}
         )
-    statement = _insert(conn)(table).values(rows)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.trial_id, table.c.step],
-            set_={
-                "intermediate_value": statement.excluded.intermediate_value,
-                "intermediate_value_type": statement.excluded.intermediate_value_type,
-            },
-        )
-    )
+    _upsert_rows(conn, model.__table__, rows, ("trial_id", "step"))
 
 
 def _upsert_params(conn: Any, model: Any, trial_id: int, params: Params) -> None:
     """Sampled parameters, stored as Optuna stores them (the internal value, the distribution as JSON)."""
     from optuna.distributions import distribution_to_json
 
-    table = model.__table__
     rows = [
         {
             "trial_id": trial_id,
@@ -125,16 +125,19 @@ def _upsert_params(conn: Any, model: Any, trial_id: int, params: Params) -> None
         }
         for name, (value, dist) in params.items()
     ]
-    statement = _insert(conn)(table).values(rows)
-    conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c.trial_id, table.c.param_name],
-            set_={
-                "param_value": statement.excluded.param_value,
-                "distribution_json": statement.excluded.distribution_json,
-            },
-        )
-    )
+    _upsert_rows(conn, model.__table__, rows, ("trial_id", "param_name"))
+
+
+@contextlib.contextmanager
+def one_transaction(storage: Any) -> Iterator[Any]:
+    """A connection whose writes (``write_trial_attrs(..., conn=...)``) commit together; None where the storage
+    has no engine the batched writes support (each write then commits on its own)."""
+    engine = rdb_engine(storage)
+    if engine is None:
+        yield None
+        return
+    with engine.begin() as conn:
+        yield conn
 
 
 def write_trial_attrs(

@@ -33,7 +33,7 @@ from optuna.trial import TrialState
 from automl.backends.optuna.objective import failure_text
 from automl.study import optuna_compat as compat
 from automl.study.record import TrialKey
-from automl.study.trial_writes import rdb_engine, write_trial_attrs
+from automl.study.trial_writes import one_transaction, write_trial_attrs
 
 log = logging.getLogger(__name__)
 
@@ -194,12 +194,7 @@ class RecordWriter:
     def _write_attrs(self, batch: list[_Pending]) -> None:
         """Every trial's queued attributes and intermediate values, in one transaction where the storage allows.
         A trial finished meanwhile (a driver that took it for lost) is skipped: its tell says what it is."""
-        engine = rdb_engine(self._storage)
-        if engine is None or len(batch) == 1:
-            for pending in batch:
-                self._write_one(pending, None)
-            return
-        with engine.begin() as conn:
+        with one_transaction(self._storage) as conn:
             for pending in batch:
                 self._write_one(pending, conn)
 
