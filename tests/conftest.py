@@ -8,6 +8,20 @@ from pathlib import Path
 import pytest
 from support import TINY_SPACE
 
+# Tests that must share one pytest-xdist worker when the suite runs in parallel (`-n 2 --dist loadgroup`): the
+# Ray tests (one session cluster, and node port blocks that two clusters on one machine must not share) and the
+# sweep tests (the scheduler's state tables in the shared PostgreSQL database).
+SERIAL_GROUPS = {"backends/ray/": "ray", "sweeps/test_sweep_ray_jobs.py": "ray", "sweeps/": "sweeps"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    tests = Path(__file__).parent
+    for item in items:
+        where = item.path.relative_to(tests).as_posix()
+        group = next((g for prefix, g in SERIAL_GROUPS.items() if where.startswith(prefix)), None)
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
