@@ -35,7 +35,9 @@ from automl.job.plan import (
     FinalPlan,
     best_reported_epoch,
     best_trial,
+    configurations_tried,
     members_that_fit,
+    members_to_retrain,
     plan_final,
     reuse_or_retrain,
     reuse_overhead,
@@ -207,7 +209,8 @@ def finalize(
 
     if reuse:
         full = plan_final(**planned, time_left=None)
-        wanted = space.settings.retrain_members
+        settings = space.settings
+        wanted = members_to_retrain(settings.retrain_members, settings.more_members_after, configurations_tried(study))
         retrain = members_that_fit(wanted, full.seconds_per_member, time_left, overhead)
         plan = _reuse_plan(full, len(kept), retrain, epochs, time_left)
         if retrain:
