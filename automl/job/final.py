@@ -35,9 +35,7 @@ from automl.job.plan import (
     FinalPlan,
     best_reported_epoch,
     best_trial,
-    configurations_tried,
     members_that_fit,
-    members_to_retrain,
     plan_final,
     reuse_or_retrain,
     reuse_overhead,
@@ -209,8 +207,7 @@ def finalize(
 
     if reuse:
         full = plan_final(**planned, time_left=None)
-        settings = space.settings
-        wanted = members_to_retrain(settings.retrain_members, settings.more_members_after, configurations_tried(study))
+        wanted = space.settings.retrain_members
         retrain = members_that_fit(wanted, full.seconds_per_member, time_left, overhead)
         plan = _reuse_plan(full, len(kept), retrain, epochs, time_left)
         if retrain:

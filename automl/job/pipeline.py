@@ -282,7 +282,6 @@ def job_clock(
         # the kept models' reuse, once there are some
         reuse=keeps_models and int(getattr(settings, "keep_models", 0) or 0) > 0,
         retrain_members=int(getattr(settings, "retrain_members", 0) or 0),
-        more_members_after=getattr(settings, "more_members_after", None),
     )
     if joining:
         return JobClock.joining(

@@ -53,19 +53,6 @@ def best_trial(study: Any) -> Any:
     )
 
 
-def configurations_tried(study: Any) -> int:
-    """Trials that finished at some rung of the search (completed, or stopped early by the pruner or the clock)."""
-    from optuna.trial import TrialState
-
-    return len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED)))
-
-
-def members_to_retrain(retrain_members: int, more_members_after: int | None, tried: int) -> int:
-    """Members of the winner to retrain beside the kept models: the space's ``retrain_members``, and one more once
-    the search has tried ``more_members_after`` configurations. The reserve and the final stage both count so."""
-    return retrain_members + (1 if more_members_after is not None and tried >= more_members_after else 0)
-
-
 def winner_value(winner: Any) -> float:
     """The value :func:`best_trial` chose ``winner`` by: its objective, or the last one a stopped trial reported."""
     value = read_trial(winner).last_value
@@ -193,20 +180,16 @@ class FinalStageEstimate:
     # cost is left) rather than stop early to retrain. The final stage still retrains when that fits the time left.
     reuse: bool = False
     # With reuse, members of the winner retrained on train+validation and averaged with the kept models: the
-    # search holds their cost back too (the space's ``retrain_members``, one more from ``more_members_after``
-    # configurations on).
+    # search holds their cost back too (the space's ``retrain_members``).
     retrain_members: int = 0
-    more_members_after: int | None = None
 
-    def reuse_seconds(self, per_epoch: float, epochs: int = 0, retrain: int | None = None) -> float:
-        """Seconds to reuse the kept models, for a winner at ``per_epoch`` s per search epoch whose ``retrain``
-        retrained members (default: ``retrain_members``) train ``epochs`` each: scoring and saving, the retrained
-        members and the baseline (with the SAFETY margin the final stage plans with), and two epochs: a trial
-        still running at the deadline overruns it by up to one, and a new trial's first epoch also builds its
-        graph."""
+    def reuse_seconds(self, per_epoch: float, epochs: int = 0) -> float:
+        """Seconds to reuse the kept models, for a winner at ``per_epoch`` s per search epoch whose retrained
+        members train ``epochs`` each: scoring and saving, the retrained members and the baseline (with the
+        SAFETY margin the final stage plans with), and two epochs: a trial still running at the deadline overruns
+        it by up to one, and a new trial's first epoch also builds its graph."""
         scaled = per_epoch * self.final_size / max(1, self.train_size)
-        members = self.retrain_members if retrain is None else retrain
-        work = reuse_overhead(scaled, self.baseline_epochs) + members * scaled * epochs
+        work = reuse_overhead(scaled, self.baseline_epochs) + self.retrain_members * scaled * epochs
         return work / SAFETY + 2 * per_epoch
 
     def when_stopped(self, per_epoch: float) -> float:
@@ -242,18 +225,12 @@ class FinalStageEstimate:
         if winner.train_seconds is None or not epochs:
             return None
         if self.reuse and kept_models(study):  # the final stage will reuse them: hold only what that costs
-            retrain = members_to_retrain(self.retrain_members, self.more_members_after, configurations_tried(study))
-            return self.reuse_seconds(winner.train_seconds / epochs, winner.best_epoch or epochs, retrain)
+            return self.reuse_seconds(winner.train_seconds / epochs, winner.best_epoch or epochs)
         return self.from_pace(winner.train_seconds / epochs, winner.best_epoch or epochs)
 
 
 def final_stage_estimator(
-    dataset: Any,
-    members: int,
-    baseline_epochs: int | None,
-    reuse: bool = False,
-    retrain_members: int = 0,
-    more_members_after: int | None = None,
+    dataset: Any, members: int, baseline_epochs: int | None, reuse: bool = False, retrain_members: int = 0
 ) -> FinalStageEstimate:
     fits = max(1, int(getattr(dataset, "cv_folds", 0) or 0))  # a cross-validated trial trained every fold
     return FinalStageEstimate(
@@ -263,7 +240,6 @@ def final_stage_estimator(
         baseline_epochs=baseline_epochs,
         reuse=reuse and fits == 1,  # cross-validated trials leave no single model to keep
         retrain_members=retrain_members,
-        more_members_after=more_members_after,
     )
 
 

@@ -173,9 +173,6 @@ class SearchSettings:
     # When the final stage reuses the kept models, it also retrains this many members of the winner on
     # train+validation and averages them in; the search holds their measured cost back.
     retrain_members: int = 0
-    # Once the search has tried this many configurations (None: never), it holds time for one more retrained
-    # member: past that point a steadier final model is worth more than further configurations.
-    more_members_after: int | None = None
     mlflow: str | None = None  # an MLflow tracking URI: each finished trial and the final model go there too
 
     def to_dict(self) -> dict[str, Any]:
@@ -195,7 +192,6 @@ class SearchSettings:
             "reduction_factor": self.reduction_factor,
             "keep_models": self.keep_models,
             "retrain_members": self.retrain_members,
-            "more_members_after": self.more_members_after,
             "mlflow": self.mlflow,
         }
 

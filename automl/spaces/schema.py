@@ -67,9 +67,6 @@ class SettingsFile(_Strict):
     reduction_factor: StrictInt = Field(default=3, ge=2, description="must be an integer >= 2")
     keep_models: StrictInt = Field(default=3, ge=0, description="must be an integer >= 0")
     retrain_members: StrictInt = Field(default=0, ge=0, description="must be an integer >= 0")
-    more_members_after: StrictInt | None = Field(
-        default=None, ge=1, description="must be an integer >= 1 (or null: never more members)"
-    )
     # Where MLflow is told of each trial and the final model (automl.tracking); whether the package is installed
     # and the store opens is checked when a search starts, before its first trial.
     mlflow: StrictStr | None = Field(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import optuna
-import pytest
 from support import TINY_LIMIT
 
 import automl
@@ -14,11 +13,8 @@ import automl.job.pipeline
 from automl.job.plan import (
     BASELINE_SHARE,
     REUSE_SECONDS,
-    SAFETY,
     FinalStageEstimate,
-    configurations_tried,
     members_that_fit,
-    members_to_retrain,
     plan_final,
     reuse_or_retrain,
 )
@@ -119,31 +115,6 @@ def test_the_search_holds_back_what_the_retrained_member_beside_the_kept_models_
     assert reserve > without.reuse_seconds(per_epoch, epochs) + member
     baseline = per_epoch * 4000 / 3200 * 10 * BASELINE_SHARE
     assert members_that_fit(1, member, reserve - per_epoch, REUSE_SECONDS + baseline) == 1
-
-
-def test_one_more_member_is_held_once_the_search_has_tried_enough_configurations(tmp_path: Path) -> None:
-    assert members_to_retrain(1, None, tried=100) == 1  # never more
-    assert members_to_retrain(1, 24, tried=23) == 1
-    assert members_to_retrain(1, 24, tried=24) == 2
-    assert members_to_retrain(0, 3, tried=3) == 1
-    study = _search(tmp_path, "more", trials=6, keep=2, sleep=0.05)  # a member's cost well above rounding
-    tried = configurations_tried(study)
-    assert tried == 6  # each finished at some rung: completed or pruned there
-
-    def reserve(more_after: int | None) -> float:
-        estimate = FinalStageEstimate(
-            train_size=3200, final_size=4000, members=3, baseline_epochs=10, reuse=True, retrain_members=1,
-            more_members_after=more_after,
-        )  # fmt: skip
-        seconds = estimate.from_study(study)
-        assert seconds is not None
-        return seconds
-
-    winner = read_trial(study.best_trial)
-    member = winner.train_seconds / winner.epochs_seen * 4000 / 3200 * (winner.best_epoch or winner.epochs_seen)
-    assert member > 0.1
-    assert reserve(tried + 1) == reserve(None)  # not reached yet: the space's one member
-    assert reserve(tried) == pytest.approx(reserve(None) + member / SAFETY)
 
 
 def test_the_final_stage_reuses_the_kept_models_and_says_why(tmp_path: Path) -> None:
