@@ -157,8 +157,10 @@ def test_a_killed_workers_trial_is_failed_in_time_and_rerun_with_the_same_params
     assert dead.state == TrialState.FAIL
     assert "no heartbeat" in dead.user_attrs["fail_reason"]
     # Failed no later than one grace period plus one heartbeat after it went silent (+1 s: SQLite's clock has
-    # whole seconds).
-    assert (dead.datetime_complete - killed_at).total_seconds() <= FAST.grace_period + FAST.heartbeat_interval + 1
+    # whole seconds; +2 s: the suite's other process trains beside this one, and in CI the survivor's heartbeat
+    # thread once ran its check 6.05 s after the kill, 1.05 s late).
+    late = 3
+    assert (dead.datetime_complete - killed_at).total_seconds() <= FAST.grace_period + FAST.heartbeat_interval + late
     retries = [t for t in trials.values() if RetryHeartbeatStaleTrialCallback.retried_trial_number(t) == dead.number]
     assert len(retries) == 1
     retry = retries[0]
