@@ -268,6 +268,12 @@ class KerasClassifierFamily(ModelFamily):
     def ensemble(self, models: Sequence[Any]) -> keras.Model:
         return average(models)
 
+    cost_metrics = ("params", "latency_ms", "train_seconds")
+
+    def predictor(self, model: Any) -> Any:
+        # One batch in one call, as a server answers a request (Model.predict adds a data pipeline per call).
+        return lambda x: model.predict_on_batch(np.asarray(x, dtype=np.float32))
+
     def evaluate(self, model: Any, x: np.ndarray, y: np.ndarray) -> Evaluation:
         return evaluate_classifier(model, x, y)
 

@@ -151,6 +151,13 @@ class _Fold:
     y_mean: float = 0.0
     y_scale: float = 1.0
     scored: np.ndarray | None = None  # the training rows scored each step (None: all of them)
+    prep: Any = None  # the preprocessing fitted on the fold's training rows
+
+    def pipeline(self) -> Any:
+        """The fold's preprocessing and estimator as one model of raw rows (what a trial's latency is timed on)."""
+        from sklearn.pipeline import Pipeline
+
+        return Pipeline([("preprocess", self.prep), ("model", self.estimator)])
 
 
 class SklearnFamily(ModelFamily):
@@ -235,7 +242,7 @@ class SklearnFamily(ModelFamily):
         scored = None
         if len(target) > LARGE_TABLE_ROWS:
             scored = np.sort(np.random.default_rng(seed).choice(len(target), LARGE_TABLE_ROWS, replace=False))
-        return _Fold(estimator, x, target, xv, np.asarray(y_val), np.asarray(y_train), mean, scale, scored)
+        return _Fold(estimator, x, target, xv, np.asarray(y_val), np.asarray(y_train), mean, scale, scored, prep)
 
     def _scores(self, fold: _Fold, data: Dataset) -> dict[str, float]:
         out: dict[str, float] = {}
@@ -284,7 +291,9 @@ class SklearnFamily(ModelFamily):
             # may raise to prune or stop: let it propagate (the folds leave no single model to keep)
             if tracker.report(reporter, step, metrics) or all(self.stopped(state.estimator) for state in states):
                 break
-        return tracker.outcome()
+        outcome = tracker.outcome()
+        outcome.timing_model = states[0].pipeline()
+        return outcome
 
     # ---- the end of a search -------------------------------------------------------------------------------
 
@@ -359,6 +368,11 @@ class SklearnFamily(ModelFamily):
     def final_iterations(self, estimator: Any, config: Mapping[str, Any], steps: int) -> None:  # noqa: B027
         """Adjust a fresh estimator so one ``fit`` trains what ``steps`` steps trained (e.g. ``partial_fit``
         epochs as ``max_iter``); the default: what :meth:`set_iterations` set."""
+
+    cost_metrics = ("latency_ms", "train_seconds")
+
+    def predictor(self, model: Any) -> Any:
+        return model.predict
 
     def evaluate(self, model: Any, x: Any, y: np.ndarray) -> Evaluation:
         from sklearn.base import is_classifier

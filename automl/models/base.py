@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -76,6 +76,11 @@ class TrialOutcome:
     # The trained model itself, for keeping the best trials' models (automl.study.artifacts); never recorded.
     # None where a family has no single model to keep (cross-validated folds).
     model: Any = field(default=None, repr=False, compare=False)
+    # A fitted model of the run to time (the latency objective) where ``model`` is None: one fold's; never kept.
+    timing_model: Any = field(default=None, repr=False, compare=False)
+    # Filled by the search, not the family: the trial's values of the space's other objectives and bounded metrics
+    # (automl.job.measures).
+    measures: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,9 @@ class ModelFamily(abc.ABC):
         a family whose retraining gives the same model whatever the seed, or that cannot combine members).
         ``overfit_remedy``: what to change in the space when its best configurations overfit, in the family's own
         parameters (the report's advice).
+        ``cost_metrics``: which of :data:`automl.spaces.objectives.COST_METRICS` the search can measure for its
+        trials, as objectives or bounds: ``params`` needs :attr:`TrialOutcome.n_params`, ``latency_ms`` needs
+        :meth:`predictor` and a trained model in the outcome (``model``, else ``timing_model``).
 
     Training:
         :meth:`train` trains one configuration on ``data.x_train`` (``data`` is a
@@ -235,6 +243,7 @@ class ModelFamily(abc.ABC):
     # families are "sklearn"); None: the final stage never builds an ensemble of different trials with this one.
     ensemble_group: ClassVar[str | None] = None
     overfit_remedy: ClassVar[str] = "raise L2 or dropout, or lower the epoch budget"
+    cost_metrics: ClassVar[tuple[str, ...]] = ("train_seconds",)
 
     # ---- declaration -----------------------------------------------------------------------------------------
 
@@ -339,6 +348,11 @@ class ModelFamily(abc.ABC):
     @abc.abstractmethod
     def load(self, path: Path) -> Any:
         """Read a model written by :meth:`save`."""
+
+    def predictor(self, model: Any) -> Callable[[Any], Any] | None:
+        """A function from input rows (what :meth:`evaluate` takes) to predictions, as serving ``model`` would call
+        it; the ``latency_ms`` objective times it. None (the default): this family's predictions are not timed."""
+        return None
 
     def load_hint(self, path: Path) -> str:
         """One line telling a user how to load ``path`` without automl."""

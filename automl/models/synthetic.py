@@ -172,6 +172,12 @@ class Synthetic(ModelFamily):
     def ensemble(self, models: Any) -> dict[str, Any]:
         return {**models[0], "accuracy": float(np.mean([m["accuracy"] for m in models])), "members": len(models)}
 
+    cost_metrics = ("params", "latency_ms", "train_seconds")
+
+    def predictor(self, model: Any) -> Any:
+        # Nothing to compute: a constant class per row, so its latency is the bookkeeping's alone.
+        return lambda x: np.zeros(len(x), dtype=np.int64)
+
     def evaluate(self, model: Any, x: np.ndarray, y: np.ndarray) -> Evaluation:
         rng = np.random.default_rng(int(model.get("seed", 0)))
         correct = (rng.random(len(y)) < float(model["accuracy"])).astype(np.float64)
