@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import automl.validation as validation
-from automl.errors import AutomlError
+from automl.errors import AutomlError, SpaceError
 from automl.spaces import SearchSettings, SearchSpace, load_space
 from automl.spaces.defaults import DEFAULT_SPACES
 from automl.study.record import BackendName
@@ -63,6 +63,18 @@ class SearchResult:
 def default_study_name(dataset: str) -> str:
     stem = Path(dataset).stem if ("/" in dataset or "." in dataset) else dataset  # a table file: its name
     return f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def check_engine_objectives(space: SearchSpace, engine: str) -> None:
+    """Several objectives and bounds run on the Optuna backend only: a one-line error before anything opens."""
+    settings = space.settings
+    if engine == BackendName.OPTUNA or not (settings.multi_objective or settings.constraints):
+        return
+    key = "search.objectives" if settings.multi_objective else "search.constraints"
+    raise SpaceError(
+        f"{space.source}: {key}: the {engine} backend searches one objective without bounds (its trials train in "
+        "other processes, where their size and latency are not measured); use --backend optuna"
+    )
 
 
 def apply_overrides(
@@ -168,6 +180,7 @@ def search(
     engine, engine_options = _engine(
         backend or space_obj.settings.backend, workers, address, cpus_per_trial, concurrency
     )
+    check_engine_objectives(space_obj, engine)
     threads = threads if threads is not None else pipeline.threads_from_env()
     url = resolve_url(storage)
     policy = failure_policy or FailurePolicy()

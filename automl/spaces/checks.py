@@ -4,7 +4,8 @@
 - a parameter the family does not read;
 - a required parameter that some reachable configuration lacks (conditions taken into account);
 - a categorical value, fixed value or range the family cannot use;
-- an objective metric the family does not report;
+- an objective metric the family does not report, or an objective or bound (``search.objectives``,
+  ``search.constraints``) that it neither reports nor can be measured by;
 - a ``warm_start`` configuration the family would reject.
 
 Reachable configurations are enumerated over the parameters that shape a configuration: the ``model`` choice,
@@ -21,6 +22,7 @@ from automl.errors import SpaceError
 from automl.models.base import ModelFamily
 from automl.models.registry import get_family
 from automl.spaces.model import MODEL_PARAM, Param, SearchSpace
+from automl.spaces.objectives import COST_METRICS
 
 _SMALL_INT_RANGE = 64  # integers with at most this many values are enumerated, as they may shape the network
 _MAX_CONFIGURATIONS = 20_000
@@ -83,6 +85,7 @@ def check_data(
                 f"{space.source}: search.metric: {family.name} reports {offered} for {task}, "
                 f"not {space.settings.metric!r}; pick one of those"
             )
+        _check_measured(space, family, [m for m in reported if m.startswith("val_")], _failer(space.source))
 
 
 def _check_numeric_table(space: SearchSpace, family: ModelFamily, data: Any) -> None:
@@ -122,6 +125,19 @@ def _check_metric(space: SearchSpace, families: dict[str, ModelFamily], fail: An
         reported = {m for task in family.tasks for m in family.reported_metrics(task) if m.startswith("val_")}
         if metric not in reported:
             raise fail("search.metric", f"{family.name} reports {sorted(reported)}, not {metric!r}; pick one of those")
+        _check_measured(space, family, sorted(reported), fail)
+
+
+def _check_measured(space: SearchSpace, family: ModelFamily, reported: list[str], fail: Any) -> None:
+    """Every objective and bound names a validation metric ``family`` reports or a cost it can be measured by."""
+    settings = space.settings
+    named = [(f"search.objectives[{i}]", o.metric) for i, o in enumerate(settings.objectives)]
+    named += [(f"search.constraints[{i}]", c.metric) for i, c in enumerate(settings.constraints)]
+    offered = [*reported, *family.cost_metrics]
+    for where, metric in named:
+        if metric not in offered:
+            cost = " (it cannot measure that cost for its trials)" if metric in COST_METRICS else ""
+            raise fail(where, f"{family.name} reports {offered}, not {metric!r}{cost}; pick one of those")
 
 
 def _check_param(p: Param, family: ModelFamily, fail: Any) -> None:

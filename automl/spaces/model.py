@@ -24,10 +24,11 @@ from typing import Any, Protocol
 
 from automl.errors import SpaceError
 from automl.param_kinds import SPACE_KINDS, ParamKind
+from automl.spaces.objectives import Constraint, Objective, PickRule
 from automl.study.record import BackendName
 
 PARAM_TYPES = SPACE_KINDS  # what a space's ``type:`` may say (the kinds are :class:`ParamKind`)
-SAMPLERS = ("tpe", "random", "cmaes", "grid")
+SAMPLERS = ("tpe", "random", "cmaes", "grid", "nsga2")
 PRUNERS = ("median", "asha", "successive_halving", "hyperband", "none")
 BACKENDS = tuple(b.value for b in BackendName)
 DIRECTIONS = ("maximize", "minimize")
@@ -174,6 +175,36 @@ class SearchSettings:
     # train+validation and averages them in; the search holds their measured cost back.
     retrain_members: int = 0
     mlflow: str | None = None  # an MLflow tracking URI: each finished trial and the final model go there too
+    # Several objectives (the first is ``metric`` and ``direction``), bounds on them, and how the final stage picks
+    # its trial off the front (automl.spaces.objectives); empty: one objective, as before.
+    objectives: tuple[Objective, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    pick: PickRule | None = None
+
+    @property
+    def multi_objective(self) -> bool:
+        return len(self.objectives) > 1
+
+    @property
+    def trades_off(self) -> bool:
+        """Several objectives or bounds: the final stage picks its trial off a front (automl.analysis.front)."""
+        return self.multi_objective or bool(self.constraints)
+
+    @property
+    def all_objectives(self) -> tuple[Objective, ...]:
+        """The objectives, the primary one first: ``(metric, direction)`` alone for a single-objective space."""
+        return self.objectives or (Objective(self.metric, self.direction),)
+
+    @property
+    def pick_rule(self) -> PickRule:
+        """The final stage's rule: the one the space gives, else the best primary metric."""
+        return self.pick or PickRule("best", self.metric)
+
+    @property
+    def measured(self) -> tuple[str, ...]:
+        """The metrics every trial must record beyond its objective: the other objectives and the bounded ones."""
+        names = [o.metric for o in self.all_objectives[1:]] + [c.metric for c in self.constraints]
+        return tuple(dict.fromkeys(n for n in names if n != self.metric))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -193,7 +224,19 @@ class SearchSettings:
             "keep_models": self.keep_models,
             "retrain_members": self.retrain_members,
             "mlflow": self.mlflow,
+            **self._objective_dict(),
         }
+
+    def _objective_dict(self) -> dict[str, Any]:
+        # Written only when set, so that a single-objective study records what it always did.
+        out: dict[str, Any] = {}
+        if self.objectives:
+            out["objectives"] = [str(o) for o in self.objectives]
+        if self.constraints:
+            out["constraints"] = [str(c) for c in self.constraints]
+        if self.pick is not None:
+            out["pick"] = str(self.pick)
+        return out
 
 
 @dataclass(frozen=True)
@@ -307,4 +350,9 @@ def describe(space: SearchSpace) -> str:
         f"objective: {s.direction} {s.metric}; sampler: {s.sampler}; pruner: {s.pruner}; "
         f"trials: {s.trials}; timeout: {s.timeout} s; early-stopping patience: {s.patience}",
     ]
+    if s.trades_off:
+        lines.append(
+            f"objectives: {', '.join(str(o) for o in s.all_objectives)}; bounds: "
+            f"{', '.join(str(c) for c in s.constraints) or 'none'}; pick: {s.pick_rule}"
+        )
     return "\n".join(lines)

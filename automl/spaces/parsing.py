@@ -20,6 +20,7 @@ from automl.spaces.model import (
     SearchSettings,
     SearchSpace,
 )
+from automl.spaces.objectives import parse_constraint, parse_objective, parse_pick
 from automl.spaces.schema import CategoricalParam, FixedParam, ParamFile, SettingsFile, SettingsOnly, SpaceFile
 from automl.yaml_file import existing_file, load_mapping, require_mapping, validate
 
@@ -77,7 +78,7 @@ def parse_space(raw: Any, source: str = "<dict>", default_name: str = "space") -
         SpaceFile, {"name": default_name, **require_mapping(raw, source, SpaceError, _TOP)}, source, SpaceError
     )
     model = _parse_model(doc.model, fail)
-    settings = _settings(doc.search)
+    settings = _settings(doc.search, fail)
     specs = dict(doc.params)
     params: list[Param] = []
     names = {str(n) for n in specs}
@@ -135,13 +136,63 @@ def _with_family(param: Param, model: str | tuple[str, ...], fail: Any) -> Param
     return Param(**{**param.__dict__, "family": family})
 
 
-def _settings(doc: SettingsFile) -> SearchSettings:
-    return SearchSettings(**{**doc.model_dump(), "warm_start": tuple(doc.warm_start)})
+def _settings(doc: SettingsFile, fail: Any) -> SearchSettings:
+    fields = doc.model_dump()
+    objectives = tuple(
+        _read(parse_objective, text, f"search.objectives[{i}]", fail) for i, text in enumerate(doc.objectives)
+    )
+    if len(objectives) == 1:
+        raise fail("search.objectives", "lists one objective; give two or more, or use metric and direction")
+    if objectives:
+        names = [o.metric for o in objectives]
+        if len(set(names)) < len(names):
+            raise fail("search.objectives", f"names a metric twice: {names}; list each once")
+        primary = objectives[0]
+        if not primary.metric.startswith("val_"):
+            raise fail(
+                "search.objectives[0]",
+                f"the primary objective must be a validation metric such as val_accuracy, got {primary.metric!r}; "
+                "list it first",
+            )
+        if "metric" in doc.model_fields_set and doc.metric != primary.metric:
+            raise fail("search.metric", f"is {doc.metric!r}, but objectives[0] is {primary.metric!r}; drop metric")
+        if "pruner" in doc.model_fields_set and doc.pruner != "none":
+            raise fail(
+                "search.pruner",
+                f"is {doc.pruner!r}, but a search with several objectives runs every trial in full (Optuna's pruners "
+                "compare one objective); set pruner: none or drop it",
+            )
+        fields["pruner"] = "none"
+        if doc.sampler == "cmaes":
+            raise fail("search.sampler", "cmaes searches one objective; use tpe, nsga2 or random with objectives")
+        fields.update(metric=primary.metric, direction=primary.direction)
+    constraints = tuple(
+        _read(parse_constraint, text, f"search.constraints[{i}]", fail) for i, text in enumerate(doc.constraints)
+    )
+    pick = None
+    if doc.pick is not None:
+        pick = _read(lambda text: parse_pick(text, fields["metric"]), doc.pick, "search.pick", fail)
+        named = [o.metric for o in objectives] or [fields["metric"]]
+        if pick.kind == "best" and pick.metric not in named:
+            raise fail("search.pick", f"names {pick.metric!r}, which is not an objective; use one of {named}")
+    fields.update(warm_start=tuple(doc.warm_start), objectives=objectives, constraints=constraints, pick=pick)
+    return SearchSettings(**fields)
+
+
+def _read(parse: Any, text: str, where: str, fail: Any) -> Any:
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise fail(where, str(exc)) from None
 
 
 def parse_settings(raw: Any, source: str) -> SearchSettings:
     """Validate a ``search:`` mapping on its own, e.g. the settings a stored study recorded."""
-    return _settings(validate(SettingsOnly, {"search": raw}, source, SpaceError).search)
+
+    def fail(key: str, rule: str) -> SpaceError:
+        return SpaceError(f"{source}: {key}: {rule}")
+
+    return _settings(validate(SettingsOnly, {"search": raw}, source, SpaceError).search, fail)
 
 
 def _check_warm_start(config: dict[str, Any], params: list[Param], where: str, fail: Any) -> None:

@@ -75,7 +75,19 @@ class SettingsFile(_Strict):
         description="must be an MLflow tracking URI such as sqlite:///mlflow.db or file:./mlruns (or null)",
     )
 
-    @field_validator("warm_start", mode="before")
+    # Several objectives, bounds and the pick rule (automl.spaces.objectives reads each string; parsing names
+    # the item that does not read).
+    objectives: list[StrictStr] = Field(
+        default_factory=list, description="must be a list of 'METRIC DIRECTION' strings, the primary one first"
+    )
+    constraints: list[StrictStr] = Field(
+        default_factory=list, description="must be a list of 'METRIC <= NUMBER' or 'METRIC >= NUMBER' strings"
+    )
+    pick: StrictStr | None = Field(
+        default=None, description="must read 'best METRIC', 'smallest within N points' or 'fastest within N points'"
+    )
+
+    @field_validator("warm_start", "objectives", "constraints", mode="before")
     @classmethod
     def _none_is_empty(cls, value: Any) -> Any:
         return value or []
