@@ -118,10 +118,12 @@ class StudyStore:
             raise StorageError(f"study {name!r}: not found in {redact(self._url())}; known studies: {known}")
         if space is None or settings is None:
             raise StorageError(f"study {name!r}: does not exist yet; give a space to create it")
+        objectives = settings.all_objectives
         study = optuna.create_study(
             study_name=name,
             storage=storage,
-            direction=cast(Literal["minimize", "maximize"], settings.direction),  # parsing checked it
+            # parsing checked them; one objective makes a single-objective study, as before
+            directions=[cast(Literal["minimize", "maximize"], o.direction) for o in objectives],
             sampler=make_sampler(settings, space, seed),
             pruner=make_pruner(settings, max_epochs(space)),
         )
@@ -129,7 +131,7 @@ class StudyStore:
             # Experimental since Optuna 3.2 and stable in behaviour; it names the axis "val_accuracy" instead of
             # "Objective 0" in the dashboard and Optuna's plots.
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            study.set_metric_names([settings.metric])
+            study.set_metric_names([o.metric for o in objectives])
         started: StartedFrom | None = None
         copies: list[optuna.trial.FrozenTrial] = []
         if start_from is not None:

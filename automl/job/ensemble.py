@@ -33,7 +33,7 @@ from automl.analysis.ensemble_selection import greedy_selection, scorer
 from automl.models.base import ModelFamily
 from automl.models.registry import get_family
 from automl.spaces import SearchSpace
-from automl.study.record import held_out_metric, read_trial
+from automl.study.record import held_out_metric, primary_value, read_trial
 from automl.study.study_record import read_study
 
 log = logging.getLogger(__name__)
@@ -80,9 +80,12 @@ def candidates(study: Any, space: SearchSpace, winner: int, group: str) -> list[
     from optuna.trial import TrialState
 
     maximize = read_study(study).maximize
-    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
-    done = [t for t in done if np.isfinite(t.value)]
-    done.sort(key=lambda t: -t.value if maximize else t.value)
+    values: dict[int, float] = {}
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if (value := primary_value(t)) is not None:
+            values[t.number] = value
+    done = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.number in values]
+    done.sort(key=lambda t: -values[t.number] if maximize else values[t.number])
     done.sort(key=lambda t: t.number != winner)  # stable: the winner first, the rest best first
     found: list[Candidate] = []
     for t in done:
@@ -92,7 +95,9 @@ def candidates(study: Any, space: SearchSpace, winner: int, group: str) -> list[
         if family.ensemble_group != group or any(c.family == family_name and c.config == own for c in found):
             continue
         epochs = family.epochs_for_final(own, record.best_epoch or record.epochs_seen)
-        found.append(Candidate(t.number, family_name, own, epochs, float(t.value), float(record.train_seconds or 0)))
+        found.append(
+            Candidate(t.number, family_name, own, epochs, float(values[t.number]), float(record.train_seconds or 0))
+        )
     # every family's best first (diversity is what an average gains from), then the rest, each part best first
     firsts = [c for i, c in enumerate(found) if all(f.family != c.family for f in found[:i])]
     rest = [c for c in found if c not in firsts]

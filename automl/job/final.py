@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from automl.analysis.front import TradeOff
 from automl.analysis.intervals import reported_interval
 from automl.errors import AutomlError
 from automl.job.baseline import (
@@ -28,7 +29,8 @@ from automl.job.baseline import (
     score_reference,
     train_baseline,
 )
-from automl.job.ensemble import choose_ensemble
+from automl.job.ensemble import EnsembleChoice, choose_ensemble
+from automl.job.measures import model_latency_ms
 from automl.job.plan import (
     DEFAULT_MEMBERS,
     REUSE_SECONDS,
@@ -41,6 +43,7 @@ from automl.job.plan import (
     reuse_overhead,
     search_epoch_size,
     seconds_per_epoch,
+    study_trade_off,
     winner_value,
 )
 from automl.models.base import ModelFamily, TrainingStopped
@@ -66,6 +69,14 @@ def study_space(study: Any) -> SearchSpace:
             "retrain its winner; run the search with automl"
         )
     return parse_space(raw, source=f"study {study.study_name}")
+
+
+def _trade_off_entry(chosen: TradeOff, family: ModelFamily, model: Any, data: Any) -> dict[str, Any]:
+    """The trade-off as the final record keeps it, with the final model's own latency (its size is the trial's)."""
+    entry = chosen.to_dict()
+    if "latency_ms" in family.cost_metrics:
+        entry["final_latency_ms"] = round(model_latency_ms(family, model, data), 6)
+    return entry
 
 
 def _kept_of_family(study: Any, family_name: str, members: int) -> list[Any]:
@@ -176,6 +187,13 @@ def finalize(
         )
     family_name, config = space.family_of(winner_record.config)
     family = get_family(family_name)
+    # Picked off a trade-off (several objectives, bounds): one model of the picked configuration, neither an
+    # average of members nor an ensemble of trials, whose size and latency would no longer be the trial's.
+    chosen_off = study_trade_off(study)
+    trading = chosen_off is not None
+    if chosen_off is not None:
+        members = 1
+        say(f"picked trial {winner.number} by the rule '{chosen_off.rule}': {chosen_off.why}")
     reference = baseline_family(space, family_name)
     # Trained before the search by `automl search` (automl.job.baseline): then neither trained nor budgeted here.
     recorded = recorded_baseline(study, data, record.metric)
@@ -192,7 +210,7 @@ def finalize(
         ),
     }
     plan = plan_final(**planned, time_left=time_left)
-    kept = _kept_of_family(study, family_name, planned["members"])
+    kept = [] if trading else _kept_of_family(study, family_name, planned["members"])
     reuse, why = reuse_or_retrain(plan, len(kept), time_left)
     family.configure_threads(None)
     fitted: list[Any] = []
@@ -237,7 +255,10 @@ def finalize(
     # An ensemble of the best trials replaces it when one beats the single best on validation (automl.job.ensemble),
     # in the time left after what the plan still holds for the baseline and references.
     spare = None if time_left is None else time_left - (time.monotonic() - started) - (plan.seconds_for_baseline or 0)
-    chosen = choose_ensemble(study, space, data, winner.number, model, seed, spare, say)
+    if trading:
+        chosen = EnsembleChoice(model, {"chosen": "single", "why": "picked off the trade-off: one model"})
+    else:
+        chosen = choose_ensemble(study, space, data, winner.number, model, seed, spare, say)
     model = chosen.model
     evaluation = family.evaluate(model, data.x_test, data.y_test)
     if test_metric not in evaluation.metrics:
@@ -298,6 +319,7 @@ def finalize(
             "retrained_members": retrain,
             "seconds": round(time.monotonic() - started, 1),
             "ensemble": chosen.record,
+            **({"trade_off": _trade_off_entry(chosen_off, family, model, data)} if chosen_off is not None else {}),
         },
     )
     study.set_user_attr(StudyKey.FINAL, final.to_dict())

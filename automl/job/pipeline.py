@@ -21,6 +21,7 @@ from automl.backends.callbacks import CallbackList, SearchCallback
 from automl.errors import AutomlError, StorageError
 from automl.job.baseline import baseline_epochs, baseline_family
 from automl.job.clock import JobClock
+from automl.job.measures import trial_measures
 from automl.job.plan import final_stage_estimator
 from automl.models.base import ModelFamily, Reporter, TrainingStopped, TrialOutcome
 from automl.spaces import SearchSpace
@@ -142,6 +143,8 @@ def make_runner(
     other trial is pruned against, and on a small validation split a patience rule can stop it on a noisy plateau
     long before its best epoch (its kept model and its retraining's epochs would both be the worse for it)."""
 
+    measured = space.settings.measured
+
     def runner(config: dict[str, Any], reporter: Reporter, number: int) -> TrialOutcome:
         family_name, own = space.family_of(config)
         last_epoch = int(own.get("epochs") or 0)
@@ -163,8 +166,12 @@ def make_runner(
             _keep(keeper, number, family, stopped.outcome, stopped=True)
             stopped.outcome = None
             raise
+        if measured:
+            outcome.measures = trial_measures(measured, outcome, family, dataset)
         _keep(keeper, number, family, outcome)
-        outcome.model = None  # the study records the outcome; the model itself is kept only by the keeper
+        outcome.model = outcome.timing_model = (
+            None  # the study records the outcome; the model itself is kept only by the keeper
+        )
         return outcome
 
     return runner
@@ -208,8 +215,8 @@ def model_keeper(backend: Executor, context: StudyContext) -> Any:
     """The keeper of the best ``search.keep_models`` trials' models (None: keep none, or an engine whose trials
     train in other processes)."""
     keep = int(getattr(context.settings, "keep_models", 0) or 0)
-    if keep < 1 or not keeps_models(backend.name):
-        return None
+    if keep < 1 or not keeps_models(backend.name) or context.settings.trades_off:
+        return None  # a trade-off's final model is its pick, retrained alone: kept models would not be used
     return ModelKeeper(context.study, keep, context.settings.direction == "maximize")
 
 
@@ -273,6 +280,8 @@ def job_clock(
     from automl.models.registry import get_family
 
     base = baseline_family(space, space.families[0])
+    if settings.trades_off:  # the pick is retrained alone (automl.job.final): one member, nothing kept to reuse
+        members, keeps_models = 1, False
     # families that retrain one member (scikit-learn's) need no reserve for three
     members = max(min(members, get_family(name).max_members or members) for name in space.families)
     estimate = final_stage_estimator(

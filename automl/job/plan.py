@@ -6,13 +6,13 @@ never this module), and :mod:`automl.job.final` carries the plan out.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from automl.analysis.front import TradeOff, recorded_trade_off
 from automl.errors import AutomlError
 from automl.study.artifacts import kept_models
-from automl.study.record import StopReason, TrialRecord, read_trial
+from automl.study.record import StopReason, TrialRecord, primary_value, read_trial
 from automl.study.study_record import read_study
 
 DEFAULT_MEMBERS = 3
@@ -36,10 +36,14 @@ def best_trial(study: Any) -> Any:
 
     record = read_study(study)
     pick = max if record.maximize else min
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if t.value is not None]
-    complete = [t for t in complete if math.isfinite(t.value)]
+    complete = [
+        t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if primary_value(t) is not None
+    ]
+    chosen = study_trade_off(study) if complete else None
+    if chosen is not None:
+        return next(t for t in complete if t.number == chosen.picked)
     if complete:
-        return pick(complete, key=lambda t: t.value)
+        return pick(complete, key=lambda t: primary_value(t) or 0.0)  # every one has a value (filtered above)
     stopped = [
         (value, t)
         for t in study.get_trials(deepcopy=False, states=(TrialState.PRUNED,))
@@ -53,6 +57,14 @@ def best_trial(study: Any) -> Any:
     )
 
 
+def study_trade_off(study: Any) -> TradeOff | None:
+    """The study's :class:`~automl.analysis.front.TradeOff` under its recorded objectives, bounds and pick rule;
+    None for a search with one objective and no bounds."""
+    record = read_study(study)
+    trials = (read_trial(t) for t in study.get_trials(deepcopy=False))
+    return recorded_trade_off(record.settings, f"study {record.name}", trials)
+
+
 def winner_value(winner: Any) -> float:
     """The value :func:`best_trial` chose ``winner`` by: its objective, or the last one a stopped trial reported."""
     value = read_trial(winner).last_value
@@ -61,7 +73,6 @@ def winner_value(winner: Any) -> float:
     return float(value)
 
 
-STOPPED_BY_TIME = ("time budget", "trial time cap")  # prune reasons that say nothing against the configuration
 # Prune reasons that say nothing against the configuration.
 STOPPED_BY_TIME = (StopReason.TIME_BUDGET, StopReason.TRIAL_TIME_CAP)
 

@@ -11,7 +11,7 @@ from optuna.trial import TrialState
 
 from automl.backends.callbacks import SearchCallback
 from automl.job.ticker import Ticker
-from automl.study.record import read_trial
+from automl.study.record import primary_value, read_trial
 
 
 class Progress(SearchCallback):
@@ -70,7 +70,7 @@ class Progress(SearchCallback):
     def resume_from(self, study: optuna.Study) -> None:
         trials = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
         self.done_before = len(trials)
-        values = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+        values = [v for t in trials if t.state == TrialState.COMPLETE and (v := primary_value(t)) is not None]
         if values:
             self.best = max(values) if self.maximize else min(values)
 
@@ -91,18 +91,19 @@ class Progress(SearchCallback):
         state = trial.state.name.lower()
         if state in self.counts:
             self.counts[state] += 1
+        value = primary_value(trial)
         if (
             trial.state == TrialState.COMPLETE
-            and trial.value is not None
-            and (self.best is None or (trial.value > self.best if self.maximize else trial.value < self.best))
+            and value is not None
+            and (self.best is None or (value > self.best if self.maximize else value < self.best))
         ):
-            self.best = trial.value
+            self.best = value
         self.current = None
         if self._live is None and not self.quiet:
             record = read_trial(trial)
             detail = ""
             if trial.state == TrialState.COMPLETE:
-                detail = f"value={trial.value:.4f} at epoch {record.best_epoch}"
+                detail = f"value={value:.4f} at epoch {record.best_epoch}"
             elif trial.state == TrialState.PRUNED:
                 at = record.pruned_at_epoch if record.pruned_at_epoch is not None else "?"
                 detail = f"at epoch {at}" + (f" ({record.prune_reason})" if record.prune_reason else "")

@@ -6,7 +6,6 @@ on this machine is :mod:`automl.job.workers`' job.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import sys
@@ -21,8 +20,9 @@ from automl.backends.store import StudyStore
 from automl.data.handoff import load_handed_dataset
 from automl.errors import StorageError
 from automl.job import pipeline
-from automl.study.record import BackendName, StudyKey, read_trial
+from automl.study.record import BackendName, StudyKey, primary_value, read_trial
 from automl.study.storage import FailurePolicy, open_storage, resolve_url
+from automl.study.study_record import read_study
 from automl.validation import optional_seconds
 
 if TYPE_CHECKING:
@@ -187,7 +187,11 @@ def _progress(report: WorkerReport) -> tuple[int, int]:
 
 def _close(report: WorkerReport, store: StudyStore, study: optuna.Study, started: float) -> WorkerReport:
     report.study_finished = store.count_finished(study)
-    with contextlib.suppress(ValueError):  # no completed trial yet
-        report.best_value = float(study.best_value)
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    values = [v for t in complete if (v := primary_value(t)) is not None]
+    if values:  # the best primary value (Optuna's best_value has none in a multi-objective study)
+        report.best_value = (max if read_study(study).maximize else min)(values)
     report.elapsed_seconds = time.monotonic() - started
     return report

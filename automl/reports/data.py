@@ -18,11 +18,12 @@ from typing import Any
 
 from automl.analysis import diagnostics as dg
 from automl.analysis import recommendation
+from automl.analysis.front import TradeOff, recorded_trade_off
 from automl.analysis.intervals import in_range, selection_bias, wilson_interval
 from automl.errors import AutomlError
 from automl.reports.summary import reference_verdicts
 from automl.study.artifacts import kept_model_addresses
-from automl.study.record import TrialRecord, held_out_metric, is_finite_number, read_trial
+from automl.study.record import TrialRecord, held_out_metric, is_finite_number, primary_value, read_trial
 from automl.study.study_record import FinalRecord, SeedSpread, StudyRecord, read_seed_spreads, read_study
 
 DEFAULT_TOP_K = 5
@@ -143,6 +144,7 @@ class ReportData:
     max_epochs: int | None
     generated: str
     kept_models: dict[int, str] = field(default_factory=dict)  # trial number -> where its kept model lies
+    trade_off: TradeOff | None = None  # several objectives or bounds: the front and the pick
 
     @property
     def metric(self) -> str:
@@ -217,8 +219,11 @@ def top_trials(study: Any, k: int) -> list[Any]:
     from optuna.trial import TrialState
 
     maximize = read_study(study).maximize
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if is_finite_number(t.value)]
-    complete.sort(key=lambda t: ((-t.value if maximize else t.value), t.number))
+    values = {t.number: primary_value(t) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
+    complete = [
+        t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if values[t.number] is not None
+    ]
+    complete.sort(key=lambda t: (-(values[t.number] or 0.0) if maximize else (values[t.number] or 0.0), t.number))
     return complete[:k]
 
 
@@ -259,7 +264,7 @@ def compute_importances(study: Any, trials: list[Any] | None = None) -> tuple[di
 
     if trials is None:
         trials = study.get_trials(deepcopy=False)
-    complete = [t for t in trials if t.state == TrialState.COMPLETE and is_finite_number(t.value)]
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and primary_value(t) is not None]
     if len(complete) < 2:
         return None, f"importances need at least 2 completed trials with a finite value; this study has {len(complete)}"
     used = complete
@@ -269,9 +274,14 @@ def compute_importances(study: Any, trials: list[Any] | None = None) -> tuple[di
     verbosity = optuna.logging.get_verbosity()
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "new study created in memory" line in notebooks
     try:
-        copy = optuna.create_study(direction=study.direction)
+        copy = optuna.create_study(direction=study.directions[0])
     finally:
         optuna.logging.set_verbosity(verbosity)
+    if len(study.directions) > 1:  # importances for the primary objective, the first of a multi-objective study
+        used = [
+            optuna.trial.create_trial(params=t.params, distributions=t.distributions, value=primary_value(t))
+            for t in used
+        ]
     copy.add_trials(used)
     try:
         values = optuna.importance.get_param_importances(
@@ -341,7 +351,7 @@ def report_data(study: Any, *, top_k: int = DEFAULT_TOP_K, storage: str = "") ->
         raise AutomlError(f"--top: must be an integer >= 1, got {top_k!r}; pass e.g. --top 5")
     record = read_study(study)
     if record.direction == "multi":
-        raise AutomlError(f"study {record.name!r}: has several objectives; reports cover one objective")
+        raise AutomlError(f"study {record.name!r}: has several objectives and no primary one (not made by automl)")
     trials = study.get_trials(deepcopy=False)
     records = [read_trial(t) for t in trials]
     families = _family_resolver(record.space)
@@ -381,4 +391,5 @@ def report_data(study: Any, *, top_k: int = DEFAULT_TOP_K, storage: str = "") ->
         max_epochs=max_epochs,
         generated=datetime.now().isoformat(timespec="seconds"),
         kept_models=kept_model_addresses(study),
+        trade_off=recorded_trade_off(record.settings, f"study {record.name}", records),
     )

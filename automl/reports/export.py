@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from automl.analysis.front import recorded_trade_off
 from automl.errors import AutomlError
 from automl.reports.data import DEFAULT_TOP_K, final_estimate, top_trials
 from automl.reports.write import write_report
+from automl.study.record import primary_value, read_trial
 from automl.study.study_record import FinalRecord, StudyRecord, read_study
 
 DEFAULT_FAMILY = "keras_mlp"  # studies recorded before spaces could name another family
@@ -65,7 +67,6 @@ def _kept_model(study: Any, out: Path) -> tuple[FinalRecord, Path] | None:
     """The best kept trial model (automl.study.artifacts), copied into ``out``, with a record of what it is: the
     trial's model trained on train alone, scored on validation only (no held-out score yet). None without one."""
     from automl.study.artifacts import fetch, kept_models
-    from automl.study.record import read_trial
 
     kept = kept_models(study)
     if not kept:
@@ -149,6 +150,11 @@ def export_study(
         raise AutomlError(f"study {study.study_name!r}: no trial completed, so there is no winner to export")
     winner = winners[0]
     record = read_study(study)
+    trade = recorded_trade_off(
+        record.settings, f"study {record.name}", (read_trial(t) for t in study.get_trials(deepcopy=False))
+    )
+    if trade is not None and trade.picked is not None:  # several objectives or bounds: the rule's pick
+        winner = next(t for t in study.get_trials(deepcopy=False) if t.number == trade.picked)
     found = _saved_model(record, winner.number)
     if found is None and record.final is None:
         kept = _kept_model(study, out)  # the search's own model of its best kept trial: no retraining
@@ -179,7 +185,7 @@ def export_study(
         "family": name,
         "metric": record.metric,
         "direction": record.direction,
-        "validation_value": round(float(winner.value), 6),
+        "validation_value": round(float(primary_value(winner) or 0.0), 6),
         "test_metric": estimate.test_metric,
         "test_value": round(estimate.test_value, 6),
         "test_ci95": [round(v, 4) for v in estimate.ci] if estimate.ci else None,

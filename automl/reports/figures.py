@@ -5,7 +5,10 @@ Drawing is :mod:`automl.reports.plots` (matplotlib, imported only here, when a r
 
 from __future__ import annotations
 
+from typing import Any
+
 from automl.analysis import diagnostics as dg
+from automl.analysis.front import TradeOff
 from automl.reports.data import IMPORTANCE_MAX_TRIALS, ReportData
 
 PLOT_FILES = {
@@ -14,6 +17,7 @@ PLOT_FILES = {
     "importances": "importances.png",
     "gap_vs_value": "gap_vs_value.png",
     "pruning_savings": "pruning_savings.png",
+    "pareto": "pareto.png",
 }
 PLOT_TITLES = {
     "learning_curves": "Learning curves of the top configurations",
@@ -21,7 +25,32 @@ PLOT_TITLES = {
     "importances": "Hyperparameter importances",
     "gap_vs_value": "Generalisation gap against validation score",
     "pruning_savings": "What pruning and early stopping saved",
+    "pareto": "Score against cost: the front",
 }
+
+
+def pareto_axes(trade: TradeOff) -> tuple[str, bool] | None:
+    """The cost drawn against the primary score, and whether lower is better for it: the second objective, else
+    the first bounded metric (an upper bound: lower is better)."""
+    others = [(o.metric, not o.maximize) for o in trade.objectives[1:]]
+    others += [(c.metric, c.op == "<=") for c in trade.constraints if c.metric != trade.objectives[0].metric]
+    return others[0] if others else None
+
+
+def pareto_points(trade: TradeOff, x: str) -> list[dict[str, Any]]:
+    primary = trade.objectives[0].metric
+    return [
+        {
+            "number": n,
+            "x": p[x],
+            "y": p[primary],
+            "feasible": n in trade.feasible,
+            "front": n in trade.front,
+            "picked": n == trade.picked,
+        }
+        for n, p in sorted(trade.points.items())
+        if x in p and primary in p
+    ]
 
 
 def render_plots(data: ReportData) -> tuple[dict[str, bytes], dict[str, str]]:
@@ -83,6 +112,14 @@ def render_plots(data: ReportData) -> tuple[dict[str, bytes], dict[str, str]]:
         images["gap_vs_value"] = plots.gap_vs_value(gap_points, data.metric, threshold)
     else:
         notes["gap_vs_value"] = f"no trial recorded both training and validation curves of {data.metric}"
+
+    if data.trade_off is not None:
+        axes = pareto_axes(data.trade_off)
+        if axes is None:
+            notes["pareto"] = "no cost is searched or bounded besides the score"
+        else:
+            points = pareto_points(data.trade_off, axes[0])
+            images["pareto"] = plots.pareto(points, axes[0], data.metric, axes[1], data.maximize)
 
     epoch_points = [
         {"number": r.number, "state": r.state, "trained": r.epochs_trained, "budget": r.epochs_budget}

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from automl.errors import AutomlError, StorageError
-from automl.study.study_record import check_version
+from automl.study.study_record import check_version, read_study
 
 
 def load_study(name: str, storage: str | None = None) -> Any:
@@ -35,7 +35,10 @@ def load_study(name: str, storage: str | None = None) -> Any:
         known = ", ".join(names[:20]) + (" ..." if len(names) > 20 else "") if names else "none"
         raise StorageError(f"study {name!r}: not found in {redact(url)}; known studies: {known}")
     study = optuna.load_study(study_name=name, storage=rdb)
-    if len(study.directions) > 1:
-        raise AutomlError(f"study {name!r}: has {len(study.directions)} objectives; reports cover one objective")
     check_version(name, study.user_attrs)
+    if read_study(study).direction == "multi":  # automl's multi-objective studies record their primary objective
+        raise AutomlError(
+            f"study {name!r}: has {len(study.directions)} objectives and was not made by automl, so none of them is "
+            "the primary one; reports cover automl's studies and single-objective ones"
+        )
     return study

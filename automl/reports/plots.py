@@ -317,3 +317,33 @@ def pruning_savings(points: Sequence[Mapping[str, Any]], stats: Mapping[str, Any
 
 def _ok(value: Any) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
+
+
+def pareto(points: Sequence[Mapping[str, Any]], x: str, y: str, x_lower_better: bool, y_higher_better: bool) -> bytes:
+    """Completed trials by cost ``x`` and score ``y``: feasible and infeasible apart, the front joined, the pick
+    marked. Each point: ``number``, ``x``, ``y``, ``feasible``, ``front`` and ``picked`` (booleans)."""
+    fig = _figure(8, 4.5)
+    ax = fig.subplots()
+    for feasible, marker, color, name in ((True, "o", "#1f77b4", "feasible"), (False, "x", "#7f7f7f", "infeasible")):
+        pts = [(p["x"], p["y"]) for p in points if bool(p["feasible"]) is feasible]
+        if pts:
+            xs, ys = zip(*pts, strict=True)
+            ax.scatter(xs, ys, s=16, marker=marker, color=color, alpha=0.8, label=f"{name} ({len(pts)})", zorder=2)
+    front = sorted((p["x"], p["y"]) for p in points if p["front"])
+    if front:
+        xs, ys = zip(*front, strict=True)
+        ax.step(xs, ys, where="post" if x_lower_better == y_higher_better else "pre", color="#2ca02c",
+                linewidth=1.5, label=f"front ({len(front)})", zorder=3)  # fmt: skip
+    for p in points:
+        if p["picked"]:
+            ax.scatter([p["x"]], [p["y"]], s=140, marker="*", color="#d62728", label=f"picked: trial {p['number']}",
+                       zorder=4)  # fmt: skip
+    ax.set_xlabel(f"{x} ({'lower' if x_lower_better else 'higher'} is better)")
+    ax.set_ylabel(f"{y} ({'higher' if y_higher_better else 'lower'} is better)")
+    ax.set_title("Score against cost of every completed trial", fontsize=11)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:
+        fig.legend(loc="outside lower center", ncols=4, fontsize=8, frameon=False)
+    if not points:
+        ax.text(0.5, 0.5, "no completed trials", ha="center", va="center", transform=ax.transAxes)
+    return _png(fig)

@@ -23,6 +23,7 @@ from automl.reports.tables import (
     top_table,
     trials_table,
 )
+from automl.reports.trade_off import front_table, trade_off_sentences
 from automl.study.record import held_out_metric
 
 if TYPE_CHECKING:
@@ -195,6 +196,7 @@ def sections(data: ReportData, images: dict[str, bytes], notes: dict[str, str]) 
     )
     result = [
         Section("honest", "Honest final estimate", tuple(honest)),
+        *_trade_off_section(data, images, notes),
         Section("best", f"Best configurations (top {len(data.top)})", tuple(best)),
         Section("diagnostics", "Overfitting diagnostics", tuple(diagnostics)),
     ]
@@ -215,6 +217,26 @@ def sections(data: ReportData, images: dict[str, bytes], notes: dict[str, str]) 
         trials.insert(0, _table(*trials_table(data), only="html"))
     result.append(Section("trials", "All trials", tuple(trials)))
     return result
+
+
+def _trade_off_section(data: ReportData, images: dict[str, bytes], notes: dict[str, str]) -> list[Section]:
+    """Several objectives or bounds: the rule and the pick, the front as a table, and score against cost."""
+    if data.trade_off is None:
+        return []
+    trade = data.trade_off.to_dict()
+    recorded = ((data.record.final.final_stage if data.record.final else None) or {}).get("trade_off") or {}
+    if recorded.get("final_latency_ms") is not None:
+        trade["final_latency_ms"] = recorded["final_latency_ms"]
+    blocks = [_text(*trade_off_sentences(trade))]
+    header, rows = front_table(trade)
+    if rows:
+        blocks.append(_table(header, rows, caption="The front (feasible trials no other beats on every objective):"))
+    if "pareto" in images:
+        png = base64.b64encode(images["pareto"]).decode("ascii")
+        blocks.append(Block("figure", alt=PLOT_TITLES["pareto"], image=PLOT_FILES["pareto"], png=png))
+    elif "pareto" in notes:
+        blocks.append(_text(f"Not drawn: {notes['pareto']}.", style="note"))
+    return [Section("trade_off", "Trade-off: the front and the pick", tuple(blocks))]
 
 
 # --------------------------------------------------------------------------------------------------------------

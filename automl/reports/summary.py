@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from automl.reports.trade_off import front_table, trade_off_sentences
 from automl.study.record import StudyKey, read_trial
 from automl.study.study_record import FinalRecord, read_study
 
@@ -131,6 +132,7 @@ def render_summary_md(data: dict[str, Any]) -> str:
         if stage.get("why"):
             lines += [f"Why retrained: {stage['why']}.", ""]
     lines += _ensemble_lines(stage.get("ensemble") or {})
+    lines += trade_off_lines(stage.get("trade_off") or {})
     if stage:
         cost = f"The final stage took {stage.get('seconds')} s"
         lines += [cost + (f"; {stage['note']}." if stage.get("note") else "; it ran in full."), ""]
@@ -190,6 +192,21 @@ def _final_label(final: dict[str, Any]) -> str:
         trials = ", ".join(str(m["trial"]) for m in ensemble.get("members") or [])
         return f"ensemble of trials {trials} (validation: best configuration, trial {final['best_trial']})"
     return f"best configuration (trial {final['best_trial']})"
+
+
+def trade_off_lines(trade: dict[str, Any]) -> list[str]:
+    """A search with several objectives or bounds: the rule that picked the final trial, and the feasible front."""
+    if not trade:
+        return []
+    header, rows = front_table(trade)
+    lines = ["## Trade-off", ""]
+    for sentence in trade_off_sentences(trade):
+        lines += [f"**{sentence}**" if sentence.startswith("Warning") else sentence, ""]
+    if rows:
+        lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        lines.append("")
+    return lines
 
 
 def _ensemble_lines(ensemble: dict[str, Any]) -> list[str]:

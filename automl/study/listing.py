@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from automl.errors import StorageError
-from automl.study.record import RecordError
+from automl.study.record import RecordError, primary_value
 from automl.study.study_record import read_study_attrs
 
 if TYPE_CHECKING:
@@ -51,18 +51,19 @@ def summarize(
     for trial in trials:
         state = trial.state.name.lower()
         counts[state] = counts.get(state, 0) + 1
-        if state == "complete" and trial.value is not None:
-            values.append(float(trial.value))
+        if state == "complete" and (value := primary_value(trial)) is not None:
+            values.append(value)
         moments += [m for m in (trial.datetime_start, trial.datetime_complete) if m is not None]
-    best = (max if direction == "maximize" else min)(values) if values and direction != "multi" else None
     budget: int | None = None
     metric: str | None = None
     note = ""
     try:
         record = read_study_attrs(name, direction, user_attrs or {})
+        direction = record.direction  # an automl multi-objective study's primary direction
         budget, metric = record.budget, record.metric if "metric" in record.settings else None
     except RecordError:  # a newer automl's study is still listed; only its settings are not read
         note = "recorded by a newer automl"
+    best = (max if direction == "maximize" else min)(values) if values and direction != "multi" else None
     return StudyRow(
         name=name,
         direction=direction,

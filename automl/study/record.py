@@ -92,6 +92,9 @@ class TrialKey:
     RUNG = "rung"  # 0-based index of the last rung of the fidelity ladder the trial reached (StudyKey.RUNGS)
     WARM_START = "warm_start"  # true for an enqueued warm-start configuration: it enters at the top rung
     COPIED_FROM = "copied_from"  # {study, trial}: where a copied trial was measured (automl.backends.prior_trials)
+    # {metric: value}: every objective's and bound's metric for the trial, validation ones at its best epoch and
+    # costs measured once it ended (automl.spaces.objectives); only in studies with objectives or constraints
+    MEASURES = "measures"
     RETRY_OF = "failed_trial"  # system attribute: the trial number this one re-runs (Optuna's retry callback)
 
 
@@ -108,6 +111,7 @@ RUN_KEYS = (
     TrialKey.TUNE_TRIAL_ID,
     TrialKey.NODE,
     TrialKey.RUNG,
+    TrialKey.MEASURES,
 )
 
 
@@ -128,6 +132,16 @@ def is_finite_number(value: Any) -> bool:
         return math.isfinite(float(value))
     except (TypeError, ValueError):
         return False
+
+
+def primary_value(trial: Any) -> float | None:
+    """A finished trial's objective: its value, or its first one (the primary metric) in a multi-objective study,
+    where Optuna's ``trial.value`` raises; None when it has none or it is not finite."""
+    try:
+        values = trial.values
+    except AttributeError:  # a stand-in with ``value`` only
+        return number_or_none(getattr(trial, "value", None))
+    return number_or_none(values[0]) if values else None
 
 
 def number_or_none(value: Any) -> float | None:
@@ -167,6 +181,7 @@ class TrialRecord:
     rung: int | None = None  # None: below the first rung, or no ladder (studies before it, other pruners)
     warm_start: bool = False
     copied_from: str = ""  # the study this trial was measured in, when it was copied into this one
+    measures: dict[str, float] = field(default_factory=dict)  # TrialKey.MEASURES
     duration_s: float | None = None
     datetime_start: datetime | None = None
     datetime_complete: datetime | None = None
@@ -206,7 +221,7 @@ def read_trial(trial: Any) -> TrialRecord:
     return TrialRecord(
         number=int(trial.number),
         state=state.name if state is not None else "UNKNOWN",
-        value=number_or_none(getattr(trial, "value", None)),
+        value=primary_value(trial),
         params=params,
         config=dict(config) if isinstance(config, dict) else dict(params),
         curves=curves,
@@ -225,10 +240,17 @@ def read_trial(trial: Any) -> TrialRecord:
         rung=whole_or_none(attrs.get(TrialKey.RUNG)),
         warm_start=attrs.get(TrialKey.WARM_START) is True,
         copied_from=_origin_study(attrs.get(TrialKey.COPIED_FROM)),
+        measures=_measures(attrs.get(TrialKey.MEASURES)),
         duration_s=duration.total_seconds() if duration is not None else None,
         datetime_start=getattr(trial, "datetime_start", None),
         datetime_complete=getattr(trial, "datetime_complete", None),
     )
+
+
+def _measures(raw: Any) -> dict[str, float]:
+    if not isinstance(raw, Mapping):
+        return {}
+    return {str(k): float(v) for k, v in raw.items() if is_finite_number(v)}
 
 
 def _origin_study(origin: Any) -> str:
@@ -264,4 +286,5 @@ def outcome_attrs(outcome: Any) -> dict[str, Any]:
         TrialKey.N_PARAMS: outcome.n_params,
         TrialKey.TRAIN_SECONDS: round(float(outcome.train_seconds), 3),
         TrialKey.CURVES: outcome.history,
+        **({TrialKey.MEASURES: dict(outcome.measures)} if outcome.measures else {}),
     }

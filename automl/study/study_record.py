@@ -206,6 +206,11 @@ class StudyRecord:
         return self.direction == "maximize"
 
     @property
+    def objectives(self) -> list[str]:
+        """``"METRIC DIRECTION"`` of each objective of a multi-objective search, the primary one first; else []."""
+        return [str(o) for o in self.settings.get("objectives") or []]
+
+    @property
     def test_metric(self) -> str:
         return held_out_metric(self.metric)
 
@@ -236,6 +241,8 @@ def read_study_attrs(name: str, direction: str, attrs: Mapping[str, Any]) -> Stu
     version = check_version(name, attrs)
     settings = dict(attrs.get(StudyKey.SETTINGS) or {})
     metric = str(settings.get("metric") or "value")
+    if direction == "multi" and settings.get("objectives") and settings.get("direction") in ("maximize", "minimize"):
+        direction = str(settings["direction"])  # automl's multi-objective study: its primary objective's direction
     budget = settings.get("trials")
     sizes = attrs.get(StudyKey.SPLIT_SIZES)
     return StudyRecord(

@@ -201,14 +201,16 @@ def _finish(
 ) -> optuna.trial.FrozenTrial:
     """Write the trial's held-back attributes (and ``reason``) in one transaction, then tell its final state."""
     try:
-        if state is None and not is_finite_number(value):
+        several = isinstance(value, list | tuple)
+        if state is None and not all(is_finite_number(v) for v in (value if several else [value])):
             reason = f"the objective returned {value!r}, not a finite number"
             state = TrialState.FAIL
         attrs.flush(study, trial, **({TrialKey.FAIL_REASON: reason} if reason is not None else {}))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # Optuna warns about a non-finite value; the reason says it
             # NumPy scalars (np.float32 from a family) are numbers too: tell Optuna a plain float.
-            return study.tell(trial, float(value) if state is None else None, state=state)
+            told = ([float(v) for v in value] if several else float(value)) if state is None else None
+            return study.tell(trial, told, state=state)
     except optuna.exceptions.UpdateFinishedTrialError:
         # Another worker took this one for dead (its heartbeats stalled beyond the grace period) and queued a
         # retry; the retry's result is the one that counts.
@@ -221,7 +223,7 @@ def _finish(
 def _run_trial(
     study: optuna.Study,
     trial: optuna.Trial,
-    objective: Callable[[optuna.Trial], float],
+    objective: Callable[[optuna.Trial], float | list[float]],
     lock: StudyLock,
     stale: StaleCheck,
     attrs: TrialAttrs,
@@ -254,7 +256,7 @@ def _run_trial(
 
 def run(
     study: optuna.Study,
-    objective: Callable[[optuna.Trial], float],
+    objective: Callable[[optuna.Trial], float | list[float]],
     *,
     budget: int | None,
     deadline: Deadline,

@@ -45,6 +45,8 @@ class OptunaReporter:
         self.callbacks = callbacks
         self.curves: dict[str, list[float]] = {}
         self.started = deadline.now()  # on the deadline's clock: the per-trial cap is measured from it
+        # Optuna's pruners read one objective: a multi-objective study records curves but reports no values.
+        self.prunes = len(trial.study.directions) == 1
 
     def report(self, epoch: int, metrics: dict[str, float]) -> None:
         interrupts.check()  # an interrupt a library's callback swallowed during the epoch stops the trial here
@@ -54,7 +56,7 @@ class OptunaReporter:
         self.callbacks.on_epoch(self.trial.number, epoch, metrics)
         if epoch in self.rungs:
             self.attrs.set(self.trial, TrialKey.RUNG, self.rungs.index(epoch))
-        if self.metric in metrics:
+        if self.metric in metrics and self.prunes:
             self.trial.report(metrics[self.metric], epoch)
             # A warm start still asks, so its value at each rung is one the others must beat; it is never stopped.
             if self.trial.should_prune() and not self.warm_start:
@@ -75,13 +77,17 @@ def make_objective(
     callbacks: Iterable[SearchCallback] = (),
     rungs: tuple[int, ...] = (),
     attrs: TrialAttrs | None = None,
-) -> Callable[[optuna.Trial], float]:
-    """The Optuna objective. Its user attributes go to ``attrs``: with the loop's deferred one, they are written in
-    one transaction as the trial ends (:mod:`.attrs`); without, each at once (for ``study.optimize``)."""
+) -> Callable[[optuna.Trial], float | list[float]]:
+    """The Optuna objective: the trial's value, or with several objectives in ``space`` its values in their order
+    (the primary metric first, the others from the outcome's measures). Its user attributes go to ``attrs``: with
+    the loop's deferred one, they are written in one transaction as the trial ends (:mod:`.attrs`); without, each
+    at once (for ``study.optimize``)."""
     hooks = CallbackList(callbacks)
     attrs = attrs or TrialAttrs(deferred=False)
 
-    def objective(trial: optuna.Trial) -> float:
+    others = [o.metric for o in space.settings.all_objectives[1:]]
+
+    def objective(trial: optuna.Trial) -> float | list[float]:
         config = space.sample(trial)
         attrs.set(trial, TrialKey.CONFIG, config)
         hooks.on_trial_start(trial.number, config)
@@ -110,6 +116,8 @@ def make_objective(
             attrs.set(trial, key, value)
         if rungs:  # completed: the top rung, however early its own early stopping ended it
             attrs.set(trial, TrialKey.RUNG, len(rungs) - 1)
+        if others:
+            return [float(outcome.value), *(outcome.measures[m] for m in others)]
         return outcome.value
 
     return objective

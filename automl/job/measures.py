@@ -1,0 +1,43 @@
+"""What a trial is measured by beyond its objective, when the space has several objectives or bounds: the other
+validation metrics at its best epoch, and the costs of :data:`automl.spaces.objectives.COST_METRICS` (its parameter
+count, its prediction latency on a fixed batch of validation rows, its training seconds)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from automl.errors import TrialFailed
+from automl.models.base import ModelFamily, TrialOutcome
+from automl.models.latency import latency_ms
+
+
+def trial_measures(names: Iterable[str], outcome: TrialOutcome, family: ModelFamily, data: Any) -> dict[str, float]:
+    """``{name: value}`` for one finished trial; TrialFailed when one cannot be measured (the space check refuses
+    a cost the family cannot give, so that means a family broke its declaration)."""
+    values: dict[str, float] = {}
+    for name in names:
+        if name == "params":
+            values[name] = float(outcome.n_params)
+        elif name == "train_seconds":
+            values[name] = float(outcome.train_seconds)
+        elif name == "latency_ms":
+            values[name] = model_latency_ms(
+                family, outcome.model if outcome.model is not None else outcome.timing_model, data
+            )
+        else:
+            curve = outcome.history.get(name) or []
+            if not 1 <= outcome.best_epoch <= len(curve):
+                raise TrialFailed(
+                    f"{name} was not reported at the best epoch ({outcome.best_epoch}); cannot measure it"
+                )
+            values[name] = float(curve[outcome.best_epoch - 1])
+    return values
+
+
+def model_latency_ms(family: ModelFamily, model: Any, data: Any) -> float:
+    """Milliseconds per row for ``model`` on the first validation rows (:func:`automl.models.latency.latency_ms`)."""
+    predict = family.predictor(model) if model is not None else None
+    if predict is None:
+        raise TrialFailed(f"{family.name} gave no model whose predictions can be timed; cannot measure latency_ms")
+    return latency_ms(predict, data.x_val)
