@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from automl.analysis.front import recorded_trade_off
 from automl.errors import AutomlError
 from automl.log_file import copy_output_to
 from automl.spaces import SearchSpace, load_space
@@ -90,7 +91,11 @@ def plan_warm_start(spec: SweepSpec, space: SearchSpace, previous: RunRow | None
     if previous is None or spec.top_k == 0 or not previous.study:
         return WarmStart(space, [], [])
     before = study_io.read_run_study(spec.storage, previous.study)
-    configs = top_k_configs(before.trials, before.record.direction, spec.top_k)
+    trade = recorded_trade_off(before.record.settings, f"study {before.record.name}", before.trials)
+    front: tuple[int, ...] = ()
+    if trade is not None and trade.picked is not None:  # several objectives or bounds: the whole front carries on
+        front = (trade.picked, *(n for n in trade.front if n != trade.picked))
+    configs = top_k_configs(before.trials, before.record.direction, spec.top_k, front)
     kept, dropped = fit_to_space(configs, space)
     notes = [
         f"warm start: {len(kept)} of the previous run's top {len(configs)} configurations ({previous.study}) run first"

@@ -22,13 +22,19 @@ class Dropped:
     reason: str
 
 
-def top_k_configs(trials: Iterable[TrialRecord], direction: str, k: int) -> list[dict[str, Any]]:
-    """The searched parameters of the ``k`` best completed trials, best first, without repeats."""
+def top_k_configs(
+    trials: Iterable[TrialRecord], direction: str, k: int, front: tuple[int, ...] = ()
+) -> list[dict[str, Any]]:
+    """The searched parameters of the ``k`` best completed trials, best first, without repeats. A search with
+    several objectives or bounds passes its ``front`` (trial numbers, the pick first): all of the front's come
+    first, whatever ``k``, then the best others up to ``k``."""
     done = [(t.value, t) for t in trials if t.state == "COMPLETE" and t.value is not None and math.isfinite(t.value)]
     done.sort(key=lambda vt: (-vt[0] if direction == "maximize" else vt[0], vt[1].number))
+    order = {n: i for i, n in enumerate(front)}
+    done.sort(key=lambda vt: order.get(vt[1].number, len(order)))  # stable: the front first, the rest best first
     configs: list[dict[str, Any]] = []
     for _, t in done:
-        if len(configs) == k:
+        if len(configs) >= k and t.number not in order:
             break
         if t.params and t.params not in configs:  # a warm-start trial repeats a config: count it once
             configs.append(dict(t.params))

@@ -35,6 +35,13 @@ def test_top_k_best_first_without_repeats_from_a_real_study() -> None:
     records = [read_trial(t) for t in study.get_trials()]
     assert top_k_configs(records, "maximize", 2) == [{"learning_rate": 0.01}, {"learning_rate": 0.05}]
     assert top_k_configs(records, "minimize", 1) == [{"learning_rate": 0.3}]
+    # a search with several objectives carries its whole front (the pick first), then the best others up to k
+    assert top_k_configs(records, "maximize", 1, front=(2, 4)) == [{"learning_rate": 0.05}, {"learning_rate": 0.3}]
+    assert top_k_configs(records, "maximize", 3, front=(4,)) == [
+        {"learning_rate": 0.3},
+        {"learning_rate": 0.01},
+        {"learning_rate": 0.05},
+    ]
 
 
 def test_a_changed_space_keeps_what_fits_and_says_why_the_rest_went() -> None:
