@@ -20,7 +20,7 @@ from automl.spaces.model import (
     SearchSettings,
     SearchSpace,
 )
-from automl.spaces.objectives import parse_constraint, parse_objective, parse_pick
+from automl.spaces.objectives import Objective, parse_constraint, parse_objective, parse_pick
 from automl.spaces.schema import CategoricalParam, FixedParam, ParamFile, SettingsFile, SettingsOnly, SpaceFile
 from automl.yaml_file import existing_file, load_mapping, require_mapping, validate
 
@@ -141,31 +141,8 @@ def _settings(doc: SettingsFile, fail: Any) -> SearchSettings:
     objectives = tuple(
         _read(parse_objective, text, f"search.objectives[{i}]", fail) for i, text in enumerate(doc.objectives)
     )
-    if len(objectives) == 1:
-        raise fail("search.objectives", "lists one objective; give two or more, or use metric and direction")
     if objectives:
-        names = [o.metric for o in objectives]
-        if len(set(names)) < len(names):
-            raise fail("search.objectives", f"names a metric twice: {names}; list each once")
-        primary = objectives[0]
-        if not primary.metric.startswith("val_"):
-            raise fail(
-                "search.objectives[0]",
-                f"the primary objective must be a validation metric such as val_accuracy, got {primary.metric!r}; "
-                "list it first",
-            )
-        if "metric" in doc.model_fields_set and doc.metric != primary.metric:
-            raise fail("search.metric", f"is {doc.metric!r}, but objectives[0] is {primary.metric!r}; drop metric")
-        if "pruner" in doc.model_fields_set and doc.pruner != "none":
-            raise fail(
-                "search.pruner",
-                f"is {doc.pruner!r}, but a search with several objectives runs every trial in full (Optuna's pruners "
-                "compare one objective); set pruner: none or drop it",
-            )
-        fields["pruner"] = "none"
-        if doc.sampler == "cmaes":
-            raise fail("search.sampler", "cmaes searches one objective; use tpe, nsga2 or random with objectives")
-        fields.update(metric=primary.metric, direction=primary.direction)
+        fields.update(_primary_of(doc, objectives, fail))
     constraints = tuple(
         _read(parse_constraint, text, f"search.constraints[{i}]", fail) for i, text in enumerate(doc.constraints)
     )
@@ -177,6 +154,34 @@ def _settings(doc: SettingsFile, fail: Any) -> SearchSettings:
             raise fail("search.pick", f"names {pick.metric!r}, which is not an objective; use one of {named}")
     fields.update(warm_start=tuple(doc.warm_start), objectives=objectives, constraints=constraints, pick=pick)
     return SearchSettings(**fields)
+
+
+def _primary_of(doc: SettingsFile, objectives: tuple[Objective, ...], fail: Any) -> dict[str, Any]:
+    """The settings several objectives fix: the primary metric and direction, and no pruner; what contradicts them
+    (one objective, a repeated one, a pruner or sampler that compares one objective) is a one-line error."""
+    if len(objectives) == 1:
+        raise fail("search.objectives", "lists one objective; give two or more, or use metric and direction")
+    names = [o.metric for o in objectives]
+    if len(set(names)) < len(names):
+        raise fail("search.objectives", f"names a metric twice: {names}; list each once")
+    primary = objectives[0]
+    if not primary.metric.startswith("val_"):
+        raise fail(
+            "search.objectives[0]",
+            f"the primary objective must be a validation metric such as val_accuracy, got {primary.metric!r}; "
+            "list it first",
+        )
+    if "metric" in doc.model_fields_set and doc.metric != primary.metric:
+        raise fail("search.metric", f"is {doc.metric!r}, but objectives[0] is {primary.metric!r}; drop metric")
+    if "pruner" in doc.model_fields_set and doc.pruner != "none":
+        raise fail(
+            "search.pruner",
+            f"is {doc.pruner!r}, but a search with several objectives runs every trial in full (Optuna's pruners "
+            "compare one objective); set pruner: none or drop it",
+        )
+    if doc.sampler == "cmaes":
+        raise fail("search.sampler", "cmaes searches one objective; use tpe, nsga2 or random with objectives")
+    return {"metric": primary.metric, "direction": primary.direction, "pruner": "none"}
 
 
 def _read(parse: Any, text: str, where: str, fail: Any) -> Any:

@@ -128,9 +128,11 @@ def wait_for_text(driver: webdriver.Chrome, *needles: str, timeout: float = 30) 
     return page_text(driver)
 
 
-def search_cmd(exe: str, tmp_path: Path, study: str, trials: int, *storage: str) -> list[str]:
+def search_cmd(
+    exe: str, tmp_path: Path, study: str, trials: int, *storage: str, space: Path = SLOW_SYNTHETIC
+) -> list[str]:
     return [
-        exe, "search", "mnist", "--space", str(SLOW_SYNTHETIC), "--limit", str(TINY_LIMIT), "--trials", str(trials),
+        exe, "search", "mnist", "--space", str(space), "--limit", str(TINY_LIMIT), "--trials", str(trials),
         "--study", study, "--reports", str(tmp_path / "reports"), "--no-live", *storage,
     ]  # fmt: skip
 
@@ -218,6 +220,37 @@ def test_table_studies_show_their_trials_and_notes_in_chromium(
         code = dash.interrupt() if dash.proc.poll() is None else dash.proc.returncode
         dash.kill()
     assert code in (0, 130)
+    assert "Traceback" not in dash.proc.stderr.read()
+
+
+def test_a_multi_objective_study_shows_its_pareto_front_in_chromium(
+    automl_exe: str, tmp_path: Path, browser: webdriver.Chrome
+) -> None:
+    space = tmp_path / "mo.yaml"
+    space.write_text(
+        "model: synthetic\n"
+        "search: {objectives: [val_accuracy maximize, params minimize], constraints: ['params <= 40']}\n"
+        "params: {n_layers: {type: fixed, value: 1}, units_1: {type: int, low: 4, high: 64, log: true},\n"
+        "         optimizer: {type: fixed, value: adam}, epochs: {type: fixed, value: 2},\n"
+        "         learning_rate: {type: float, low: 0.001, high: 0.1, log: true}}\n"
+    )
+    storage = f"sqlite:///{tmp_path / 'studies.db'}"
+    command = search_cmd(automl_exe, tmp_path, "mo-dash", 12, "--storage", storage, space=space)
+    done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=150)
+    assert done.returncode == 0, done.stderr[-2000:]
+    dash = Dashboard(automl_exe, tmp_path, "--storage", storage)
+    try:
+        url = dash.wait_for_url()
+        browser.get(url)
+        wait_for_text(browser, "mo-dash", "MAXIMIZE", "MINIMIZE")
+        browser.find_element(By.PARTIAL_LINK_TEXT, "mo-dash").click()
+        # optuna-dashboard's own Pareto front for a multi-objective study, with automl's metric names
+        text = wait_for_text(browser, "Pareto Front", "val_accuracy", "params")
+        assert "mo-dash" in text
+    finally:
+        if dash.proc.poll() is None:
+            dash.interrupt()
+        dash.kill()
     assert "Traceback" not in dash.proc.stderr.read()
 
 
