@@ -45,6 +45,10 @@ class ReserveEstimate(Protocol):
         """Seconds to reuse the kept model of a trial at ``per_epoch`` that the deadline will stop."""
         ...
 
+    def reuse_seconds(self, per_epoch: float, epochs: int = 0) -> float:
+        """Seconds to reuse the kept models of a winner at ``per_epoch``, with the members retrained beside them."""
+        ...
+
     @property
     def reuse(self) -> bool:
         """Whether the final stage can reuse kept models (a stopped trial's included)."""
@@ -182,6 +186,8 @@ class JobClock(SearchCallback):
             seconds = self.estimate.when_stopped(pace)
         else:
             seconds = self.estimate.from_pace(pace, self._best_epoch or epoch, members=1)
+            if self.estimate.reuse:  # the final stage may reuse its model with members beside it: hold that in full
+                seconds = max(seconds, self.estimate.reuse_seconds(pace, self._best_epoch or epoch))
         paced = seconds + REPORT_SECONDS
         self.deadline.reserve = max(self.deadline.reserve, paced) if self._paced else paced
         self._paced = True

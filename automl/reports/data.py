@@ -219,11 +219,13 @@ def top_trials(study: Any, k: int) -> list[Any]:
     from optuna.trial import TrialState
 
     maximize = read_study(study).maximize
-    values = {t.number: primary_value(t) for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
-    complete = [
-        t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)) if values[t.number] is not None
-    ]
-    complete.sort(key=lambda t: (-(values[t.number] or 0.0) if maximize else (values[t.number] or 0.0), t.number))
+    values: dict[int, float] = {}
+    complete = []
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        if (value := primary_value(t)) is not None:
+            values[t.number] = value
+            complete.append(t)
+    complete.sort(key=lambda t: (-values[t.number] if maximize else values[t.number], t.number))
     return complete[:k]
 
 

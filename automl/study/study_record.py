@@ -206,11 +206,6 @@ class StudyRecord:
         return self.direction == "maximize"
 
     @property
-    def objectives(self) -> list[str]:
-        """``"METRIC DIRECTION"`` of each objective of a multi-objective search, the primary one first; else []."""
-        return [str(o) for o in self.settings.get("objectives") or []]
-
-    @property
     def test_metric(self) -> str:
         return held_out_metric(self.metric)
 

@@ -37,6 +37,9 @@ class FixedEstimate:
     def when_stopped(self, per_epoch: float) -> float:
         return per_epoch
 
+    def reuse_seconds(self, per_epoch: float, epochs: int = 0) -> float:
+        return per_epoch
+
     def from_pace(self, per_epoch: float, epochs: int, members: int | None = None) -> float:
         return per_epoch * epochs * (members or 3)
 
@@ -93,6 +96,26 @@ def test_a_first_trial_too_long_for_the_budget_is_held_only_the_reuse_of_its_kep
     now.advance(80.0)
     held.on_epoch(0, 4, {})
     assert held.deadline.reserve == pytest.approx(4 * 25 / 0.9 + 20 + REPORT_SECONDS)
+
+
+def test_a_first_trial_with_members_beside_its_kept_model_is_held_what_the_final_stage_then_spends() -> None:
+    # mnist_cnn at 300 s: the first trial ends within the budget, and the final stage reuses its kept model with one
+    # member retrained beside it. Holding only the member (without loading and scoring the kept model) stopped the
+    # trial a few epochs early, and then left the final stage too little for that member: half the budget unused.
+    now = FakeClock(0.0)
+    estimate = FinalStageEstimate(
+        train_size=100, final_size=125, members=3, baseline_epochs=None, reuse=True, retrain_members=1
+    )
+    clock = JobClock.start(
+        now(), timeout=None, time_budget=600, max_trial_seconds=None, estimate=estimate, monotonic=now
+    )
+    clock.on_trial_start(0, {"epochs": 10})
+    now.advance(80.0)
+    clock.on_epoch(0, 4, {})
+    held = clock.deadline.reserve - REPORT_SECONDS
+    assert held == pytest.approx(estimate.reuse_seconds(20.0, 4))
+    assert held == pytest.approx((REUSE_SECONDS + 4 * 25) / 0.9 + 2 * 20)  # as members_that_fit will cost it
+    assert held > estimate.from_pace(20.0, 4, members=1)
 
 
 def test_the_first_trials_reserve_is_for_its_best_epoch_so_far_not_every_epoch_it_ran() -> None:
