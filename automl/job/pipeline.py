@@ -21,8 +21,9 @@ from automl.backends.callbacks import CallbackList, SearchCallback
 from automl.errors import AutomlError, StorageError
 from automl.job.baseline import baseline_epochs, baseline_family
 from automl.job.clock import JobClock
+from automl.job.final import FINISH_SECONDS
 from automl.job.measures import trial_measures
-from automl.job.plan import final_stage_estimator
+from automl.job.plan import REUSE_SECONDS, final_stage_estimator
 from automl.models.base import ModelFamily, Reporter, TrainingStopped, TrialOutcome
 from automl.spaces import SearchSpace
 from automl.study.artifacts import ModelKeeper
@@ -31,6 +32,10 @@ from automl.study.record import BackendName, StudyKey
 from automl.study.storage import FailurePolicy
 
 log = logging.getLogger(__name__)
+
+# What a trade-off's final stage spends besides retraining its pick: scoring, saving and timing it (REUSE_SECONDS),
+# and the margin a retrained member stops short of the job's end by.
+TRADE_OFF_FIXED_SECONDS = REUSE_SECONDS + FINISH_SECONDS
 
 # Each engine's executor, imported on first use: Ray loads only when a search asks for it.
 BACKENDS: dict[str, str] = {
@@ -280,8 +285,9 @@ def job_clock(
     from automl.models.registry import get_family
 
     base = baseline_family(space, space.families[0])
+    fixed = 0.0
     if settings.trades_off:  # the pick is retrained alone (automl.job.final): one member, nothing kept to reuse
-        members, keeps_models = 1, False
+        members, keeps_models, fixed = 1, False, TRADE_OFF_FIXED_SECONDS
     # families that retrain one member (scikit-learn's) need no reserve for three
     members = max(min(members, get_family(name).max_members or members) for name in space.families)
     estimate = final_stage_estimator(
@@ -291,6 +297,7 @@ def job_clock(
         # the kept models' reuse, once there are some
         reuse=keeps_models and int(getattr(settings, "keep_models", 0) or 0) > 0,
         retrain_members=int(getattr(settings, "retrain_members", 0) or 0),
+        fixed_seconds=fixed,
     )
     if joining:
         return JobClock.joining(

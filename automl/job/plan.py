@@ -193,6 +193,10 @@ class FinalStageEstimate:
     # With reuse, members of the winner retrained on train+validation and averaged with the kept models: the
     # search holds their cost back too (the space's ``retrain_members``).
     retrain_members: int = 0
+    # Seconds the final stage spends besides training, held when retraining is all it has: a trade-off's pick is
+    # retrained alone, with no kept model to fall back on, so scoring, saving, timing it and the margin a member
+    # stops short of the job's end by must fit too (for a small network they are most of the stage).
+    fixed_seconds: float = 0.0
 
     def reuse_seconds(self, per_epoch: float, epochs: int = 0) -> float:
         """Seconds to reuse the kept models, for a winner at ``per_epoch`` s per search epoch whose retrained
@@ -224,7 +228,7 @@ class FinalStageEstimate:
         # The final stage plans to use only SAFETY of the time it is given: reserve enough for the full plan, plus
         # the one epoch a trial still running at the deadline may overrun it by.
         full = plan.members * (plan.seconds_per_member or 0.0) + (plan.seconds_for_baseline or 0.0)
-        return full / SAFETY + per_epoch
+        return (full + self.fixed_seconds) / SAFETY + per_epoch
 
     def from_study(self, study: Any) -> float | None:
         """For the study's best trial so far; None before any trial has finished."""
@@ -241,7 +245,12 @@ class FinalStageEstimate:
 
 
 def final_stage_estimator(
-    dataset: Any, members: int, baseline_epochs: int | None, reuse: bool = False, retrain_members: int = 0
+    dataset: Any,
+    members: int,
+    baseline_epochs: int | None,
+    reuse: bool = False,
+    retrain_members: int = 0,
+    fixed_seconds: float = 0.0,
 ) -> FinalStageEstimate:
     fits = max(1, int(getattr(dataset, "cv_folds", 0) or 0))  # a cross-validated trial trained every fold
     return FinalStageEstimate(
@@ -251,6 +260,7 @@ def final_stage_estimator(
         baseline_epochs=baseline_epochs,
         reuse=reuse and fits == 1,  # cross-validated trials leave no single model to keep
         retrain_members=retrain_members,
+        fixed_seconds=fixed_seconds,
     )
 
 

@@ -217,3 +217,17 @@ def test_the_searching_time_counts_from_the_searchs_start_and_the_job_budget_fro
     clock.searching_starts()
     assert clock.deadline.timeout_ends == pytest.approx(80.0)  # --timeout: 60 s of searching, from here
     assert clock.deadline.job_ends == pytest.approx(600.0)  # the whole job's budget: from the job's start
+
+
+def test_a_trade_offs_reserve_holds_the_final_stages_fixed_costs_beside_its_one_member() -> None:
+    # mnist_small: the pick is a small network retrained alone; its member takes seconds, and without the fixed
+    # costs (scoring, saving, timing, the margin a member stops short of the end by) the search ran until the
+    # member had time for one epoch of eight.
+    from automl.job.pipeline import TRADE_OFF_FIXED_SECONDS
+
+    plain = FinalStageEstimate(train_size=100, final_size=125, members=1, baseline_epochs=None)
+    fixed = FinalStageEstimate(
+        train_size=100, final_size=125, members=1, baseline_epochs=None, fixed_seconds=TRADE_OFF_FIXED_SECONDS
+    )
+    assert plain.from_pace(0.4, 8) == pytest.approx(8 * 0.5 / 0.9 + 0.4)
+    assert fixed.from_pace(0.4, 8) == pytest.approx((8 * 0.5 + TRADE_OFF_FIXED_SECONDS) / 0.9 + 0.4)
