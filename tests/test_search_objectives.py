@@ -18,7 +18,7 @@ from support import FIXTURES
 
 from automl import search
 from automl.cli import main
-from automl.models.latency import latency_ms
+from automl.models.measures import latency_ms
 from automl.spaces.objectives import Objective, PickRule, is_feasible, pareto_front, pick
 from automl.study.record import read_trial
 from automl.study.storage import default_storage_url

@@ -30,7 +30,6 @@ from automl.job.baseline import (
     train_baseline,
 )
 from automl.job.ensemble import EnsembleChoice, choose_ensemble
-from automl.job.measures import model_latency_ms
 from automl.job.plan import (
     DEFAULT_MEMBERS,
     REUSE_SECONDS,
@@ -47,6 +46,7 @@ from automl.job.plan import (
     winner_value,
 )
 from automl.models.base import ModelFamily, TrainingStopped
+from automl.models.measures import model_latency_ms
 from automl.models.registry import get_family
 from automl.spaces import SearchSpace, parse_space
 from automl.study.artifacts import fetch, kept_models

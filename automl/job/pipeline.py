@@ -22,9 +22,9 @@ from automl.errors import AutomlError, StorageError
 from automl.job.baseline import baseline_epochs, baseline_family
 from automl.job.clock import JobClock
 from automl.job.final import FINISH_SECONDS
-from automl.job.measures import trial_measures
 from automl.job.plan import REUSE_SECONDS, final_stage_estimator
 from automl.models.base import ModelFamily, Reporter, TrainingStopped, TrialOutcome
+from automl.models.measures import trial_measures
 from automl.spaces import SearchSpace
 from automl.study.artifacts import ModelKeeper
 from automl.study.notes import TrialNotes

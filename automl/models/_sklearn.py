@@ -153,12 +153,6 @@ class _Fold:
     scored: np.ndarray | None = None  # the training rows scored each step (None: all of them)
     prep: Any = None  # the preprocessing fitted on the fold's training rows
 
-    def pipeline(self) -> Any:
-        """The fold's preprocessing and estimator as one model of raw rows (what a trial's latency is timed on)."""
-        from sklearn.pipeline import Pipeline
-
-        return Pipeline([("preprocess", self.prep), ("model", self.estimator)])
-
 
 class SklearnFamily(ModelFamily):
     """A scikit-learn estimator for classification and regression, trained in steps; see the module docstring.
@@ -174,6 +168,7 @@ class SklearnFamily(ModelFamily):
     baseline_family = "sklearn_linear"
     baseline_label = BaselineLabel.LINEAR
     max_members = 1  # a retrained scikit-learn model is one file; seeds barely move most of them
+    cost_metrics = ("latency_ms", "train_seconds")  # timed through the model's own predict (ModelFamily's)
     max_rows: ClassVar[int | None] = None  # fit on a seeded sample of at most this many rows (None: all)
 
     # ---- what a subclass says ------------------------------------------------------------------------------
@@ -291,8 +286,10 @@ class SklearnFamily(ModelFamily):
             # may raise to prune or stop: let it propagate (the folds leave no single model to keep)
             if tracker.report(reporter, step, metrics) or all(self.stopped(state.estimator) for state in states):
                 break
-        outcome = tracker.outcome()
-        outcome.timing_model = states[0].pipeline()
+        from sklearn.pipeline import make_pipeline
+
+        outcome = tracker.outcome()  # a fold's preprocessing and estimator: a model of raw rows, to time (latency_ms)
+        outcome.timing_model = make_pipeline(states[0].prep, states[0].estimator)
         return outcome
 
     # ---- the end of a search -------------------------------------------------------------------------------
@@ -368,11 +365,6 @@ class SklearnFamily(ModelFamily):
     def final_iterations(self, estimator: Any, config: Mapping[str, Any], steps: int) -> None:  # noqa: B027
         """Adjust a fresh estimator so one ``fit`` trains what ``steps`` steps trained (e.g. ``partial_fit``
         epochs as ``max_iter``); the default: what :meth:`set_iterations` set."""
-
-    cost_metrics = ("latency_ms", "train_seconds")
-
-    def predictor(self, model: Any) -> Any:
-        return model.predict
 
     def evaluate(self, model: Any, x: Any, y: np.ndarray) -> Evaluation:
         from sklearn.base import is_classifier

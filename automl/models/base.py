@@ -79,7 +79,7 @@ class TrialOutcome:
     # A fitted model of the run to time (the latency objective) where ``model`` is None: one fold's; never kept.
     timing_model: Any = field(default=None, repr=False, compare=False)
     # Filled by the search, not the family: the trial's values of the space's other objectives and bounded metrics
-    # (automl.job.measures).
+    # (automl.models.measures).
     measures: dict[str, float] = field(default_factory=dict)
 
 
@@ -351,8 +351,10 @@ class ModelFamily(abc.ABC):
 
     def predictor(self, model: Any) -> Callable[[Any], Any] | None:
         """A function from input rows (what :meth:`evaluate` takes) to predictions, as serving ``model`` would call
-        it; the ``latency_ms`` objective times it. None (the default): this family's predictions are not timed."""
-        return None
+        it; the ``latency_ms`` objective times it. The default: the model's own ``predict`` where it has one (a
+        scikit-learn pipeline's), else None (this family's predictions are not timed)."""
+        predict = getattr(model, "predict", None)
+        return predict if callable(predict) else None
 
     def load_hint(self, path: Path) -> str:
         """One line telling a user how to load ``path`` without automl."""
