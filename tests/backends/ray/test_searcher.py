@@ -194,5 +194,8 @@ def test_the_deadline_stops_running_ray_trials_at_their_next_epoch(ray_cluster, 
     assert stopped, [(t.state, t.user_attrs.get(TrialKey.PRUNE_REASON)) for t in trials]
     for t in stopped:
         assert t.state == TrialState.PRUNED
-        assert t.user_attrs[TrialKey.PRUNED_AT_EPOCH] < 6
+        assert t.user_attrs[TrialKey.PRUNED_AT_EPOCH] <= 6
         assert len(t.user_attrs[TrialKey.CURVES]["val_accuracy"]) == t.user_attrs[TrialKey.PRUNED_AT_EPOCH]
+    # The deadline cut trials short. One whose last epoch was under way at the deadline is stopped at that epoch
+    # (the driver stops a trial at its next result, and that was its last): CI saw it once, on a loaded machine.
+    assert min(t.user_attrs[TrialKey.PRUNED_AT_EPOCH] for t in stopped) < 6
