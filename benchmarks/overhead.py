@@ -13,7 +13,9 @@ so what is measured is coordination) on the same storage kind, in this process:
 
 Three measurements, each a ratio measured in one run:
 
-1. ``--trials`` (200) trials on each ``--storage``, raw and automl alternated ``--repeat`` times, best of each.
+1. ``--trials`` (200) trials on each ``--storage`` (in-memory, SQLite, PostgreSQL), raw and automl alternated
+   ``--repeat`` times, best of each, with the time per trial around trial 1, the middle and the last (50-trial
+   windows of the best runs): TPE and the median pruner read the other trials, so both sides grow.
 2. ``--scale N`` (5000): N trials on PostgreSQL, raw then automl, random sampling on both sides (TPE's own cost
    grows with the trials, the same on both sides, and would make the run hours long); the time per trial around
    trial 1, 1,000 and N (means over 50-trial windows), to show whether a cost grows with the trials.
@@ -21,7 +23,7 @@ Three measurements, each a ratio measured in one run:
    1.), raw Optuna's processes stopping at the budget with ``MaxTrialsCallback``; wall time from the moment all are
    ready / trials, and whether the study ends with exactly its budget.
 
-    .venv/bin/python benchmarks/overhead.py [--trials 200] [--storage sqlite|postgresql|both] [--profile]
+    .venv/bin/python benchmarks/overhead.py [--trials 200] [--storage memory|sqlite|postgresql|both|all] [--profile]
         [--scale 5000] [--workers 1 2 4 8]
 """
 
@@ -103,14 +105,17 @@ def _raw_objective() -> Any:
     return objective
 
 
-def _raw_study(url: str, name: str, random: bool = False) -> optuna.Study:
+def _raw_study(url: Storage, name: str, random: bool = False) -> optuna.Study:
     return optuna.create_study(
         study_name=name, storage=url, direction="maximize", sampler=_raw_sampler(random),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=8, n_warmup_steps=4), load_if_exists=True,
     )  # fmt: skip
 
 
-def raw_optuna(url: str, trials: int, random: bool = False, stamps: list[float] | None = None) -> float:
+Storage = str | optuna.storages.BaseStorage  # a URL, or an in-memory storage object (which has none)
+
+
+def raw_optuna(url: Storage, trials: int, random: bool = False, stamps: list[float] | None = None) -> float:
     study = _raw_study(url, f"raw-{uuid.uuid4().hex[:8]}", random)
     callbacks = [lambda _study, _trial: stamps.append(time.perf_counter())] if stamps is not None else []
     started = time.perf_counter()
@@ -125,7 +130,7 @@ def _automl_space(trials: int, random: bool) -> Any:
     return replace(SPACE, settings=settings)
 
 
-def _automl_open(url: str, name: str, trials: int, random: bool) -> tuple[Any, Any]:
+def _automl_open(url: Storage, name: str, trials: int, random: bool) -> tuple[Any, Any]:
     from automl.backends.store import StudyStore
     from automl.data import load_dataset
     from automl.job import pipeline
@@ -133,7 +138,8 @@ def _automl_open(url: str, name: str, trials: int, random: bool) -> tuple[Any, A
 
     dataset = load_dataset("mnist", limit=300)
     space = _automl_space(trials, random)
-    context = StudyStore(open_storage(url)).open(
+    storage = open_storage(url) if isinstance(url, str) else url
+    context = StudyStore(storage).open(
         name, space, space.settings, seed=0, data_info=pipeline.data_info(dataset, seed=0, limit=300)
     )
     return context, dataset
@@ -157,7 +163,7 @@ def _automl_run(context: Any, dataset: Any, stamps: list[float] | None = None) -
     )  # fmt: skip
 
 
-def automl_backend(url: str, trials: int, random: bool = False, stamps: list[float] | None = None) -> float:
+def automl_backend(url: Storage, trials: int, random: bool = False, stamps: list[float] | None = None) -> float:
     context, dataset = _automl_open(url, f"automl-{uuid.uuid4().hex[:8]}", trials, random)
     started = time.perf_counter()
     _automl_run(context, dataset, stamps)
@@ -168,10 +174,10 @@ def automl_backend(url: str, trials: int, random: bool = False, stamps: list[flo
 # Scale: the time per trial along one long study
 
 
-def _windows(started: float, stamps: list[float], trials: int, width: int = 50) -> dict[int, float]:
-    """Mean ms per trial over the ``width`` trials ending at trial ``width``, around 1,000, and the last."""
+def _windows(started: float, stamps: list[float], trials: int, width: int = 50, middle: int = 1000) -> dict[int, float]:
+    """Mean ms per trial over the ``width`` trials ending at trial ``width``, around ``middle``, and the last."""
     times = [started, *stamps]
-    marks = {1: width, 1000: min(1000 + width // 2, trials), trials: trials}
+    marks = {1: width, middle: min(middle + width // 2, trials), trials: trials}
     return {at: 1000 * (times[end] - times[end - width]) / width for at, end in marks.items() if end >= width}
 
 
@@ -254,6 +260,20 @@ def workers(url: str, counts: list[int], budget: int) -> None:
               f"({our_done} finished of {our_all})   ratio {ours_s / raw_s:.2f}", flush=True)  # fmt: skip
 
 
+def _timed(run: Any, url: Any, trials: int, stamps: list[float]) -> float:
+    """One run with a time stamp per finished trial; ``url`` None: a fresh in-memory storage."""
+    stamps.append(time.perf_counter())  # the start, as the first stamp
+    return float(run(url if url is not None else optuna.storages.InMemoryStorage(), trials, stamps=stamps))
+
+
+def _print_growth(kind: str, trials: int, raw_stamps: list[float], our_stamps: list[float]) -> None:
+    raw = _windows(raw_stamps[0], raw_stamps[1:], trials, middle=trials // 2)
+    ours = _windows(our_stamps[0], our_stamps[1:], trials, middle=trials // 2)
+    for at in raw:
+        print(f"{kind:10s} around trial {at:5d}: raw {raw[at]:6.1f} ms/trial   automl {ours[at]:6.1f} ms/trial   "
+              f"ratio {ours[at] / raw[at]:.2f}")  # fmt: skip
+
+
 class Stalls:
     """The longest pause this process saw (a thread that wakes every 0.5 s): a run that was stopped midway
     (SIGSTOP by another job's benchmark) shows a pause of seconds, and its figures are void."""
@@ -281,7 +301,7 @@ class Stalls:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=200)
-    parser.add_argument("--storage", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--storage", choices=["memory", "sqlite", "postgresql", "both", "all"], default="both")
     parser.add_argument("--repeat", type=int, default=2, help="alternate raw and automl this often; best of each")
     parser.add_argument("--profile", action="store_true", help="print where automl's time goes (cProfile)")
     parser.add_argument("--scale", type=int, default=0, help="also a study this long on PostgreSQL (e.g. 5000)")
@@ -289,27 +309,33 @@ def main() -> None:
     parser.add_argument("--worker-trials", type=int, default=200)
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    kinds = ["sqlite", "postgresql"] if args.storage == "both" else [args.storage]
+    groups = {"both": ["sqlite", "postgresql"], "all": ["memory", "sqlite", "postgresql"]}
+    kinds = groups.get(args.storage, [args.storage])
     stalls = Stalls()
     print(f"{date.today()} {platform.node()} {os.cpu_count()} CPUs, Python {platform.python_version()}, "
           f"Optuna {optuna.__version__}; {args.trials} synthetic trials of 10 epochs", flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for kind in kinds:
-            urls = (
-                (f"sqlite:///{Path(tmp) / 'raw.db'}", f"sqlite:///{Path(tmp) / 'automl.db'}")
-                if kind == "sqlite"
-                else (POSTGRES, POSTGRES)
-            )
+            urls: tuple[Any, Any] = {
+                "sqlite": (f"sqlite:///{Path(tmp) / 'raw.db'}", f"sqlite:///{Path(tmp) / 'automl.db'}"),
+                "postgresql": (POSTGRES, POSTGRES),
+            }.get(kind, (None, None))
             raws, oursl = [], []
+            raw_stamps: list[list[float]] = []
+            our_stamps: list[list[float]] = []
             profiler = cProfile.Profile() if args.profile else None
             for _ in range(args.repeat):  # alternated, so a change of machine load hits both alike
-                raws.append(raw_optuna(urls[0], args.trials))
+                raw_stamps.append([])
+                raws.append(_timed(raw_optuna, urls[0], args.trials, raw_stamps[-1]))
                 if profiler:
                     profiler.enable()
-                oursl.append(automl_backend(urls[1], args.trials))
+                our_stamps.append([])
+                oursl.append(_timed(automl_backend, urls[1], args.trials, our_stamps[-1]))
                 if profiler:
                     profiler.disable()
             raw, ours = min(raws), min(oursl)
+            if args.trials >= 100:
+                _print_growth(kind, args.trials, raw_stamps[raws.index(raw)], our_stamps[oursl.index(ours)])
             listed = "; ".join(f"raw {r:.1f} s, automl {o:.1f} s" for r, o in zip(raws, oursl, strict=True))
             print(f"{kind:10s} runs: {listed}")
             print(

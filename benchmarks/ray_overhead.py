@@ -245,7 +245,11 @@ def main() -> int:
     import ray
 
     # One runtime for every run, so that no run pays Ray's start-up; the backend leaves a caller's session open.
-    ray.init(num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    # address="local": a Ray of its own, even where a cluster runs on this machine (the test suite's)
+    ray.init(
+        address="local", num_cpus=os.cpu_count() or 1, include_dashboard=False, log_to_driver=False,
+        logging_level="ERROR",
+    )  # fmt: skip
     results: dict[str, Any] = {"cpus": os.cpu_count(), "ray": ray.__version__}
     if "overhead" not in args.skip:
         results["overhead"] = overhead(args.trials, args.concurrency, args.repeat, args.tries)
