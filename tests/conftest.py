@@ -10,8 +10,14 @@ from support import TINY_SPACE
 
 # Tests that must share one pytest-xdist worker when the suite runs in parallel (`-n 2 --dist loadgroup`): the
 # Ray tests (one session cluster, and node port blocks that two clusters on one machine must not share) and the
-# sweep tests (the scheduler's state tables in the shared PostgreSQL database).
-SERIAL_GROUPS = {"backends/ray/": "ray", "sweeps/test_sweep_ray_jobs.py": "ray", "sweeps/": "sweeps"}
+# sweep tests (the scheduler's state tables in the shared PostgreSQL database). The peer benchmark starts Rays of
+# its own beside the session cluster, so it runs in that group too.
+SERIAL_GROUPS = {
+    "backends/ray/": "ray",
+    "sweeps/test_sweep_ray_jobs.py": "ray",
+    "sweeps/": "sweeps",
+    "benchmarks/test_peers.py": "ray",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -71,6 +71,8 @@ def main() -> None:
         def on_end(timer: Any) -> None:
             if timer.val and not timer.cut:
                 budget.note(max(timer.val), timer.best_epoch, timer.seconds_per_epoch)
+            if budget.search_over():  # no trial starts after the time is up
+                tuner.oracle.max_trials = 1
 
         tuner.search(
             data.x_train, data.y_train, validation_data=(data.x_val, data.y_val), epochs=max_epochs, verbose=0,

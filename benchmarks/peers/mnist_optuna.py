@@ -56,7 +56,11 @@ def main() -> None:
         budget.note(timer.val[-1], len(timer.val), timer.seconds_per_epoch)
         return timer.val[-1]
 
-    study.optimize(objective)  # no n_trials, no timeout: the budget rule above stops it
+    def over(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:  # no trial starts after the time is up
+        if budget.search_over():
+            study.stop()
+
+    study.optimize(objective, callbacks=[over])  # no n_trials, no timeout: the budget rule stops it
     search_seconds = budget.elapsed()
     best = study.best_trial
     config: dict[str, Any] = space.sample(optuna.trial.FixedTrial(best.params))
