@@ -16,12 +16,12 @@ BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "peers"
 MNIST_METHODS = ("automl", "random", "optuna_tpe", "kerastuner_hyperband", "ray_asha")
 
 
-def _render(results: Path, largest: float) -> str:
+def _render(results: Path, reference: float) -> str:
     sys.path.insert(0, str(BENCH))
     try:
         import report
 
-        return str(report.render(results, largest_budget=largest))
+        return str(report.render(results, reference_budget=reference))
     finally:
         sys.path.remove(str(BENCH))
 
@@ -73,7 +73,7 @@ def test_the_tables_give_medians_and_say_where_automl_is_behind(tmp_path: Path) 
         _mnist(tmp_path, "automl", 600, seed, ours, ours + 0.01)
         _mnist(tmp_path, "random", 600, seed, random_search, random_search + 0.03)
         _mnist(tmp_path, "automl", 150, seed, ours - 0.02, ours)
-    tables = _render(tmp_path, largest=600)
+    tables = _render(tmp_path, reference=600)
     # medians with their spread: automl 97.00 (95.00-99.00), random 97.00 (96.00-98.00)
     assert "| 600 s | automl | 0, 1, 2 | 97.00 (95.00-99.00) |" in tables
     assert "| 600 s | random | 0, 1, 2 | 97.00 (96.00-98.00) |" in tables
@@ -91,5 +91,5 @@ def test_a_table_row_says_whether_automl_is_ahead_of_every_peer(tmp_path: Path, 
     for method, test in (("automl", ours), ("flaml", 0.8), ("autogluon", 0.85)):
         row = {"method": method, "table": "wine", "seed": 0, "budget": 60, "metric": "accuracy", "test": test}
         (tmp_path / "tables" / f"wine-{method}-b60-s0.json").write_text(json.dumps(row))
-    line = next(x for x in _render(tmp_path, largest=600).splitlines() if x.startswith("| wine"))
+    line = next(x for x in _render(tmp_path, reference=600).splitlines() if x.startswith("| wine"))
     assert line == f"| wine | accuracy | 60 s | {100 * ours:.2f} | 80.00 | 85.00 | {verdict} |"
