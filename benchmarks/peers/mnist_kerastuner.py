@@ -82,7 +82,10 @@ def main() -> None:
         best = tuner.oracle.get_best_trials(1)[0]
         config: dict[str, Any] = space.sample(HpSuggester(best.hyperparameters))
         trials = len(tuner.oracle.trials)
-    test, final_epochs = common.retrain_and_score(config, int(best.best_step) + 1, data, budget, args.seed)
+    # best_step counts from the run's own first epoch; a Hyperband trial that continues an earlier one started at
+    # tuner/initial_epoch, and its model had trained that many epochs before
+    epochs = int(best.hyperparameters.values.get("tuner/initial_epoch", 0)) + int(best.best_step) + 1
+    test, final_epochs = common.retrain_and_score(config, epochs, data, budget, args.seed)
     common.Result(
         method="kerastuner_hyperband",
         seed=args.seed,
