@@ -6,7 +6,8 @@ The same for every method:
   1,000 held-out test), so every winner is scored on the same 1,000 test images;
 - space: ``search_spaces/mnist_cnn.yaml`` (automl's default), read by automl and handed to each peer through its own
   API (Optuna's ``suggest_*``, KerasTuner's ``hp``, Ray Tune's ``OptunaSearch`` define-by-run), and the model built
-  from a configuration by the same code (the ``keras_cnn`` family's ``build`` and ``fit_final``);
+  from a configuration by the same code (the ``keras_cnn`` family's ``build`` and ``fit_final``; the retraining is
+  a plain fit, see :func:`retrain_and_score`);
 - budget: searching plus the final retraining share one wall-clock budget, started before the search's imports.
   A peer's search ends when the time left is what retraining its best configuration so far would take (that
   trial's seconds per epoch, times 1.25 for train+validation, times its epochs, plus 5 s); the retraining then stops
@@ -129,7 +130,12 @@ class _StopAtDeadline:
 
 def retrain_and_score(config: dict[str, Any], epochs: int, data: Any, budget: Budget, seed: int) -> tuple[float, int]:
     """Retrain ``config`` on train+validation for ``epochs`` epochs, or fewer where the budget ends first, and score
-    it once on the test split: (test accuracy, epochs trained)."""
+    it once on the test split: (test accuracy, epochs trained).
+
+    A plain fit, as the peers' guides retrain their winners: without the space's ``final_ema``, the moving average
+    of the weights automl's own final stage adds (over a retraining of a few epochs, as Hyperband's winners get, an
+    average with momentum 0.99 still holds much of the initial weights)."""
+    config = {k: v for k, v in config.items() if k != "final_ema"}
     basis = budget.best or budget.current
     per_epoch = basis[2] * TRAIN_PLUS_VALIDATION if basis else 0.0
     stopper = _StopAtDeadline(budget, per_epoch)
