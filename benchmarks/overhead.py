@@ -119,6 +119,8 @@ def raw_optuna(url: Storage, trials: int, random: bool = False, stamps: list[flo
     study = _raw_study(url, f"raw-{uuid.uuid4().hex[:8]}", random)
     callbacks = [lambda _study, _trial: stamps.append(time.perf_counter())] if stamps is not None else []
     started = time.perf_counter()
+    if stamps is not None:  # the start, then one stamp per finished trial
+        stamps.append(started)
     study.optimize(_raw_objective(), n_trials=trials, callbacks=callbacks)
     return time.perf_counter() - started
 
@@ -166,6 +168,8 @@ def _automl_run(context: Any, dataset: Any, stamps: list[float] | None = None) -
 def automl_backend(url: Storage, trials: int, random: bool = False, stamps: list[float] | None = None) -> float:
     context, dataset = _automl_open(url, f"automl-{uuid.uuid4().hex[:8]}", trials, random)
     started = time.perf_counter()
+    if stamps is not None:  # the start (after the study is open and the data loaded), then one per finished trial
+        stamps.append(started)
     _automl_run(context, dataset, stamps)
     return time.perf_counter() - started
 
@@ -183,15 +187,11 @@ def _windows(started: float, stamps: list[float], trials: int, width: int = 50, 
 
 def scale(url: str, trials: int) -> None:
     raw_stamps: list[float] = []
-    started = time.perf_counter()
     raw_s = raw_optuna(url, trials, random=True, stamps=raw_stamps)
-    raw = _windows(started, raw_stamps, trials)
+    raw = _windows(raw_stamps[0], raw_stamps[1:], trials)
     our_stamps: list[float] = []
-    context, dataset = _automl_open(url, f"automl-scale-{uuid.uuid4().hex[:8]}", trials, random=True)
-    started = time.perf_counter()
-    _automl_run(context, dataset, our_stamps)
-    ours_s = time.perf_counter() - started
-    ours = _windows(started, our_stamps, trials)
+    ours_s = automl_backend(url, trials, random=True, stamps=our_stamps)
+    ours = _windows(our_stamps[0], our_stamps[1:], trials)
     print(f"scale      {trials} trials on PostgreSQL, random sampling: raw {raw_s:.1f} s, automl {ours_s:.1f} s")
     for at in raw:
         print(f"scale      around trial {at:5d}: raw {raw[at]:6.1f} ms/trial   automl {ours[at]:6.1f} ms/trial   "
@@ -261,8 +261,8 @@ def workers(url: str, counts: list[int], budget: int) -> None:
 
 
 def _timed(run: Any, url: Any, trials: int, stamps: list[float]) -> float:
-    """One run with a time stamp per finished trial; ``url`` None: a fresh in-memory storage."""
-    stamps.append(time.perf_counter())  # the start, as the first stamp
+    """One run, its start and a time stamp per finished trial in ``stamps``; ``url`` None: a fresh in-memory
+    storage."""
     return float(run(url if url is not None else optuna.storages.InMemoryStorage(), trials, stamps=stamps))
 
 
