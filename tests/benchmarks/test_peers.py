@@ -44,9 +44,9 @@ def test_the_quick_run_runs_every_peer_and_part_within_ten_minutes(tmp_path: Pat
         row = json.loads((results / "mnist" / f"{method}-b25-s0.json").read_text())
         assert 0.0 < row["test_accuracy"] <= 1.0 and 0.0 < row["validation"] <= 1.0, row
         assert row["trials"] >= 1 and row["epochs"] >= 1 and row["final_epochs"] >= 1, row
-        # searching and the final retraining share the budget; the slack is Ray's start, which the budget counts
-        # and no stopper can cut short (20-30 s with the other test process busy)
-        assert row["wall"] < row["budget"] + 45, row
+        # searching and the final retraining share the budget; the slack is Ray's start and its first epoch, which
+        # the budget counts and no stopper can cut short (up to a minute with the other test process busy)
+        assert row["wall"] < row["budget"] + 75, row
     for method in ("automl", "flaml", "autogluon"):
         row = json.loads((results / "tables" / f"wine-{method}-b10-s0.json").read_text())
         assert row["metric"] == "accuracy" and 0.0 < row["test"] <= 1.0 and row["rows"] == [133, 45], row
