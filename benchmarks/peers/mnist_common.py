@@ -89,6 +89,11 @@ class Result:
         path.write_text(json.dumps(asdict(self), indent=1, default=str) + "\n")
 
 
+def write_result(args: Any, budget: Budget, **fields: Any) -> None:
+    """A peer's :class:`Result`, its seed, budget and wall time taken from its command line and clock."""
+    Result(seed=args.seed, budget=args.budget, wall=budget.elapsed(), **fields).write(args.out)
+
+
 def load_data(seed: int, limit: int | None = None) -> Any:
     """automl's split of MNIST for ``seed`` (``limit``: fewer images, for the quick run)."""
     from automl.data import load_dataset

@@ -86,20 +86,19 @@ def main() -> None:
     # tuner/initial_epoch, and its model had trained that many epochs before
     epochs = int(best.hyperparameters.values.get("tuner/initial_epoch", 0)) + int(best.best_step) + 1
     test, final_epochs = common.retrain_and_score(config, epochs, data, budget, args.seed)
-    common.Result(
+    common.write_result(
+        args,
+        budget,
         method="kerastuner_hyperband",
-        seed=args.seed,
-        budget=args.budget,
         test_accuracy=test,
         validation=float(best.score),
         trials=trials,
         epochs=epochs_trained,
         final_epochs=final_epochs,
-        wall=budget.elapsed(),
         search_seconds=search_seconds,
         config=config,
         notes="Hyperband trials that continue an earlier one count once per run",
-    ).write(args.out)
+    )
 
 
 if __name__ == "__main__":

@@ -65,19 +65,18 @@ def main() -> None:
     best = study.best_trial
     config: dict[str, Any] = space.sample(optuna.trial.FixedTrial(best.params))
     test, final_epochs = common.retrain_and_score(config, int(best.user_attrs["epochs"]), data, budget, args.seed)
-    common.Result(
+    common.write_result(
+        args,
+        budget,
         method="random" if args.sampler == "random" else "optuna_tpe",
-        seed=args.seed,
-        budget=args.budget,
         test_accuracy=test,
         validation=float(best.value),
         trials=len(study.trials),
         epochs=epochs_trained,
         final_epochs=final_epochs,
-        wall=budget.elapsed(),
         search_seconds=search_seconds,
         config=config,
-    ).write(args.out)
+    )
 
 
 if __name__ == "__main__":

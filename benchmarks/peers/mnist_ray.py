@@ -114,19 +114,18 @@ def main() -> None:
     finally:
         ray.shutdown()
     test, final_epochs = common.retrain_and_score(config, epochs, data, budget, args.seed)
-    common.Result(
+    common.write_result(
+        args,
+        budget,
         method="ray_asha",
-        seed=args.seed,
-        budget=args.budget,
         test_accuracy=test,
         validation=validation,
         trials=trials,
         epochs=epochs_trained,
         final_epochs=final_epochs,
-        wall=budget.elapsed(),
         search_seconds=search_seconds,
         config=config,
-    ).write(args.out)
+    )
 
 
 if __name__ == "__main__":
