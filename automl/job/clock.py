@@ -68,14 +68,9 @@ class JobClock(SearchCallback):
     estimate: ReserveEstimate
     monotonic: MonotonicClock = field(default=time.monotonic, repr=False)
     wall: WallClock = field(default=time.time, repr=False)
-    # The search's metric: the first trial's best epoch so far is what a member retrained from it would train.
-    metric: str = ""
-    maximize: bool = True
     timeout: float | None = None  # seconds of searching this run may take (``--timeout``)
     _trial_started: float = 0.0
     _trial_epochs: int = 0  # the running trial's planned epochs (0: it names none)
-    _best_value: float | None = None
-    _best_epoch: int = 0
     _have_finished_trial: bool = False
     _paced: bool = False  # a running trial's pace has replaced the initial share
 
@@ -88,8 +83,6 @@ class JobClock(SearchCallback):
         time_budget: float | None,
         max_trial_seconds: float | None,
         estimate: ReserveEstimate,
-        metric: str = "",
-        maximize: bool = True,
         monotonic: MonotonicClock = time.monotonic,
         wall: WallClock = time.time,
     ) -> JobClock:
@@ -102,7 +95,7 @@ class JobClock(SearchCallback):
             reserve=reserve,
             clock=monotonic,
         )
-        return cls(started, deadline, estimate, monotonic, wall, metric, maximize, timeout)
+        return cls(started, deadline, estimate, monotonic, wall, timeout)
 
     @classmethod
     def joining(
@@ -112,8 +105,6 @@ class JobClock(SearchCallback):
         timeout: float | None,
         max_trial_seconds: float | None,
         estimate: ReserveEstimate,
-        metric: str = "",
-        maximize: bool = True,
         monotonic: MonotonicClock = time.monotonic,
         wall: WallClock = time.time,
     ) -> JobClock:
@@ -126,7 +117,7 @@ class JobClock(SearchCallback):
             job_ends=job_ends,
             clock=monotonic,
         )
-        return cls(now, deadline, estimate, monotonic, wall, metric, maximize)
+        return cls(now, deadline, estimate, monotonic, wall)
 
     def searching_starts(self) -> None:
         """The search begins now: ``timeout`` bounds the searching time, so it counts from here, not from what ran
@@ -161,7 +152,6 @@ class JobClock(SearchCallback):
     # -- as a search callback ---------------------------------------------------------------------------------------
     def on_trial_start(self, number: int, config: dict[str, Any]) -> None:
         self._trial_started = self.monotonic()
-        self._best_value, self._best_epoch = None, 0
         epochs = config.get("epochs")
         self._trial_epochs = int(epochs) if isinstance(epochs, int | float) else 0
 
@@ -171,23 +161,22 @@ class JobClock(SearchCallback):
 
         - A trial that cannot end within the budget at this pace (official-size data) will be stopped by the
           deadline and its model kept: hold only what reusing that model costs, so it trains as long as it can.
-        - Otherwise hold one member retrained for the trial's best epoch so far (the final stage retrains a winner
-          for its best epoch, not for all it ran), and the baseline when it is not trained yet. One member only:
-          a reserve for every member would stop the only trial after an epoch or two."""
-        value = metrics.get(self.metric)
-        if value is not None and (
-            self._best_value is None or (value > self._best_value if self.maximize else value < self._best_value)
-        ):
-            self._best_value, self._best_epoch = value, epoch
+        - Otherwise hold one member retrained for every epoch the trial may have run when the deadline stops it
+          (this one and the next, up to its planned epochs), and the baseline when it is not trained yet. The final
+          stage retrains a winner for its best epoch, which may be any of those: a reserve for the best epoch so far
+          fell short when a plateau ended (a warm start best at epoch 16 until epoch 27, then at 28: its member no
+          longer fitted and half the budget went unused). One member only: a reserve for every member would stop
+          the only trial after an epoch or two."""
         if self.deadline.job_ends is None or self._have_finished_trial or epoch < 1:
             return
         pace = (self.monotonic() - self._trial_started) / epoch
         if self._outlasts_budget(pace):
             seconds = self.estimate.when_stopped(pace)
         else:
-            seconds = self.estimate.from_pace(pace, self._best_epoch or epoch, members=1)
+            member_epochs = min(epoch + 1, self._trial_epochs) if self._trial_epochs else epoch + 1
+            seconds = self.estimate.from_pace(pace, member_epochs, members=1)
             if self.estimate.reuse:  # the final stage may reuse its model with members beside it: hold that in full
-                seconds = max(seconds, self.estimate.reuse_seconds(pace, self._best_epoch or epoch))
+                seconds = max(seconds, self.estimate.reuse_seconds(pace, member_epochs))
         paced = seconds + REPORT_SECONDS
         self.deadline.reserve = max(self.deadline.reserve, paced) if self._paced else paced
         self._paced = True

@@ -305,8 +305,6 @@ def job_clock(
             timeout=settings.timeout,
             max_trial_seconds=settings.max_trial_seconds,
             estimate=estimate,
-            metric=settings.metric,
-            maximize=settings.direction == "maximize",
         )
     return JobClock.start(
         started,
@@ -314,6 +312,4 @@ def job_clock(
         time_budget=settings.time_budget,
         max_trial_seconds=settings.max_trial_seconds,
         estimate=estimate,
-        metric=settings.metric,
-        maximize=settings.direction == "maximize",
     )

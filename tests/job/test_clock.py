@@ -57,9 +57,9 @@ def test_before_any_trial_finishes_the_running_trials_pace_grows_the_reserve() -
     clock.on_trial_start(0, {})
     now.advance(80.0)  # the first trial has run 80 s: 4 epochs of 20 s on the search's data
     clock.on_epoch(0, 4, {})
-    # one member retrained for its 4 epochs at 25 s (125/100 of the data), with the planner's margin, plus one
-    # epoch at the search's pace, which a trial still running at the deadline may overrun by
-    assert clock.deadline.reserve == pytest.approx(4 * 25 / 0.9 + 20 + REPORT_SECONDS)
+    # one member retrained for its 4 epochs and the one it may run past the deadline (either may be its best)
+    # at 25 s (125/100 of the data), with the planner's margin, plus that epoch at the search's pace
+    assert clock.deadline.reserve == pytest.approx(5 * 25 / 0.9 + 20 + REPORT_SECONDS)
     assert clock.deadline.search_ends == pytest.approx(clock.deadline.job_ends - clock.deadline.reserve)
     assert clock.search_seconds() == pytest.approx(600 - 80 - clock.deadline.reserve)
 
@@ -87,7 +87,7 @@ def test_a_first_trial_too_long_for_the_budget_is_held_only_the_reuse_of_its_kep
     short.on_trial_start(0, {"epochs": 10})
     now.advance(80.0)
     short.on_epoch(0, 4, {})
-    assert short.deadline.reserve == pytest.approx(4 * 25 / 0.9 + 20 + REPORT_SECONDS)
+    assert short.deadline.reserve == pytest.approx(5 * 25 / 0.9 + 20 + REPORT_SECONDS)
 
     # Without kept models (an engine whose trials train elsewhere) the long trial is held its member too.
     no_keep = FinalStageEstimate(train_size=100, final_size=125, members=3, baseline_epochs=None, reuse=False)
@@ -95,7 +95,7 @@ def test_a_first_trial_too_long_for_the_budget_is_held_only_the_reuse_of_its_kep
     held.on_trial_start(0, {"epochs": 30})
     now.advance(80.0)
     held.on_epoch(0, 4, {})
-    assert held.deadline.reserve == pytest.approx(4 * 25 / 0.9 + 20 + REPORT_SECONDS)
+    assert held.deadline.reserve == pytest.approx(5 * 25 / 0.9 + 20 + REPORT_SECONDS)
 
 
 def test_a_first_trial_with_members_beside_its_kept_model_is_held_what_the_final_stage_then_spends() -> None:
@@ -113,31 +113,48 @@ def test_a_first_trial_with_members_beside_its_kept_model_is_held_what_the_final
     now.advance(80.0)
     clock.on_epoch(0, 4, {})
     held = clock.deadline.reserve - REPORT_SECONDS
-    assert held == pytest.approx(estimate.reuse_seconds(20.0, 4))
-    assert held == pytest.approx((REUSE_SECONDS + 4 * 25) / 0.9 + 2 * 20)  # as members_that_fit will cost it
-    assert held > estimate.from_pace(20.0, 4, members=1)
+    assert held == pytest.approx(estimate.reuse_seconds(20.0, 5))
+    assert held == pytest.approx((REUSE_SECONDS + 5 * 25) / 0.9 + 2 * 20)  # as members_that_fit will cost it
+    assert held > estimate.from_pace(20.0, 5, members=1)
 
 
-def test_the_first_trials_reserve_is_for_its_best_epoch_so_far_not_every_epoch_it_ran() -> None:
+def test_the_first_trials_reserve_is_for_every_epoch_it_may_have_run_when_stopped_even_on_a_plateau() -> None:
+    # The final stage retrains a member for the winner's best epoch, and a plateau may end at the very epoch the
+    # deadline stops the trial (a warm start best at epoch 16 until epoch 27, then at 28): the member is held for
+    # the epochs run so far and the one it may run past the deadline, whatever the best epoch so far.
     now = FakeClock(0.0)
     estimate = FixedEstimate(None)  # from_pace: per_epoch * epochs * members
     clock = JobClock.start(
-        now(), timeout=None, time_budget=100, max_trial_seconds=None, estimate=estimate, metric="val_loss",
-        maximize=False, monotonic=now,
-    )  # fmt: skip
+        now(), timeout=None, time_budget=100, max_trial_seconds=None, estimate=estimate, monotonic=now
+    )
     clock.on_trial_start(0, {})
     for epoch, loss in enumerate([0.5, 0.3, 0.4, 0.35], start=1):  # the best is epoch 2
         now.advance(10.0)
         clock.on_epoch(0, epoch, {"val_loss": loss})
-    assert clock.deadline.reserve == pytest.approx(10 * 2 * 1 + REPORT_SECONDS)  # 2 epochs, not 4
-    for epoch in range(5, 21):  # it keeps improving, so the member would train every epoch
+    assert clock.deadline.reserve == pytest.approx(10 * 5 * 1 + REPORT_SECONDS)  # 4 epochs and one more, not 2
+    for epoch in range(5, 21):
         now.advance(10.0)
-        clock.on_epoch(0, epoch, {"val_loss": 0.3 - epoch / 100})
-    assert clock.deadline.reserve == pytest.approx(10 * 20 + REPORT_SECONDS)
-    clock.on_trial_start(1, {})  # a second trial starts its own best epoch from scratch
+        clock.on_epoch(0, epoch, {"val_loss": 0.3})
+    assert clock.deadline.reserve == pytest.approx(10 * 21 + REPORT_SECONDS)
+    clock.on_trial_start(1, {})  # a second trial starts from its first epoch
     now.advance(10.0)
     clock.on_epoch(1, 1, {"val_loss": 0.9})
-    assert clock.deadline.reserve == pytest.approx(10 * 20 + REPORT_SECONDS)  # never lowered
+    assert clock.deadline.reserve == pytest.approx(10 * 21 + REPORT_SECONDS)  # never lowered
+
+
+def test_a_first_trial_at_its_last_planned_epoch_is_held_no_more_epochs_than_it_plans() -> None:
+    now = FakeClock(0.0)
+    clock = JobClock.start(
+        now(), timeout=None, time_budget=1000, max_trial_seconds=None, estimate=FixedEstimate(None), monotonic=now
+    )
+    clock.on_trial_start(0, {"epochs": 3})
+    for epoch in (1, 2):
+        now.advance(9.0)
+        clock.on_epoch(0, epoch, {})
+    assert clock.deadline.reserve == pytest.approx(9 * 3 * 1 + REPORT_SECONDS)  # epochs 2 and 3
+    now.advance(9.0)
+    clock.on_epoch(0, 3, {})
+    assert clock.deadline.reserve == pytest.approx(9 * 3 * 1 + REPORT_SECONDS)  # not 4: it plans 3
 
 
 def test_a_finished_trial_sets_the_reserve_and_the_pace_no_longer_moves_it() -> None:
