@@ -67,6 +67,31 @@ class Budget:
         return self.left() <= self.reserve()
 
 
+def machine() -> str:
+    """The machine this run had: its processor and this boot of it. The project's machines are VMs whose hosts
+    differ between sessions (one session's epochs took twice another's), so figures are compared only between runs
+    of one boot; the report flags a budget whose runs had several."""
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    model = fields.get("model name\t", "").strip() or "unknown CPU"
+    flags = fields.get("flags\t\t", "").split()
+    vectors = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    boot = Path("/proc/sys/kernel/random/boot_id")
+    return f"{model}, {os.cpu_count()} cores, {vectors}, boot {boot.read_text()[:8] if boot.exists() else '?'}"
+
+
+def matmul_gflops() -> float:
+    """The machine's speed on a fixed float32 matrix product, measured after the run's test score (outside its
+    budget): for reading, not for grouping, as it moves with the load."""
+    import numpy as np
+
+    a = np.random.default_rng(0).random((1024, 1024), dtype=np.float32)
+    started = time.perf_counter()
+    for _ in range(20):
+        a @ a
+    return round(20 * 2 * 1024**3 / (time.perf_counter() - started) / 1e9, 1)
+
+
 @dataclass
 class Result:
     """One method's run on one seed and budget; what the benchmark's tables are made of."""
@@ -83,6 +108,8 @@ class Result:
     search_seconds: float
     config: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
+    machine: str = field(default_factory=machine)
+    matmul_gflops: float = field(default_factory=matmul_gflops)
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

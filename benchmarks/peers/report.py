@@ -60,8 +60,22 @@ def mnist_section(rows: list[dict[str, Any]], reference_budget: float) -> list[s
                 f"| {statistics.median(r['wall'] for r in group):.0f} s "
                 f"| {statistics.mean(gaps):+.2f} ({max(gaps, key=abs):+.2f}) |"
             )
-    out += ["", *_mnist_verdicts(medians, reference_budget)]
+    out += ["", *_mnist_verdicts(medians, reference_budget), *machines_note(rows)]
     return out
+
+
+def machines_note(rows: list[dict[str, Any]]) -> list[str]:
+    """Which machines each budget's runs had (``mnist_common.machine``): a comparison holds only between runs on
+    one machine, and the project's VMs differ between sessions. Runs recorded before the field say so."""
+    by: dict[float, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in rows:
+        by[float(row["budget"])][row.get("machine", "not recorded")] += 1
+    lines = []
+    for budget, machines in sorted(by.items()):
+        mixed = " (**mixed machines**: these runs are not comparable)" if len(machines) > 1 else ""
+        named = "; ".join(f"{name} ({count} runs)" for name, count in sorted(machines.items()))
+        lines.append(f"- Machine at {budget:g} s: {named}{mixed}.")
+    return lines
 
 
 def _mnist_verdicts(medians: dict[tuple[float, str], float], reference: float) -> list[str]:
@@ -111,7 +125,7 @@ def tables_section(rows: list[dict[str, Any]]) -> list[str]:
             "yes" if all((ours > v) if accuracy else (ours < v) for v in others) else "**no**"
         )  # fmt: skip
         out.append(f"| {table} | {any_row['metric']} | {budget:g} s | {' | '.join(cells)} | {ahead} |")
-    return out
+    return [*out, "", *machines_note(rows)]
 
 
 def text_section(title: str, path: Path) -> list[str]:

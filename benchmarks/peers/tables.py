@@ -24,7 +24,7 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
-import mnist_common  # noqa: E402, F401  (this checkout on sys.path, AUTOML_OFFLINE, as for the MNIST methods)
+import mnist_common  # noqa: E402  (this checkout on sys.path, AUTOML_OFFLINE, as for the MNIST methods)
 
 TABLES = ("breast_cancer", "wine", "digits", "diabetes", "penguins", "cars")
 METHODS = ("automl", "flaml", "autogluon")
@@ -120,6 +120,7 @@ def main() -> None:
         "metric": "accuracy" if task == "classification" else "rmse",
         "test": score(task, test[TARGET], ran["predicted"]), "model": ran["model"], "trials": ran["trials"],
         "rows": [len(train), len(test)], "wall": time.monotonic() - STARTED,
+        "machine": mnist_common.machine(), "matmul_gflops": mnist_common.matmul_gflops(),
     }  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1) + "\n")

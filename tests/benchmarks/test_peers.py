@@ -47,6 +47,7 @@ def test_the_quick_run_runs_every_peer_and_part_within_ten_minutes(tmp_path: Pat
         # searching and the final retraining share the budget; the slack is Ray's start and its first epoch, which
         # the budget counts and no stopper can cut short (up to a minute with the other test process busy)
         assert row["wall"] < row["budget"] + 75, row
+        assert "boot" in row["machine"] and row["matmul_gflops"] > 0, row  # runs compare only on one machine
     for method in ("automl", "flaml", "autogluon"):
         row = json.loads((results / "tables" / f"wine-{method}-b10-s0.json").read_text())
         assert row["metric"] == "accuracy" and 0.0 < row["test"] <= 1.0 and row["rows"] == [133, 45], row
@@ -61,9 +62,12 @@ def test_the_quick_run_runs_every_peer_and_part_within_ten_minutes(tmp_path: Pat
     assert "Training throughput inside a trial" in tables and "Runs that failed" not in tables
 
 
-def _mnist(folder: Path, method: str, budget: float, seed: int, test: float, validation: float) -> None:
+def _mnist(
+    folder: Path, method: str, budget: float, seed: int, test: float, validation: float, machine: str = "vm A"
+) -> None:
     row = {"method": method, "seed": seed, "budget": budget, "test_accuracy": test, "validation": validation,
-           "trials": 3, "epochs": 30, "final_epochs": 10, "wall": budget, "search_seconds": budget / 2}  # fmt: skip
+           "trials": 3, "epochs": 30, "final_epochs": 10, "wall": budget, "search_seconds": budget / 2,
+           "machine": machine}  # fmt: skip
     (folder / "mnist").mkdir(parents=True, exist_ok=True)
     (folder / "mnist" / f"{method}-b{budget:g}-s{seed}.json").write_text(json.dumps(row))
 
@@ -83,6 +87,15 @@ def test_the_tables_give_medians_and_say_where_automl_is_behind(tmp_path: Path) 
     assert "| +1.00 (+1.00) |" in tables and "| +3.00 (+3.00) |" in tables
     # automl at 150 s (95.00%) does not reach random search's 600 s median (97.00%)
     assert "automl's median reaches it at 600 s (goal: 150 s or less): **missed**" in tables
+
+
+def test_runs_of_one_budget_on_different_machines_are_flagged(tmp_path: Path) -> None:
+    _mnist(tmp_path, "automl", 300, 0, 0.98, 0.99, machine="vm A")
+    _mnist(tmp_path, "random", 300, 0, 0.97, 0.98, machine="vm B")
+    _mnist(tmp_path, "automl", 150, 0, 0.98, 0.99, machine="vm A")
+    tables = _render(tmp_path, reference=600)
+    assert "- Machine at 150 s: vm A (1 runs)." in tables
+    assert "- Machine at 300 s: vm A (1 runs); vm B (1 runs) (**mixed machines**" in tables
 
 
 @pytest.mark.parametrize(("ours", "verdict"), [(0.9, "yes"), (0.7, "**no**")])
