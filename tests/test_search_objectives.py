@@ -143,7 +143,7 @@ def test_mnist_small_finds_a_front_and_its_exported_model_meets_the_bounds_when_
 
     from automl.data import load_dataset
 
-    budget = 90
+    budget = 120  # 90 s gave a front of 4 on a VM 2.7 times slower than the usual, with the other test process busy
     began = time.monotonic()
     code = main(["search", "mnist", "--space", "mnist_small", "--study", "small", "--time-budget", str(budget),
                  "--limit", "1000", "--reports", str(tmp_path / "r"), "--no-live"])  # fmt: skip

@@ -61,7 +61,7 @@ class Sizes:
 
 
 QUICK = Sizes(
-    mnist_budgets=(25.0,),
+    mnist_budgets=(40.0,),  # the slowest VM seen (2.7x) needs this for automl to finish one epoch under load
     mnist_limit=500,
     seeds=(0,),
     tables=("wine",),

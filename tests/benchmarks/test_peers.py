@@ -41,7 +41,7 @@ def test_the_quick_run_runs_every_peer_and_part_within_ten_minutes(tmp_path: Pat
     assert seconds < 600, f"the quick run took {seconds:.0f} s"
 
     for method in MNIST_METHODS:
-        row = json.loads((results / "mnist" / f"{method}-b25-s0.json").read_text())
+        row = json.loads((results / "mnist" / f"{method}-b40-s0.json").read_text())
         assert 0.0 < row["test_accuracy"] <= 1.0 and 0.0 < row["validation"] <= 1.0, row
         assert row["trials"] >= 1 and row["epochs"] >= 1 and row["final_epochs"] >= 1, row
         # searching and the final retraining share the budget; the slack is Ray's start and its first epoch, which
@@ -53,7 +53,7 @@ def test_the_quick_run_runs_every_peer_and_part_within_ten_minutes(tmp_path: Pat
         assert row["metric"] == "accuracy" and 0.0 < row["test"] <= 1.0 and row["rows"] == [133, 45], row
 
     tables = (results / "tables.md").read_text()
-    assert all(f"| 25 s | {method} | 0 |" in tables for method in MNIST_METHODS), tables
+    assert all(f"| 40 s | {method} | 0 |" in tables for method in MNIST_METHODS), tables
     assert "| wine | accuracy | 10 s |" in tables
     overhead = (results / "overhead.txt").read_text()
     assert all(f"{kind:10s} best: raw Optuna" in overhead for kind in ("memory", "sqlite", "postgresql")), overhead
