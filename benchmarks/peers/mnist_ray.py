@@ -79,7 +79,7 @@ def main() -> None:
 
         def stop_all(self) -> bool:
             # Not before a first result: the search must end on a trained configuration. Ray's start, which the
-            # budget counts, can take most of a short budget on a busy machine (the quick run's 25 s in CI).
+            # budget counts, can take most of a short budget on a busy machine (the quick run's short budget in CI).
             return budget.best is not None and budget.search_over()
 
     here = str(Path(__file__).resolve().parent)
