@@ -79,7 +79,11 @@ def run_automl(train: Any, test: Any, task: str, budget: float, seed: int, folde
     study, _ = automl_run.search(str(path), ["--target", TARGET], folder, budget, seed)
     model = load_model("bench", f"sqlite:///{folder / 'studies.db'}")
     predicted = model.predict(test.drop(columns=[TARGET])).iloc[:, 0]
-    chosen = ((study.user_attrs.get("final") or {}).get("config") or {}).get("model", "?")
+    final = study.user_attrs.get("final") or {}
+    chosen = (final.get("config") or {}).get("model", "?")
+    ensemble = (final.get("final_stage") or {}).get("ensemble") or {}
+    if ensemble.get("chosen") == "ensemble":  # the final stage's ensemble selection kept several models
+        chosen = "ensemble of " + "+".join(m["family"] for m in ensemble["members"])
     return {"predicted": predicted, "model": str(chosen), "trials": len(study.trials)}
 
 
