@@ -177,11 +177,18 @@ def main() -> int:
     parser.add_argument("--seeds", nargs="+", type=int, help="override the seeds (default: 0 1 2; quick: 0)")
     parser.add_argument("--mnist-budgets", nargs="+", type=float, help="override (default: 300 600 s)")
     parser.add_argument("--table-budgets", nargs="+", type=float, help="override (default: 60 300 s)")
+    # A full tables run outlasts a working session; naming tables lets it be measured a few tables at a time
+    parser.add_argument("--tables", nargs="+", choices=TABLES, help="override (default: all six; quick: wine)")
     parser.add_argument("--results", type=Path, help="folder of result files (default: benchmarks/peers/results, "
                         "or a temporary folder with --quick)")  # fmt: skip
     args = parser.parse_args()
     sizes = QUICK if args.quick else Sizes()
-    overrides = {"seeds": args.seeds, "mnist_budgets": args.mnist_budgets, "table_budgets": args.table_budgets}
+    overrides = {
+        "seeds": args.seeds,
+        "mnist_budgets": args.mnist_budgets,
+        "table_budgets": args.table_budgets,
+        "tables": args.tables,
+    }
     sizes = replace(sizes, **{k: tuple(v) for k, v in overrides.items() if v})
     with tempfile.TemporaryDirectory() as scratch:
         results = args.results or (Path(scratch) if args.quick else HERE / "results")
