@@ -98,6 +98,14 @@ def test_runs_of_one_budget_on_different_machines_are_flagged(tmp_path: Path) ->
     assert "- Machine at 300 s: vm A (1 runs); vm B (1 runs) (**mixed machines**" in tables
 
 
+def test_seeds_measured_on_different_machines_still_compare_seed_by_seed(tmp_path: Path) -> None:
+    for seed, machine in ((0, "vm A"), (1, "vm B")):
+        for method in ("automl", "random"):
+            _mnist(tmp_path, method, 600, seed, 0.98, 0.99, machine=machine)
+    tables = _render(tmp_path, reference=600)
+    assert "- Machine at 600 s: vm A (2 runs); vm B (2 runs) (one machine per seed: methods compare" in tables
+
+
 @pytest.mark.parametrize(("ours", "verdict"), [(0.9, "yes"), (0.7, "**no**")])
 def test_a_table_row_says_whether_automl_is_ahead_of_every_peer(tmp_path: Path, ours: float, verdict: str) -> None:
     (tmp_path / "tables").mkdir()
