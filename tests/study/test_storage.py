@@ -149,7 +149,9 @@ def test_three_workers_finish_a_30_trial_postgresql_study_exactly(
 ) -> None:
     name = unique("three")
     pg_names.append(name)
-    space = write_space(tmp_path / "one_epoch.yaml", trials=30, epochs=1)
+    # Half a second per trial: worker 1 runs in this process and starts at once, so with instant trials it could
+    # finish all 30 while workers 2 and 3 are still starting on a loaded machine (seen once in CI).
+    space = write_space(tmp_path / "one_epoch.yaml", trials=30, epochs=1, sleep=0.5)
     make_study(name, PG_WITH_PASSWORD, space, limit=300)
 
     codes = run_local_workers(name, PG_WITH_PASSWORD, 3, seed=0, cores=2)
