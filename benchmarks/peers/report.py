@@ -80,7 +80,7 @@ def machines_note(rows: list[dict[str, Any]]) -> list[str]:
         mixed = ""
         if len(machines) > 1:
             one_each = all(len(m) == 1 for (b, _, _), m in blocks.items() if b == budget)
-            mixed = (" (one machine per seed: methods compare seed by seed)" if one_each
+            mixed = (" (each seed's methods on one machine: they compare seed by seed)" if one_each
                      else " (**mixed machines**: these runs are not comparable)")  # fmt: skip
         named = "; ".join(f"{name} ({count} runs)" for name, count in sorted(machines.items()))
         lines.append(f"- Machine at {budget:g} s: {named}{mixed}.")

@@ -103,7 +103,7 @@ def test_seeds_measured_on_different_machines_still_compare_seed_by_seed(tmp_pat
         for method in ("automl", "random"):
             _mnist(tmp_path, method, 600, seed, 0.98, 0.99, machine=machine)
     tables = _render(tmp_path, reference=600)
-    assert "- Machine at 600 s: vm A (2 runs); vm B (2 runs) (one machine per seed: methods compare" in tables
+    assert "- Machine at 600 s: vm A (2 runs); vm B (2 runs) (each seed's methods on one machine" in tables
 
 
 @pytest.mark.parametrize(("ours", "verdict"), [(0.9, "yes"), (0.7, "**no**")])
